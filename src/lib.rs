@@ -1,1 +1,15 @@
+//! Heimdall: GitHub as a lazy, read-only, content-addressed filesystem.
+//!
+//! Data flows one way: [`remote`] (GitHub's REST API) -> [`store`] (verified blobs on disk
+//! and a SQLite index) -> [`namespace`] (`owner/repo@ref/path` resolved lazily) -> views
+//! (the CLI today; the FUSE mount, the org scanner and allocations build on the same
+//! pieces).
 
+pub mod cli;
+pub mod config;
+pub mod flight;
+pub mod logging;
+pub mod namespace;
+pub mod oid;
+pub mod remote;
+pub mod store;

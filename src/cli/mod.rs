@@ -1,0 +1,378 @@
+//! The command line: what the user typed (clap structs), turned once into [`Settings`],
+//! then one function per command. `main` maps every error to one line and exit code 1;
+//! a closed stdout (`heimdall cat ... | head`) is not an error.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::config::{ProcessEnv, Settings, SettingsInput};
+use crate::namespace::{self, BLOB_HITS, BLOB_MISSES, Namespace, NamespaceError, RepoSpec};
+use crate::remote::{GitHubClient, HttpClient, Mode, Owner, ResponseCache, TreeEntry};
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "heimdall",
+    version,
+    about = "GitHub as a lazy, read-only filesystem"
+)]
+pub struct Cli {
+    /// GitHub API base URL [env: HEIMDALL_API_URL] [default: https://api.github.com]
+    #[arg(long, global = true, value_name = "URL")]
+    api_url: Option<String>,
+    /// Cache directory [env: HEIMDALL_CACHE_DIR] [default: $XDG_CACHE_HOME/heimdall]
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Most requests to GitHub at once [default: 8]
+    #[arg(long, global = true, value_name = "N")]
+    concurrency: Option<usize>,
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors in the log
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List an organization's or user's repositories
+    Repos {
+        owner: String,
+        /// One JSON array instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a tree: mode, type, sha, size and path, like `git ls-tree -l`
+    Tree {
+        /// OWNER/REPO[@REF] (write a `/` in REF as %2F)
+        repo: String,
+        /// A directory in the repository (default: the root)
+        path: Option<String>,
+        /// Recurse into subdirectories
+        #[arg(short, long)]
+        recursive: bool,
+    },
+    /// Print a file, through the cache
+    Cat {
+        /// OWNER/REPO[@REF]/PATH
+        target: String,
+    },
+    /// The local cache
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// Objects, bytes and hit/miss counts
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Entry point of the `heimdall` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::logging::init(cli.verbose, cli.quiet);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", one_line(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The error and its causes on one line, without repeating a cause already quoted.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+/// What every command needs: settings, the store, the client and the namespace.
+struct App {
+    settings: Settings,
+    namespace: Namespace,
+}
+
+impl App {
+    fn new(cli: &Cli) -> Result<App> {
+        let input = SettingsInput {
+            api_url: cli.api_url.clone(),
+            cache_dir: cli.cache_dir.clone(),
+            concurrency: cli.concurrency,
+        };
+        let settings = Settings::resolve(input, &ProcessEnv)?;
+        match settings.token_source {
+            Some(source) => tracing::debug!(%source, "using a GitHub token"),
+            None => tracing::warn!(
+                "no GitHub token found (GITHUB_TOKEN, GH_TOKEN or gh's hosts.yml): \
+                 unauthenticated requests are limited to 60 per hour on github.com"
+            ),
+        }
+        let store = Arc::new(Store::open(&settings.cache_dir)?);
+        let cache: Arc<dyn ResponseCache> = Arc::new(StoreCache(Arc::clone(&store)));
+        let client: Arc<dyn GitHubClient> = Arc::new(HttpClient::new(&settings, Some(cache))?);
+        let namespace = Namespace::new(client, store, namespace::DEFAULT_REF_TTL);
+        Ok(App {
+            settings,
+            namespace,
+        })
+    }
+
+    fn store(&self) -> &Store {
+        self.namespace.store()
+    }
+}
+
+/// The store's index as the client's response cache.
+struct StoreCache(Arc<Store>);
+
+impl ResponseCache for StoreCache {
+    fn get(&self, key: &str) -> Option<crate::remote::CachedResponse> {
+        self.0.index().get(key)
+    }
+    fn put(&self, key: &str, response: &crate::remote::CachedResponse) {
+        self.0.index().put(key, response)
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let app = App::new(&cli)?;
+        tracing::debug!(api = %app.settings.api_url, cache = %app.settings.cache_dir.display(), "settings");
+        match cli.command {
+            Command::Repos { owner, json } => repos(&app, &owner, json).await,
+            Command::Tree { repo, path, recursive } => tree(&app, &repo, path.as_deref(), recursive).await,
+            Command::Cat { target } => cat(&app, &target).await,
+            Command::Cache {
+                command: CacheCommand::Stats { json },
+            } => cache_stats(&app, json),
+        }
+    })
+}
+
+/// Looks an owner up, from the index when known.
+pub async fn owner(namespace: &Namespace, login: &str) -> Result<Owner, NamespaceError> {
+    if !namespace::valid_owner(login) {
+        return Err(NamespaceError::InvalidSpec(format!(
+            "`{login}` is not a valid GitHub owner name"
+        )));
+    }
+    if let Some(owner) = namespace.store().index().owner(login)? {
+        return Ok(owner);
+    }
+    let owner = namespace.client().owner(login).await?;
+    namespace.store().index().put_owner(&owner)?;
+    Ok(owner)
+}
+
+async fn repos(app: &App, login: &str, json: bool) -> Result<()> {
+    let owner = owner(&app.namespace, login).await?;
+    let repos = app
+        .namespace
+        .client()
+        .list_repos(&owner)
+        .await
+        .with_context(|| format!("cannot list the repositories of `{login}`"))?;
+    app.store().index().put_repos(login, &repos)?;
+    let mut out = io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &repos)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let width = repos.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    writeln!(
+        out,
+        "{:width$}  {:<14} {:>6}  {:<12} {:<20} FLAGS",
+        "NAME", "BRANCH", "STARS", "LANGUAGE", "PUSHED"
+    )?;
+    for repo in &repos {
+        let mut flags = Vec::new();
+        if repo.private {
+            flags.push("private");
+        }
+        if repo.fork {
+            flags.push("fork");
+        }
+        if repo.archived {
+            flags.push("archived");
+        }
+        writeln!(
+            out,
+            "{:width$}  {:<14} {:>6}  {:<12} {:<20} {}",
+            repo.name,
+            repo.default_branch.as_deref().unwrap_or("-"),
+            repo.stargazers_count,
+            repo.language.as_deref().unwrap_or("-"),
+            repo.pushed_at.as_deref().unwrap_or("-"),
+            flags.join(",")
+        )?;
+    }
+    Ok(())
+}
+
+fn print_entry(out: &mut impl Write, entry: &TreeEntry, path: &str) -> io::Result<()> {
+    let size = if entry.mode.is_blob() {
+        entry.size.to_string()
+    } else {
+        "-".to_string()
+    };
+    writeln!(
+        out,
+        "{} {} {} {:>8}\t{}",
+        entry.mode.as_git(),
+        entry.mode.object_type(),
+        entry.sha,
+        size,
+        path
+    )
+}
+
+async fn tree(app: &App, repo: &str, path: Option<&str>, recursive: bool) -> Result<()> {
+    let spec = RepoSpec::parse(repo)?;
+    let path = namespace::split_path(path.unwrap_or(""))?;
+    let commit = app
+        .namespace
+        .resolve(&spec)
+        .await
+        .with_context(|| format!("cannot resolve `{spec}`"))?;
+    let ns = &app.namespace;
+    let start = match ns.lookup(&spec, commit.tree, &path).await? {
+        None => commit.tree,
+        Some(entry) if entry.mode == Mode::Tree => entry.sha,
+        Some(entry) => {
+            let mut out = io::stdout().lock();
+            print_entry(&mut out, &entry, &path.join("/"))?;
+            return Ok(());
+        }
+    };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    // Depth-first, in name order, like `git ls-tree -r` prints trees when asked with -t.
+    let mut stack = vec![(start, path.join("/"))];
+    while let Some((sha, prefix)) = stack.pop() {
+        let tree = ns.tree(&spec, sha).await?;
+        let mut subtrees = Vec::new();
+        for entry in &tree.entries {
+            let full = if prefix.is_empty() {
+                entry.name.clone()
+            } else {
+                format!("{prefix}/{}", entry.name)
+            };
+            print_entry(&mut out, entry, &full)?;
+            if recursive && entry.mode == Mode::Tree {
+                subtrees.push((entry.sha, full));
+            }
+        }
+        stack.extend(subtrees.into_iter().rev());
+    }
+    out.flush()?;
+    Ok(())
+}
+
+async fn cat(app: &App, target: &str) -> Result<()> {
+    let (spec, path) = namespace::parse_target(target)?;
+    if path.is_empty() {
+        bail!("`{target}` names no file: use OWNER/REPO[@REF]/PATH");
+    }
+    let ns = &app.namespace;
+    let commit = ns
+        .resolve(&spec)
+        .await
+        .with_context(|| format!("cannot resolve `{spec}`"))?;
+    let entry = ns
+        .lookup(&spec, commit.tree, &path)
+        .await?
+        .expect("a non-empty path yields an entry");
+    if !entry.mode.is_blob() {
+        return Err(NamespaceError::NotAFile {
+            repo: spec.to_string(),
+            path: path.join("/"),
+        }
+        .into());
+    }
+    let stored = ns
+        .blob(&spec, &entry)
+        .await
+        .with_context(|| format!("cannot fetch `{}` from {spec}", path.join("/")))?;
+    let mut file = std::fs::File::open(&stored)
+        .with_context(|| format!("cannot open `{}`", stored.display()))?;
+    let mut out = io::stdout().lock();
+    io::copy(&mut file, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+struct CacheStats {
+    cache_dir: PathBuf,
+    objects: u64,
+    bytes: u64,
+    hits: u64,
+    misses: u64,
+    hit_rate: f64,
+}
+
+fn cache_stats(app: &App, json: bool) -> Result<()> {
+    let index = app.store().index();
+    let (objects, bytes) = index.blob_totals()?;
+    let hits = index.counter(BLOB_HITS)?;
+    let misses = index.counter(BLOB_MISSES)?;
+    let lookups = hits + misses;
+    let stats = CacheStats {
+        cache_dir: app.store().root().to_path_buf(),
+        objects,
+        bytes,
+        hits,
+        misses,
+        hit_rate: if lookups == 0 {
+            0.0
+        } else {
+            hits as f64 / lookups as f64
+        },
+    };
+    let mut out = io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &stats)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "cache:    {}", stats.cache_dir.display())?;
+        writeln!(out, "objects:  {}", stats.objects)?;
+        writeln!(out, "bytes:    {}", stats.bytes)?;
+        writeln!(out, "hits:     {}", stats.hits)?;
+        writeln!(out, "misses:   {}", stats.misses)?;
+        writeln!(out, "hit rate: {:.1}%", stats.hit_rate * 100.0)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,457 @@
+//! `owner/repo@ref/path` -> commits, trees and blobs, resolved lazily through the store.
+//!
+//! This is the one place that knows how GitHub paths map onto git objects. Everything
+//! addressed by a SHA (commits, trees, blobs) is cached forever; only refs expire, after
+//! `ref_ttl`, and are then revalidated with a conditional request. When GitHub cannot be
+//! reached, the last known commit of a ref is used and the caller is told so in the log.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lru::LruCache;
+
+use crate::flight::SingleFlight;
+use crate::oid::Sha;
+use crate::remote::{CommitInfo, GitHubClient, Mode, RefPoll, RemoteError, Tree, TreeEntry};
+use crate::store::{Store, StoreError};
+
+/// How long a resolved branch is trusted before it is polled again (`--ref-ttl`).
+pub const DEFAULT_REF_TTL: Duration = Duration::from_secs(60);
+/// Parsed trees kept in memory; each is one directory level, so this is cheap.
+const TREE_CACHE_ENTRIES: usize = 4096;
+/// Attempts at downloading one blob when the bytes break off or do not hash right.
+const BLOB_ATTEMPTS: u32 = 3;
+/// The name GitHub resolves to the default branch.
+pub const DEFAULT_REF: &str = "HEAD";
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NamespaceError {
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+    #[error("`{path}` does not exist in {repo}")]
+    NoSuchPath { repo: String, path: String },
+    #[error("`{path}` in {repo} is not a file")]
+    NotAFile { repo: String, path: String },
+    #[error("`{path}` in {repo} is not a directory")]
+    NotADirectory { repo: String, path: String },
+    #[error("{0}")]
+    InvalidSpec(String),
+}
+
+impl From<StoreError> for NamespaceError {
+    fn from(e: StoreError) -> Self {
+        NamespaceError::Store(Arc::new(e))
+    }
+}
+
+/// `owner/repo[@ref]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RepoSpec {
+    pub owner: String,
+    pub repo: String,
+    /// `None` means the default branch.
+    pub reference: Option<String>,
+}
+
+impl std::fmt::Display for RepoSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.owner, self.repo)?;
+        if let Some(reference) = &self.reference {
+            write!(f, "@{reference}")?;
+        }
+        Ok(())
+    }
+}
+
+/// GitHub logins: alphanumerics and single hyphens, at most 39 characters.
+pub fn valid_owner(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 39
+        && !name.starts_with('-')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// GitHub repository names: alphanumerics, `-`, `_`, `.`; at most 100; not `.` or `..`.
+pub fn valid_repo(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+/// A branch, tag or commit name as git allows it (`git check-ref-format`, loosely).
+pub fn valid_ref(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with('-')
+        && !name.starts_with('/')
+        && !name.ends_with('/')
+        && !name.ends_with(".lock")
+        && !name.contains("..")
+        && !name.contains("//")
+        && !name.contains("@{")
+        && !name
+            .chars()
+            .any(|c| c.is_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
+}
+
+impl RepoSpec {
+    /// Parses `owner/repo` or `owner/repo@ref` (a `/` in a ref is written `%2F`).
+    pub fn parse(text: &str) -> Result<RepoSpec, NamespaceError> {
+        let (owner, rest) = text.split_once('/').ok_or_else(|| {
+            NamespaceError::InvalidSpec(format!("`{text}` is not OWNER/REPO[@REF]"))
+        })?;
+        let (repo, reference) = match rest.split_once('@') {
+            Some((repo, reference)) => (
+                repo,
+                Some(reference.replace("%2F", "/").replace("%2f", "/")),
+            ),
+            None => (rest, None),
+        };
+        Self::new(owner, repo, reference)
+    }
+
+    pub fn new(
+        owner: &str,
+        repo: &str,
+        reference: Option<String>,
+    ) -> Result<RepoSpec, NamespaceError> {
+        if !valid_owner(owner) {
+            return Err(NamespaceError::InvalidSpec(format!(
+                "`{owner}` is not a valid GitHub owner name"
+            )));
+        }
+        if !valid_repo(repo) {
+            return Err(NamespaceError::InvalidSpec(format!(
+                "`{repo}` is not a valid repository name"
+            )));
+        }
+        if let Some(reference) = reference.as_deref().filter(|r| !valid_ref(r)) {
+            return Err(NamespaceError::InvalidSpec(format!(
+                "`{reference}` is not a valid git ref"
+            )));
+        }
+        Ok(RepoSpec {
+            owner: owner.to_string(),
+            repo: repo.to_string(),
+            reference,
+        })
+    }
+
+    /// The ref as sent to GitHub.
+    pub fn ref_name(&self) -> &str {
+        self.reference.as_deref().unwrap_or(DEFAULT_REF)
+    }
+}
+
+/// Splits `owner/repo[@ref][/path]` into the repo and the path components.
+pub fn parse_target(text: &str) -> Result<(RepoSpec, Vec<String>), NamespaceError> {
+    let mut parts = text.splitn(3, '/');
+    let owner = parts.next().unwrap_or_default();
+    let repo = parts.next().ok_or_else(|| {
+        NamespaceError::InvalidSpec(format!("`{text}` is not OWNER/REPO[@REF][/PATH]"))
+    })?;
+    let spec = RepoSpec::parse(&format!("{owner}/{repo}"))?;
+    let path = parts
+        .next()
+        .map(split_path)
+        .transpose()?
+        .unwrap_or_default();
+    Ok((spec, path))
+}
+
+/// Splits a repository path into components, refusing `..` and empty components.
+pub fn split_path(path: &str) -> Result<Vec<String>, NamespaceError> {
+    let mut out = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => continue,
+            ".." => {
+                return Err(NamespaceError::InvalidSpec(format!(
+                    "`{path}`: `..` is not allowed"
+                )));
+            }
+            p if p.contains('\0') => {
+                return Err(NamespaceError::InvalidSpec(
+                    "a path must not contain NUL".into(),
+                ));
+            }
+            p => out.push(p.to_string()),
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a ref names a commit by its full id (immutable, never polled).
+fn full_sha(reference: &str) -> Option<Sha> {
+    Sha::parse(reference).ok()
+}
+
+/// Cache hit/miss counter names in the index.
+pub const BLOB_HITS: &str = "blob_hits";
+pub const BLOB_MISSES: &str = "blob_misses";
+
+pub struct Namespace {
+    client: Arc<dyn GitHubClient>,
+    store: Arc<Store>,
+    ref_ttl: Duration,
+    trees: Mutex<LruCache<Sha, Arc<Tree>>>,
+    tree_flights: SingleFlight<Sha, Result<(), NamespaceError>>,
+    blob_flights: SingleFlight<Sha, Result<PathBuf, NamespaceError>>,
+}
+
+impl Namespace {
+    pub fn new(client: Arc<dyn GitHubClient>, store: Arc<Store>, ref_ttl: Duration) -> Namespace {
+        Namespace {
+            client,
+            store,
+            ref_ttl,
+            trees: Mutex::new(LruCache::new(
+                NonZeroUsize::new(TREE_CACHE_ENTRIES).expect("non-zero"),
+            )),
+            tree_flights: SingleFlight::default(),
+            blob_flights: SingleFlight::default(),
+        }
+    }
+
+    pub fn client(&self) -> &Arc<dyn GitHubClient> {
+        &self.client
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The commit `spec` names now (within `ref_ttl`).
+    pub async fn resolve(&self, spec: &RepoSpec) -> Result<CommitInfo, NamespaceError> {
+        let sha = self.resolve_sha(spec).await?;
+        self.commit(spec, sha).await
+    }
+
+    async fn resolve_sha(&self, spec: &RepoSpec) -> Result<Sha, NamespaceError> {
+        let name = spec.ref_name();
+        if let Some(sha) = full_sha(name) {
+            return Ok(sha);
+        }
+        let index = self.store.index();
+        let known = index.ref_commit(&spec.owner, &spec.repo, name)?;
+        if let Some((sha, at)) = known {
+            let age = crate::remote::ratelimit::now_epoch() as i64 - at;
+            if age >= 0 && (age as u64) < self.ref_ttl.as_secs() {
+                return Ok(sha);
+            }
+        }
+        let known_sha = known.map(|(sha, _)| sha);
+        match self
+            .client
+            .poll_ref(&spec.owner, &spec.repo, name, known_sha)
+            .await
+        {
+            Ok(RefPoll::Unchanged) => {
+                let sha = known_sha.expect("unchanged implies known");
+                index.put_ref(&spec.owner, &spec.repo, name, sha)?;
+                Ok(sha)
+            }
+            Ok(RefPoll::Moved(sha)) => {
+                index.put_ref(&spec.owner, &spec.repo, name, sha)?;
+                Ok(sha)
+            }
+            Err(e) if e.is_transient() && known_sha.is_some() => {
+                tracing::warn!(repo = %spec, error = %e, "GitHub unreachable; using the last known commit");
+                Ok(known_sha.expect("checked"))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A commit's tree and time, cached forever.
+    pub async fn commit(&self, spec: &RepoSpec, sha: Sha) -> Result<CommitInfo, NamespaceError> {
+        if let Some(commit) = self.store.index().commit(sha)? {
+            return Ok(commit);
+        }
+        let commit = self.client.commit(&spec.owner, &spec.repo, sha).await?;
+        self.store.index().put_commit(&commit)?;
+        Ok(commit)
+    }
+
+    /// Tree `sha` of `spec`'s repository: from memory, the index, or GitHub (which
+    /// brings every tree below it in the same request, when GitHub does not truncate).
+    pub async fn tree(&self, spec: &RepoSpec, sha: Sha) -> Result<Arc<Tree>, NamespaceError> {
+        if let Some(tree) = self.cached_tree(sha)? {
+            return Ok(tree);
+        }
+        let client = Arc::clone(&self.client);
+        let store = Arc::clone(&self.store);
+        let (owner, repo) = (spec.owner.clone(), spec.repo.clone());
+        self.tree_flights
+            .run(sha, move || async move {
+                let trees = client.trees(&owner, &repo, sha).await?;
+                store.index().put_trees(&trees)?;
+                Ok(())
+            })
+            .await?;
+        self.cached_tree(sha)?.ok_or_else(|| {
+            NamespaceError::Remote(RemoteError::Corrupt {
+                what: format!("tree {sha} of {spec}"),
+                why: "GitHub's listing did not include it".into(),
+            })
+        })
+    }
+
+    /// A tree already known locally.
+    pub fn cached_tree(&self, sha: Sha) -> Result<Option<Arc<Tree>>, NamespaceError> {
+        if let Some(tree) = self.trees.lock().expect("tree cache poisoned").get(&sha) {
+            return Ok(Some(Arc::clone(tree)));
+        }
+        let Some(tree) = self.store.index().tree(sha)? else {
+            return Ok(None);
+        };
+        let tree = Arc::new(tree);
+        self.trees
+            .lock()
+            .expect("tree cache poisoned")
+            .put(sha, Arc::clone(&tree));
+        Ok(Some(tree))
+    }
+
+    /// The entry at `path` under tree `root` (`None` for the root itself).
+    pub async fn lookup(
+        &self,
+        spec: &RepoSpec,
+        root: Sha,
+        path: &[String],
+    ) -> Result<Option<TreeEntry>, NamespaceError> {
+        let mut tree = self.tree(spec, root).await?;
+        let mut found = None;
+        for (i, name) in path.iter().enumerate() {
+            let no_such = || NamespaceError::NoSuchPath {
+                repo: spec.to_string(),
+                path: path.join("/"),
+            };
+            let entry = tree.get(name).cloned().ok_or_else(no_such)?;
+            if i + 1 < path.len() {
+                if entry.mode != Mode::Tree {
+                    return Err(NamespaceError::NotADirectory {
+                        repo: spec.to_string(),
+                        path: path[..=i].join("/"),
+                    });
+                }
+                tree = self.tree(spec, entry.sha).await?;
+            }
+            found = Some(entry);
+        }
+        Ok(found)
+    }
+
+    /// The path of blob `entry` in the store, downloading and verifying it on a miss.
+    /// Concurrent callers for the same blob share one download.
+    pub async fn blob(
+        &self,
+        spec: &RepoSpec,
+        entry: &TreeEntry,
+    ) -> Result<PathBuf, NamespaceError> {
+        let (sha, size) = (entry.sha, entry.size);
+        if let Some(path) = self.store.blob_path(sha, size) {
+            let index = self.store.index();
+            index.touch_blob(sha)?;
+            index.bump(BLOB_HITS, 1)?;
+            return Ok(path);
+        }
+        let client = Arc::clone(&self.client);
+        let store = Arc::clone(&self.store);
+        let (owner, repo) = (spec.owner.clone(), spec.repo.clone());
+        self.blob_flights
+            .run(sha, move || async move {
+                // Another flight may have finished between our check and this one.
+                if let Some(path) = store.blob_path(sha, size) {
+                    return Ok(path);
+                }
+                let path = download_blob(&*client, &store, &owner, &repo, sha, size).await?;
+                store.index().bump(BLOB_MISSES, 1)?;
+                Ok(path)
+            })
+            .await
+    }
+}
+
+/// Streams blob `sha` into the store, retrying when the bytes break off or are wrong.
+pub async fn download_blob(
+    client: &dyn GitHubClient,
+    store: &Store,
+    owner: &str,
+    repo: &str,
+    sha: Sha,
+    size: u64,
+) -> Result<PathBuf, NamespaceError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result: Result<PathBuf, NamespaceError> = async {
+            let mut stream = client.blob(owner, repo, sha).await?;
+            let mut writer = store.blob_writer(sha, size).await?;
+            while let Some(chunk) = stream.next().await {
+                writer.write(&chunk?).await?;
+            }
+            Ok(writer.commit().await?)
+        }
+        .await;
+        match result {
+            Ok(path) => return Ok(path),
+            Err(e) if attempt < BLOB_ATTEMPTS && retryable(&e) => {
+                tracing::warn!(blob = %sha, %owner, %repo, error = %e, "blob download failed; retrying");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn retryable(error: &NamespaceError) -> bool {
+    match error {
+        NamespaceError::Remote(e) => {
+            e.is_transient() && !matches!(e, RemoteError::RateLimited { .. })
+        }
+        NamespaceError::Store(e) => matches!(**e, StoreError::HashMismatch { .. }),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_validate() {
+        let spec = RepoSpec::parse("acme/api").unwrap();
+        assert_eq!(
+            (spec.owner.as_str(), spec.repo.as_str(), spec.reference),
+            ("acme", "api", None)
+        );
+        let spec = RepoSpec::parse("acme/api@feature%2Fx").unwrap();
+        assert_eq!(spec.reference.as_deref(), Some("feature/x"));
+        assert_eq!(spec.to_string(), "acme/api@feature/x");
+        for bad in [
+            "acme",
+            "acme/",
+            "/api",
+            "ac me/api",
+            "acme/..",
+            "acme/api@-rf",
+            "acme/api@a..b",
+            "-x/api",
+        ] {
+            assert!(RepoSpec::parse(bad).is_err(), "{bad} should be refused");
+        }
+        let (spec, path) = parse_target("acme/api@v1/src/lib.rs").unwrap();
+        assert_eq!(spec.reference.as_deref(), Some("v1"));
+        assert_eq!(path, ["src", "lib.rs"]);
+        assert!(parse_target("acme/api/../etc").is_err());
+    }
+}

@@ -1,0 +1,378 @@
+//! The SQLite index: what is known about repos, refs, commits, trees and stored blobs.
+//!
+//! Invariants:
+//! - Rows keyed by a SHA (commits, trees, blobs) are immutable facts; they are written
+//!   once and never updated except for access bookkeeping.
+//! - A `blobs` row is written only after its object file was verified and renamed into
+//!   place. The object file is the truth: a row without a file means "evicted or lost"
+//!   and the blob is fetched again; a file without a row (a crash between rename and
+//!   insert) is still a verified object.
+//! - The schema version is SQLite's `user_version`; migrations run in order, each in a
+//!   transaction, and an index written by a newer Heimdall is refused, not guessed at.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+use crate::oid::Sha;
+use crate::remote::{CachedResponse, CommitInfo, Owner, RepoInfo, ResponseCache, Tree, TreeEntry};
+
+/// Each entry upgrades the schema by one version.
+const MIGRATIONS: &[&str] = &[
+    // v1
+    "CREATE TABLE owners (
+         login TEXT PRIMARY KEY, kind TEXT NOT NULL, fetched_at INTEGER NOT NULL);
+     CREATE TABLE repos (
+         owner TEXT NOT NULL, name TEXT NOT NULL, info TEXT NOT NULL, fetched_at INTEGER NOT NULL,
+         PRIMARY KEY (owner, name));
+     CREATE TABLE refs (
+         owner TEXT NOT NULL, repo TEXT NOT NULL, name TEXT NOT NULL,
+         commit_sha TEXT NOT NULL, fetched_at INTEGER NOT NULL,
+         PRIMARY KEY (owner, repo, name));
+     CREATE TABLE commits (
+         sha TEXT PRIMARY KEY, tree_sha TEXT NOT NULL, time INTEGER NOT NULL);
+     CREATE TABLE trees (sha TEXT PRIMARY KEY, entries TEXT NOT NULL);
+     CREATE TABLE blobs (
+         sha TEXT PRIMARY KEY, size INTEGER NOT NULL, stored_at INTEGER NOT NULL,
+         last_access INTEGER NOT NULL);
+     CREATE INDEX blobs_by_access ON blobs (last_access);
+     CREATE TABLE http_cache (
+         key TEXT PRIMARY KEY, etag TEXT NOT NULL, next TEXT, body BLOB NOT NULL,
+         fetched_at INTEGER NOT NULL);
+     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+];
+
+/// How long a writer waits for another process's lock (the daemon and a CLI share it).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Index {
+    conn: Mutex<Connection>,
+}
+
+fn now() -> i64 {
+    crate::remote::ratelimit::now_epoch() as i64
+}
+
+impl Index {
+    pub fn open(path: &Path) -> Result<Index, StoreError> {
+        let conn = Connection::open(path).map_err(|e| StoreError::index(path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| StoreError::index(path, e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .and_then(|_| conn.pragma_update(None, "synchronous", "NORMAL"))
+            .map_err(|e| StoreError::index(path, e))?;
+        let index = Index {
+            conn: Mutex::new(conn),
+        };
+        index.migrate(path)?;
+        Ok(index)
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().expect("index connection poisoned")
+    }
+
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        Ok(self
+            .conn()
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    fn migrate(&self, path: &Path) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let current: u32 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| StoreError::index(path, e))?;
+        let supported = MIGRATIONS.len() as u32;
+        if current > supported {
+            return Err(StoreError::NewerSchema {
+                path: path.to_path_buf(),
+                found: current,
+                supported,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = conn.transaction().map_err(|e| StoreError::index(path, e))?;
+            tx.execute_batch(sql)
+                .map_err(|e| StoreError::index(path, e))?;
+            tx.pragma_update(None, "user_version", (i + 1) as u32)
+                .map_err(|e| StoreError::index(path, e))?;
+            tx.commit().map_err(|e| StoreError::index(path, e))?;
+        }
+        Ok(())
+    }
+
+    // Owners and repos.
+
+    pub fn put_owner(&self, owner: &Owner) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO owners (login, kind, fetched_at) VALUES (?1, ?2, ?3)",
+            params![owner.login.to_ascii_lowercase(), owner.kind, now()],
+        )?;
+        Ok(())
+    }
+
+    pub fn owner(&self, login: &str) -> Result<Option<Owner>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT login, kind FROM owners WHERE login = ?1",
+                params![login.to_ascii_lowercase()],
+                |r| {
+                    Ok(Owner {
+                        login: r.get(0)?,
+                        kind: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Replaces the listing of `owner`'s repos.
+    pub fn put_repos(&self, owner: &str, repos: &[RepoInfo]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "DELETE FROM repos WHERE owner = ?1",
+            params![owner.to_ascii_lowercase()],
+        )?;
+        {
+            let mut insert =
+                tx.prepare("INSERT OR REPLACE INTO repos (owner, name, info, fetched_at) VALUES (?1, ?2, ?3, ?4)")?;
+            for repo in repos {
+                let info = serde_json::to_string(repo).expect("RepoInfo serializes");
+                insert.execute(params![owner.to_ascii_lowercase(), repo.name, info, now()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn put_repo(&self, owner: &str, repo: &RepoInfo) -> Result<(), StoreError> {
+        let info = serde_json::to_string(repo).expect("RepoInfo serializes");
+        self.conn().execute(
+            "INSERT OR REPLACE INTO repos (owner, name, info, fetched_at) VALUES (?1, ?2, ?3, ?4)",
+            params![owner.to_ascii_lowercase(), repo.name, info, now()],
+        )?;
+        Ok(())
+    }
+
+    pub fn repos(&self, owner: &str) -> Result<Vec<RepoInfo>, StoreError> {
+        let conn = self.conn();
+        let mut query = conn.prepare("SELECT info FROM repos WHERE owner = ?1 ORDER BY name")?;
+        let rows = query.query_map(params![owner.to_ascii_lowercase()], |r| {
+            r.get::<_, String>(0)
+        })?;
+        let mut repos = Vec::new();
+        for row in rows {
+            if let Ok(info) = serde_json::from_str(&row?) {
+                repos.push(info);
+            }
+        }
+        Ok(repos)
+    }
+
+    pub fn repo(&self, owner: &str, name: &str) -> Result<Option<RepoInfo>, StoreError> {
+        let info: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT info FROM repos WHERE owner = ?1 AND name = ?2 COLLATE NOCASE",
+                params![owner.to_ascii_lowercase(), name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(info.and_then(|i| serde_json::from_str(&i).ok()))
+    }
+
+    // Refs and commits.
+
+    pub fn put_ref(
+        &self,
+        owner: &str,
+        repo: &str,
+        name: &str,
+        commit: Sha,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO refs (owner, repo, name, commit_sha, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![owner.to_ascii_lowercase(), repo.to_ascii_lowercase(), name, commit.to_hex(), now()],
+        )?;
+        Ok(())
+    }
+
+    /// The commit a ref pointed at when last resolved, and when that was (epoch seconds).
+    pub fn ref_commit(
+        &self,
+        owner: &str,
+        repo: &str,
+        name: &str,
+    ) -> Result<Option<(Sha, i64)>, StoreError> {
+        let row: Option<(String, i64)> = self
+            .conn()
+            .query_row(
+                "SELECT commit_sha, fetched_at FROM refs WHERE owner = ?1 AND repo = ?2 AND name = ?3",
+                params![owner.to_ascii_lowercase(), repo.to_ascii_lowercase(), name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(sha, at)| Sha::parse(&sha).ok().map(|s| (s, at))))
+    }
+
+    pub fn put_commit(&self, commit: &CommitInfo) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO commits (sha, tree_sha, time) VALUES (?1, ?2, ?3)",
+            params![commit.sha.to_hex(), commit.tree.to_hex(), commit.time],
+        )?;
+        Ok(())
+    }
+
+    pub fn commit(&self, sha: Sha) -> Result<Option<CommitInfo>, StoreError> {
+        let row: Option<(String, i64)> = self
+            .conn()
+            .query_row(
+                "SELECT tree_sha, time FROM commits WHERE sha = ?1",
+                params![sha.to_hex()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(tree, time)| {
+            Sha::parse(&tree)
+                .ok()
+                .map(|tree| CommitInfo { sha, tree, time })
+        }))
+    }
+
+    // Trees.
+
+    pub fn put_trees(&self, trees: &[Tree]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut insert =
+                tx.prepare("INSERT OR IGNORE INTO trees (sha, entries) VALUES (?1, ?2)")?;
+            for tree in trees {
+                let entries = serde_json::to_string(&tree.entries).expect("tree entries serialize");
+                insert.execute(params![tree.sha.to_hex(), entries])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn tree(&self, sha: Sha) -> Result<Option<Tree>, StoreError> {
+        let entries: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT entries FROM trees WHERE sha = ?1",
+                params![sha.to_hex()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(entries) = entries else {
+            return Ok(None);
+        };
+        let entries: Vec<TreeEntry> =
+            serde_json::from_str(&entries).map_err(|e| StoreError::CorruptIndex {
+                what: format!("tree {sha}"),
+                why: e.to_string(),
+            })?;
+        Ok(Some(Tree { sha, entries }))
+    }
+
+    // Blobs.
+
+    pub fn put_blob(&self, sha: Sha, size: u64) -> Result<(), StoreError> {
+        let t = now();
+        self.conn().execute(
+            "INSERT INTO blobs (sha, size, stored_at, last_access) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (sha) DO UPDATE SET last_access = excluded.last_access",
+            params![sha.to_hex(), size as i64, t],
+        )?;
+        Ok(())
+    }
+
+    pub fn touch_blob(&self, sha: Sha) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE blobs SET last_access = ?2 WHERE sha = ?1",
+            params![sha.to_hex(), now()],
+        )?;
+        Ok(())
+    }
+
+    pub fn forget_blob(&self, sha: Sha) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM blobs WHERE sha = ?1", params![sha.to_hex()])?;
+        Ok(())
+    }
+
+    /// (objects, bytes) recorded in the index.
+    pub fn blob_totals(&self) -> Result<(u64, u64), StoreError> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        )?)
+    }
+
+    // Counters.
+
+    pub fn bump(&self, name: &str, by: u64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO counters (name, value) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+            params![name, by as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn counter(&self, name: &str) -> Result<u64, StoreError> {
+        let value: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT value FROM counters WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(value.unwrap_or(0) as u64)
+    }
+}
+
+impl ResponseCache for Index {
+    fn get(&self, key: &str) -> Option<CachedResponse> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT etag, next, body FROM http_cache WHERE key = ?1",
+                params![key],
+                |r| {
+                    Ok(CachedResponse {
+                        etag: r.get(0)?,
+                        next: r.get(1)?,
+                        body: bytes::Bytes::from(r.get::<_, Vec<u8>>(2)?),
+                    })
+                },
+            )
+            .optional();
+        match row {
+            Ok(row) => row,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the response cache");
+                None
+            }
+        }
+    }
+
+    fn put(&self, key: &str, response: &CachedResponse) {
+        let result = self.conn().execute(
+            "INSERT OR REPLACE INTO http_cache (key, etag, next, body, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![key, response.etag, response.next, response.body.as_ref(), now()],
+        );
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "cannot write the response cache");
+        }
+    }
+}

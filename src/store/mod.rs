@@ -1,0 +1,382 @@
+//! The content-addressed store: verified git blobs on disk plus the SQLite index.
+//!
+//! Layout (versioned, so a future layout can live beside this one):
+//! ```text
+//! <cache>/CACHEDIR.TAG
+//! <cache>/index.sqlite             the index (WAL)
+//! <cache>/objects-v1/ab/<sha1>     blob content, named by its git blob id
+//! <cache>/objects-v1/ab/.tmp-*     downloads in progress (same directory: atomic rename)
+//! ```
+//! Invariant: a file named `objects-v1/ab/<sha>` always holds exactly the blob `<sha>`.
+//! Content is streamed to a temp file beside its final place and hashed on the way; only
+//! when `sha1("blob <len>\0" + bytes)` equals the expected id is it renamed into place.
+//! A crash at any point leaves at most a `.tmp-*` file, which is never read and is swept
+//! on a later open. Identical content from any repo or ref has one id, so it is stored once.
+
+mod index;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use tokio::io::{AsyncWriteExt, BufWriter};
+
+pub use index::Index;
+
+use crate::config::prepare_cache_dir;
+use crate::oid::{BlobHasher, Sha};
+
+/// The object layout version in the directory name.
+pub const OBJECTS_DIR: &str = "objects-v1";
+pub const INDEX_FILE: &str = "index.sqlite";
+/// Temp files older than this are leftovers of a crash, not a download in progress.
+const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
+/// Write buffer for blob downloads.
+const WRITE_BUFFER: usize = 256 << 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what} `{path}`: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cache index `{path}`: {source}")]
+    Index {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cache index: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "cache index `{path}` has schema version {found}, newer than this heimdall supports ({supported}); upgrade heimdall or use another --cache-dir"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("cache index: {what} is unreadable: {why}")]
+    CorruptIndex { what: String, why: String },
+    #[error("blob {expected}: content does not match its id ({why}); nothing was stored")]
+    HashMismatch { expected: Sha, why: String },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
+impl StoreError {
+    fn io(what: &'static str, path: &Path, source: io::Error) -> Self {
+        StoreError::Io {
+            what,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn index(path: &Path, source: rusqlite::Error) -> Self {
+        StoreError::Index {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// The cache: objects on disk and their index.
+pub struct Store {
+    root: PathBuf,
+    objects: PathBuf,
+    index: Index,
+}
+
+impl Store {
+    /// Opens (creating if needed) the cache at `root`.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        prepare_cache_dir(root)?;
+        let objects = root.join(OBJECTS_DIR);
+        std::fs::create_dir_all(&objects)
+            .map_err(|e| StoreError::io("cannot create", &objects, e))?;
+        let index = Index::open(&root.join(INDEX_FILE))?;
+        let store = Store {
+            root: root.to_path_buf(),
+            objects,
+            index,
+        };
+        store.sweep_stale_temps();
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Where blob `sha` lives (whether or not it is there).
+    pub fn object_path(&self, sha: Sha) -> PathBuf {
+        let hex = sha.to_hex();
+        self.objects.join(&hex[..2]).join(&hex)
+    }
+
+    /// The stored blob's path if it is present with the expected size.
+    ///
+    /// The size check catches an object truncated by a power loss (we do not fsync
+    /// every object, for speed); such an object is removed and fetched again.
+    pub fn blob_path(&self, sha: Sha, size: u64) -> Option<PathBuf> {
+        let path = self.object_path(sha);
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.len() == size => Some(path),
+            Ok(_) => {
+                tracing::warn!(blob = %sha, "stored object has the wrong size; dropping it");
+                let _ = std::fs::remove_file(&path);
+                let _ = self.index.forget_blob(sha);
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Starts writing blob `sha` of `size` bytes.
+    pub async fn blob_writer(&self, sha: Sha, size: u64) -> Result<BlobWriter<'_>, StoreError> {
+        let dir = self
+            .object_path(sha)
+            .parent()
+            .expect("objects have a parent")
+            .to_path_buf();
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| StoreError::io("cannot create", &dir, e))?;
+        let temp = dir.join(format!(
+            ".tmp-{}-{}-{:08x}",
+            sha,
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .await
+            .map_err(|e| StoreError::io("cannot create", &temp, e))?;
+        Ok(BlobWriter {
+            store: self,
+            sha,
+            size,
+            temp: Some(temp),
+            file: BufWriter::with_capacity(WRITE_BUFFER, file),
+            hasher: BlobHasher::new(size),
+        })
+    }
+
+    /// Stores `content` as blob `sha` (verified), for callers that have it in memory.
+    pub async fn put_blob(&self, sha: Sha, content: &[u8]) -> Result<PathBuf, StoreError> {
+        let mut writer = self.blob_writer(sha, content.len() as u64).await?;
+        writer.write(content).await?;
+        writer.commit().await
+    }
+
+    /// Removes `.tmp-*` files left by crashed downloads.
+    fn sweep_stale_temps(&self) {
+        let Ok(dirs) = std::fs::read_dir(&self.objects) else {
+            return;
+        };
+        let now = SystemTime::now();
+        for dir in dirs.flatten() {
+            let Ok(files) = std::fs::read_dir(dir.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                if !file.file_name().to_string_lossy().starts_with(".tmp-") {
+                    continue;
+                }
+                let stale = file
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .map(|modified| {
+                        now.duration_since(modified).unwrap_or_default() > STALE_TEMP_AGE
+                    })
+                    .unwrap_or(false);
+                if stale {
+                    tracing::info!(path = %file.path().display(), "removing a stale partial download");
+                    let _ = std::fs::remove_file(file.path());
+                }
+            }
+        }
+    }
+}
+
+/// A blob being written. Dropped without [`BlobWriter::commit`], it leaves nothing behind.
+pub struct BlobWriter<'a> {
+    store: &'a Store,
+    sha: Sha,
+    size: u64,
+    temp: Option<PathBuf>,
+    file: BufWriter<tokio::fs::File>,
+    hasher: BlobHasher,
+}
+
+impl BlobWriter<'_> {
+    /// Appends bytes; more bytes than announced is an error at once (bounded size).
+    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        if self.hasher.seen() + bytes.len() as u64 > self.size {
+            return Err(StoreError::HashMismatch {
+                expected: self.sha,
+                why: format!("more than the {} bytes the tree announced", self.size),
+            });
+        }
+        self.hasher.update(bytes);
+        let temp = self.temp.as_deref().expect("temp exists until commit");
+        self.file
+            .write_all(bytes)
+            .await
+            .map_err(|e| StoreError::io("cannot write", temp, e))
+    }
+
+    /// Verifies the content against its id and moves it into place.
+    pub async fn commit(mut self) -> Result<PathBuf, StoreError> {
+        let temp = self.temp.take().expect("commit runs once");
+        let result = self.finish(&temp).await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&temp).await;
+        }
+        result
+    }
+
+    async fn finish(&mut self, temp: &Path) -> Result<PathBuf, StoreError> {
+        self.file
+            .flush()
+            .await
+            .map_err(|e| StoreError::io("cannot write", temp, e))?;
+        let seen = self.hasher.seen();
+        let hasher = std::mem::replace(&mut self.hasher, BlobHasher::new(0));
+        match hasher.finish() {
+            Some(actual) if actual == self.sha => {}
+            Some(actual) => {
+                return Err(StoreError::HashMismatch {
+                    expected: self.sha,
+                    why: format!("the bytes hash to {actual}"),
+                });
+            }
+            None => {
+                return Err(StoreError::HashMismatch {
+                    expected: self.sha,
+                    why: format!("got {seen} bytes, the tree announced {}", self.size),
+                });
+            }
+        }
+        let target = self.store.object_path(self.sha);
+        tokio::fs::rename(temp, &target)
+            .await
+            .map_err(|e| StoreError::io("cannot move into place", &target, e))?;
+        self.store.index.put_blob(self.sha, self.size)?;
+        Ok(target)
+    }
+}
+
+impl Drop for BlobWriter<'_> {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oid::blob_sha;
+
+    #[tokio::test]
+    async fn verified_blob_is_stored_once_and_mismatch_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let content = b"hello\n";
+        let sha = blob_sha(content);
+        let path = store.put_blob(sha, content).await.unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), content);
+        assert!(path.ends_with(format!("objects-v1/ce/{sha}")));
+        assert_eq!(store.blob_path(sha, 6), Some(path.clone()));
+        // Storing identical content again is harmless and keeps one object.
+        store.put_blob(sha, content).await.unwrap();
+        assert_eq!(store.index().blob_totals().unwrap(), (1, 6));
+
+        // Wrong bytes for an id: an error, and nothing at the id's path, no temp left.
+        let other = blob_sha(b"other\n");
+        let err = store.put_blob(other, b"evil!\n").await.unwrap_err();
+        assert!(matches!(err, StoreError::HashMismatch { .. }), "{err}");
+        assert!(store.blob_path(other, 6).is_none());
+        let leftovers: Vec<_> = std::fs::read_dir(store.object_path(other).parent().unwrap())
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(leftovers.is_empty(), "left {leftovers:?}");
+    }
+
+    #[tokio::test]
+    async fn oversize_and_short_writes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let sha = blob_sha(b"abc");
+        let mut writer = store.blob_writer(sha, 3).await.unwrap();
+        assert!(writer.write(b"abcd").await.is_err());
+        drop(writer);
+        let mut writer = store.blob_writer(sha, 3).await.unwrap();
+        writer.write(b"ab").await.unwrap();
+        assert!(writer.commit().await.is_err());
+        assert!(store.blob_path(sha, 3).is_none());
+    }
+
+    #[tokio::test]
+    async fn truncated_object_is_detected_and_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let sha = blob_sha(b"0123456789");
+        let path = store.put_blob(sha, b"0123456789").await.unwrap();
+        std::fs::write(&path, b"01234").unwrap();
+        assert!(store.blob_path(sha, 10).is_none());
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn schema_is_versioned_and_newer_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.index().schema_version().unwrap(), 1);
+        }
+        let conn = rusqlite::Connection::open(dir.path().join(INDEX_FILE)).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = Store::open(dir.path()).err().unwrap();
+        assert!(
+            err.to_string()
+                .contains("newer than this heimdall supports"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn stale_temps_are_swept_fresh_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        let sub = dir.path().join(OBJECTS_DIR).join("ab");
+        std::fs::create_dir_all(&sub).unwrap();
+        let stale = sub.join(".tmp-stale");
+        let fresh = sub.join(".tmp-fresh");
+        std::fs::write(&stale, b"x").unwrap();
+        std::fs::write(&fresh, b"x").unwrap();
+        let old = SystemTime::now() - Duration::from_secs(7200);
+        std::fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        assert!(!stale.exists());
+        assert!(fresh.exists());
+    }
+}
