@@ -1500,21 +1500,16 @@ async fn get_contents_root(
     contents_impl(&sh, &ctx, &owner, &repo, Vec::new(), &q).await
 }
 
-async fn get_contents(
-    State(sh): Sh,
-    Extension(ctx): Ctx,
-    Path((owner, repo, _)): Path<(String, String, String)>,
-    Query(q): Q,
-    req: Request,
-) -> Response {
+async fn get_contents(State(sh): Sh, Extension(ctx): Ctx, Query(q): Q, req: Request) -> Response {
     // Decode the raw path ourselves so that non-UTF-8 names are reachable.
-    let raw = req.uri().path();
-    let marker = "/contents/";
-    let rest = raw
-        .find(marker)
-        .map(|i| &raw[i + marker.len()..])
-        .unwrap_or("");
-    contents_impl(&sh, &ctx, &owner, &repo, util::percent_decode(rest), &q).await
+    let raw = req.uri().path().trim_start_matches('/');
+    let parts: Vec<&str> = raw.splitn(5, '/').collect();
+    if parts.len() < 5 {
+        return not_found();
+    }
+    let owner = lossy(&util::percent_decode(parts[1]));
+    let repo = lossy(&util::percent_decode(parts[2]));
+    contents_impl(&sh, &ctx, &owner, &repo, util::percent_decode(parts[4]), &q).await
 }
 
 async fn gitmodules_url(c: &Ctxt, root_tree: &str, path: &[u8]) -> Option<String> {
@@ -1931,19 +1926,19 @@ async fn codeload(
 
 /// `download_url` target (GitHub's raw.githubusercontent.com): `{ref}/{path}`,
 /// where the ref is the longest prefix that resolves.
-async fn raw_file(
-    State(sh): Sh,
-    Path((owner, repo, _)): Path<(String, String, String)>,
-    Query(q): Q,
-    req: Request,
-) -> Response {
+async fn raw_file(State(sh): Sh, Query(q): Q, req: Request) -> Response {
+    let raw = req.uri().path().trim_start_matches('/');
+    let segs: Vec<&str> = raw.splitn(4, '/').collect();
+    if segs.len() < 4 {
+        return plain(StatusCode::NOT_FOUND, "404: Not Found");
+    }
+    let owner = lossy(&util::percent_decode(segs[1]));
+    let repo = lossy(&util::percent_decode(segs[2]));
     let c = match open_download(&sh, req.headers(), &q, &owner, &repo) {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let raw = req.uri().path();
-    let prefix = format!("/_raw/{owner}/{repo}/");
-    let rest = util::percent_decode(raw.strip_prefix(&prefix).unwrap_or(""));
+    let rest = util::percent_decode(segs[3]);
     let parts = split_path(&rest);
     for split in (1..parts.len()).rev() {
         let reference = parts[..split]

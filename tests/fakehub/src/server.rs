@@ -69,7 +69,7 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     mut shutdown: oneshot::Receiver<()>,
 ) {
-    let app = router(shared);
+    let app = router(shared.clone());
     loop {
         let accepted = tokio::select! {
             _ = &mut shutdown => break,
@@ -85,11 +85,16 @@ pub(crate) async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let shared = shared.clone();
         tokio::spawn(async move {
             let ctl = ConnCtl(Arc::new(Notify::new()));
             let ctl2 = ctl.clone();
             let svc = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(ctl2.clone());
+                // Before routing: id-based URLs become name-based ones.
+                if let Some(u) = rewrite_ids(&shared, req.uri()) {
+                    *req.uri_mut() = u;
+                }
                 app.clone().oneshot(req.map(Body::new))
             });
             let conn = hyper::server::conn::http1::Builder::new()
@@ -289,9 +294,6 @@ fn etag_matches(inm: &str, etag: &str) -> bool {
 async fn api_mw(State(sh): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     if req.uri().path().starts_with("/_fakehub/") {
         return next.run(req).await;
-    }
-    if let Some(u) = rewrite_ids(&sh, req.uri()) {
-        *req.uri_mut() = u;
     }
     let path = req.uri().path().to_string();
     let path_q = req
