@@ -251,7 +251,7 @@ fn print_entry(out: &mut impl Write, entry: &TreeEntry, path: &str) -> io::Resul
     };
     writeln!(
         out,
-        "{} {} {} {:>8}\t{}",
+        "{} {} {} {:>7}\t{}",
         entry.mode.as_git(),
         entry.mode.object_type(),
         entry.sha,
