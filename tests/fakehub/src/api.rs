@@ -111,6 +111,20 @@ fn json_ok(v: &Value) -> Response {
     r
 }
 
+/// Like [`json_ok`], with the 40-hex ETag form GitHub uses for contents.
+fn contents_json(v: &Value) -> Response {
+    let mut r = json_ok(v);
+    let short = r
+        .headers()
+        .get(header::ETAG)
+        .and_then(|e| e.to_str().ok())
+        .map(|e| format!("{}\"", &e[..41]));
+    if let Some(v) = short.and_then(|e| HeaderValue::from_str(&e).ok()) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
 fn with_last_modified(mut r: Response, epoch: i64) -> Response {
     if let Ok(v) = HeaderValue::from_str(&http_date(epoch)) {
         r.headers_mut().insert(header::LAST_MODIFIED, v);
@@ -658,6 +672,7 @@ async fn rate_limit(State(sh): Sh, Extension(ctx): Ctx, req: Request) -> Respons
             "scim": other("scim", 15000),
             "dependency_snapshots": other("dependency_snapshots", 100),
             "code_search": other("code_search", 10),
+            "code_scanning_autofix": other("code_scanning_autofix", 10),
         },
         "rate": core,
     });
@@ -705,6 +720,7 @@ fn org_json(base: &str, o: &Owner, public_repos: usize, private_repos: usize) ->
         "updated_at": created,
         "archived_at": null,
         "type": "Organization",
+        "web_commit_signoff_required": false,
         "total_private_repos": private_repos,
         "owned_private_repos": private_repos,
     })
@@ -946,6 +962,11 @@ async fn list_branches(
                 "name": name,
                 "commit": {"sha": r.commit(), "url": format!("{api}/commits/{}", r.commit())},
                 "protected": false,
+                "protection": {
+                    "enabled": false,
+                    "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []},
+                },
+                "protection_url": format!("{api}/branches/{}/protection", percent_encode_path(name)),
             })
         })
         .collect();
@@ -1663,9 +1684,9 @@ async fn contents_impl(
                 if let Some(o) = v.as_object_mut() {
                     o.insert("entries".into(), Value::Array(items));
                 }
-                return json_ok(&v);
+                return contents_json(&v);
             }
-            json_ok(&Value::Array(items))
+            contents_json(&Value::Array(items))
         }
         "submodule" => {
             let url = gitmodules_url(&c, &commit.tree, &target.path).await;
@@ -1673,7 +1694,7 @@ async fn contents_impl(
             if let Some(o) = v.as_object_mut() {
                 o.insert("submodule_git_url".into(), json!(url));
             }
-            json_ok(&v)
+            contents_json(&v)
         }
         kind => {
             let mut file = target;
@@ -1695,7 +1716,7 @@ async fn contents_impl(
                         if let Some(o) = v.as_object_mut() {
                             o.insert("target".into(), json!(lossy(&link)));
                         }
-                        return json_ok(&v);
+                        return contents_json(&v);
                     }
                 }
             }
@@ -1727,7 +1748,7 @@ async fn contents_impl(
                 o.insert("content".into(), json!(content));
                 o.insert("encoding".into(), json!(encoding));
             }
-            json_ok(&v)
+            contents_json(&v)
         }
     }
 }
