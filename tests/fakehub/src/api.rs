@@ -766,7 +766,13 @@ async fn get_org(State(sh): Sh, Extension(ctx): Ctx, Path(org): Path<String>) ->
         Some(o) if o.kind() == OwnerType::Organization => {
             let (public, private) = repo_counts(&o);
             let private = if ctx.authed { private } else { 0 };
-            json_ok(&org_json(&ctx.base, &o, public, private))
+            let updated = o
+                .meta
+                .created_at
+                .as_deref()
+                .and_then(util::parse_iso8601)
+                .unwrap_or(1_577_836_800);
+            with_last_modified(json_ok(&org_json(&ctx.base, &o, public, private)), updated)
         }
         _ => not_found(),
     }

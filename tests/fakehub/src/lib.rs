@@ -88,7 +88,9 @@ impl FakeHub {
                             return;
                         }
                     };
-                    server::serve(listener, sh, rx).await;
+                    server::serve(listener, sh.clone(), rx).await;
+                    // Stop the cat-file processes while the runtime still runs.
+                    sh.repos.lock().unwrap_or_else(|e| e.into_inner()).clear();
                 });
                 rt.shutdown_timeout(Duration::from_millis(500));
             })?;
