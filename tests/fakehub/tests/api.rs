@@ -1083,3 +1083,102 @@ async fn binary_prints_url_and_serves() {
     let st = child.wait().unwrap();
     assert!(st.success() || st.code().is_none(), "{st:?}");
 }
+
+/// The heimdall tests are mostly synchronous: the hub must work without a
+/// runtime in the caller, and stop listening when dropped.
+#[test]
+fn works_from_sync_code_and_shuts_down_on_drop() {
+    use std::io::{Read, Write};
+    let (dir, hub) = hub();
+    widgets(dir.path());
+    let addr = hub.addr();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(
+        b"GET /repos/acme/widgets HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(
+        out.contains("\"url\":\"http://example.test/repos/acme/widgets\""),
+        "URLs follow the Host header"
+    );
+    assert_eq!(hub.stats().route("repo"), 1);
+    drop(hub);
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "still listening after drop"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_on_one_repo() {
+    let (dir, hub) = hub();
+    let mut r = repo::create(dir.path(), "acme", "many").unwrap();
+    for i in 0..200 {
+        r.write(format!("d{}/f{i}", i % 10), format!("file {i}\n"));
+    }
+    r.commit("many").unwrap();
+    let tree = get(&hub, "/repos/acme/many/git/trees/main?recursive=1", &[])
+        .await
+        .json();
+    let blobs: Vec<(String, String)> = tree["tree"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "blob")
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap().to_string(),
+                e["sha"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(blobs.len(), 200);
+    let client = common::client();
+    let mut tasks = Vec::new();
+    for (path, sha) in blobs {
+        let url = format!("{}/repos/acme/many/git/blobs/{sha}", hub.url());
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = c
+                .get(url)
+                .header("accept", "application/vnd.github.raw")
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            let i: usize = path.rsplit('f').next().unwrap().parse().unwrap();
+            assert_eq!(body, format!("file {i}\n").as_bytes());
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(hub.stats().route("blob"), 200);
+}
+
+#[tokio::test]
+async fn archive_faults_truncate_and_corrupt() {
+    let (dir, hub) = hub();
+    let mut r = repo::create(dir.path(), "acme", "arch").unwrap();
+    r.large_file("noise.bin", 2 * 1024 * 1024, 3);
+    r.commit("noise").unwrap();
+    let loc = get(&hub, "/repos/acme/arch/tarball/main", &[])
+        .await
+        .header("location")
+        .unwrap();
+    let good = get(&hub, &loc, &[]).await.body;
+    hub.inject(Fault::truncate_after(1000).on_route("codeload"));
+    let resp = common::client().get(&loc).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.bytes().await.is_err(), "aborted chunked stream");
+    hub.inject(Fault::corrupt().on_route("codeload"));
+    let bad = get(&hub, &loc, &[]).await.body;
+    assert_eq!(bad.len(), good.len());
+    assert_ne!(bad, good);
+}
