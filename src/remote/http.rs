@@ -642,7 +642,7 @@ impl HttpClient {
                 why: format!("asked for tree {sha}, got {}", response.sha),
             });
         }
-        let split = split_listing(sha, &response);
+        let split = split_listing(sha, &response, recursive);
         let mut trees = split.trees;
         // Root first, for callers that want it.
         if let Some(pos) = trees.iter().position(|t| t.sha == sha) {

@@ -91,3 +91,6 @@ pub trait ResponseCache: Send + Sync {
     fn get(&self, key: &str) -> Option<CachedResponse>;
     fn put(&self, key: &str, response: &CachedResponse);
 }
+
+#[cfg(test)]
+mod fixture_tests;

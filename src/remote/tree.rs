@@ -66,9 +66,10 @@ pub struct Split {
     pub refused: Vec<Refusal>,
 }
 
-/// Splits a listing of tree `root` into one tree per directory. For a non-recursive
-/// listing this yields exactly the root tree.
-pub fn split_listing(root: Sha, response: &TreeResponse) -> Split {
+/// Splits a listing of tree `root` into one tree per directory. A non-recursive listing
+/// yields exactly the root tree: its subtrees' entries are unknown, so no tree object is
+/// made for them (an empty one would be a lie stored forever under their SHA).
+pub fn split_listing(root: Sha, response: &TreeResponse, recursive: bool) -> Split {
     let mut refused = Vec::new();
     // Directory path ("" for the root) -> its SHA.
     let mut dir_sha: HashMap<String, Sha> = HashMap::new();
@@ -88,7 +89,7 @@ pub fn split_listing(root: Sha, response: &TreeResponse) -> Split {
         }
         match parse_item(item) {
             Ok((mode, sha)) => {
-                if mode == Mode::Tree {
+                if mode == Mode::Tree && recursive {
                     dir_sha.insert(item.path.clone(), sha);
                     dirs.entry(item.path.clone()).or_default();
                 }
@@ -170,7 +171,7 @@ mod tests {
                 item("vendor", "160000", "commit", A, None),
             ],
         };
-        let split = split_listing(Sha::parse(R).unwrap(), &response);
+        let split = split_listing(Sha::parse(R).unwrap(), &response, true);
         assert!(split.refused.is_empty());
         assert_eq!(split.trees.len(), 2);
         let root = split.trees.iter().find(|t| t.sha.to_hex() == R).unwrap();
@@ -204,8 +205,14 @@ mod tests {
                 item("a//b", "100644", "blob", A, Some(1)),
             ],
         };
-        let split = split_listing(Sha::parse(R).unwrap(), &response);
+        let split = split_listing(Sha::parse(R).unwrap(), &response, true);
         assert_eq!(split.trees.len(), 1);
+        let flat = split_listing(Sha::parse(R).unwrap(), &response, false);
+        assert_eq!(
+            flat.trees.len(),
+            1,
+            "no subtree objects from a flat listing"
+        );
         let names: Vec<_> = split.trees[0]
             .entries
             .iter()
