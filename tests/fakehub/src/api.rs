@@ -27,6 +27,8 @@ type Q = Query<HashMap<String, String>>;
 /// Blobs up to this size are read through the persistent cat-file process;
 /// larger ones are streamed from a dedicated `git cat-file blob`.
 const STREAM_THRESHOLD: u64 = 1024 * 1024;
+/// JSON (base64) blobs are refused above this size, like GitHub's 100 MB.
+const BLOB_JSON_MAX: u64 = 100 * 1024 * 1024;
 /// The contents API inlines files up to this size (GitHub: 1 MB).
 const CONTENTS_INLINE_MAX: u64 = 1024 * 1024;
 
@@ -1402,6 +1404,21 @@ async fn get_blob(
             Ok(b) => raw_response(b, info.size, ct, &sha),
             Err(r) => r,
         };
+    }
+    if info.size > BLOB_JSON_MAX {
+        // GitHub: "This endpoint supports blobs up to 100 megabytes".
+        let body = json!({
+            "message": "Sorry, this blob is too large to process.",
+            "errors": [{"resource": "Blob", "field": "data", "code": "too_large"}],
+            "documentation_url": doc,
+            "status": "403",
+        });
+        let mut r = (StatusCode::FORBIDDEN, body.to_string()).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        return r;
     }
     let data = match c.git.read_kind(&sha, "blob").await {
         Ok(Some(d)) => d,
