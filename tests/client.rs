@@ -504,3 +504,49 @@ async fn store_index_survives_reopen() {
     assert!(reopened.blob_path(entry.sha, 8).is_some());
     drop(dir);
 }
+
+#[tokio::test]
+async fn tarball_streams_the_commit_in_githubs_layout() {
+    use std::io::Read;
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    let commit = r
+        .write("src/lib.py", "x = 1\n")
+        .executable("run.sh", "#!/bin/sh\n")
+        .symlink("link", "src/lib.py")
+        .commit("c")
+        .unwrap();
+    let (client, _s, _d) = client_with_store(&hub, None);
+    let mut stream = client.tarball("acme", "api", sha(&commit)).await.unwrap();
+    let mut gz = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        gz.extend_from_slice(&chunk.unwrap());
+    }
+    let stats = hub.hub.stats();
+    assert_eq!(stats.route("tarball"), 1, "the API redirect");
+    assert_eq!(stats.route("codeload"), 1, "followed to the archive");
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&gz[..]));
+    let top = format!("acme-api-{}/", &commit[..7]);
+    let mut seen = std::collections::BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        if entry.header().entry_type().is_pax_global_extensions() {
+            continue;
+        }
+        assert!(path.starts_with(&top), "{path} under {top}");
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).unwrap();
+        let link = entry
+            .link_name()
+            .unwrap()
+            .map(|l| l.to_string_lossy().into_owned());
+        seen.insert(
+            path[top.len()..].to_string(),
+            (entry.header().mode().unwrap() & 0o777, content, link),
+        );
+    }
+    assert_eq!(seen["src/lib.py"].1, b"x = 1\n");
+    assert_eq!(seen["run.sh"].0 & 0o111, 0o111);
+    assert_eq!(seen["link"].2.as_deref(), Some("src/lib.py"));
+}

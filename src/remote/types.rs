@@ -221,3 +221,27 @@ pub(crate) mod wire {
         pub message: Option<String>,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repo_with_only_a_name_still_parses() {
+        let repo: RepoInfo =
+            serde_json::from_str(r#"{"name": "x", "license": null, "language": null}"#).unwrap();
+        assert_eq!(repo.name, "x");
+        assert_eq!((repo.size, repo.archived, repo.topics.len()), (0, false, 0));
+        let owner: Owner = serde_json::from_str(r#"{"login": "acme"}"#).unwrap();
+        assert_eq!(owner.kind, "");
+    }
+
+    #[test]
+    fn modes_round_trip_as_git_prints_them() {
+        for text in ["100644", "100755", "120000", "160000", "040000"] {
+            assert_eq!(Mode::parse(text).unwrap().as_git(), text);
+        }
+        assert_eq!(Mode::parse("40000"), Some(Mode::Tree));
+        assert_eq!(Mode::parse("100600"), None);
+    }
+}
