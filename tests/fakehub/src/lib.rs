@@ -175,6 +175,14 @@ impl FakeHub {
         self.shared.rt().truncate_threshold = max_entries;
     }
 
+    /// Turns gzip compression of responses (for clients that accept it) on
+    /// or off.
+    pub fn set_gzip(&self, on: bool) {
+        self.shared
+            .gzip
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Accepts one more token.
     pub fn add_token(&self, token: &str) {
         self.shared.rt().tokens.insert(token.to_string());

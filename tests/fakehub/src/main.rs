@@ -44,6 +44,9 @@ struct Args {
     /// Maximum entries in a tree response before "truncated": true.
     #[arg(long, default_value_t = 100_000)]
     truncate_at: usize,
+    /// Never gzip responses (by default they are, when the client accepts it).
+    #[arg(long)]
+    no_gzip: bool,
     /// An accepted token (repeatable).
     #[arg(long = "token")]
     tokens: Vec<String>,
@@ -60,6 +63,7 @@ fn main() -> std::io::Result<()> {
         latency: Duration::from_millis(a.latency_ms),
         jitter: Duration::from_millis(a.jitter_ms),
         truncate_threshold: a.truncate_at,
+        gzip: !a.no_gzip,
     };
     let hub = fakehub::FakeHub::spawn_on(SocketAddr::new(a.bind, a.port), a.root, config)?;
     {

@@ -60,7 +60,34 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_fakehub/truncate-threshold", post(ctl_truncate))
         .fallback(api::fallback)
         .layer(axum::middleware::from_fn_with_state(shared.clone(), api_mw))
+        .layer(compression(shared.clone()))
         .with_state(shared)
+}
+
+/// gzip like GitHub when the client accepts it (switchable at run time);
+/// never for archives (already gzip) or 304s.
+fn compression(
+    shared: Arc<Shared>,
+) -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
+    use tower_http::compression::predicate::{DefaultPredicate, Predicate as _};
+    let when = move |status: StatusCode,
+                     _: axum::http::Version,
+                     h: &HeaderMap,
+                     _: &axum::http::Extensions| {
+        shared.gzip.load(std::sync::atomic::Ordering::Relaxed)
+            && status != StatusCode::NOT_MODIFIED
+            && !h
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|ct| ct.starts_with("application/x-gzip"))
+    };
+    tower_http::compression::CompressionLayer::new()
+        .gzip(true)
+        .no_br()
+        .no_deflate()
+        .no_zstd()
+        .quality(tower_http::CompressionLevel::Fastest)
+        .compress_when(DefaultPredicate::new().and(when))
 }
 
 /// Serves until `shutdown` fires.

@@ -29,6 +29,9 @@ pub struct Config {
     pub jitter: Duration,
     /// Maximum entries in a tree response before `"truncated": true`.
     pub truncate_threshold: usize,
+    /// Compress responses with gzip when the request accepts it, as GitHub
+    /// does (archives, already gzip, are never compressed again).
+    pub gzip: bool,
 }
 
 impl Default for Config {
@@ -42,6 +45,7 @@ impl Default for Config {
             latency: Duration::ZERO,
             jitter: Duration::ZERO,
             truncate_threshold: 100_000,
+            gzip: true,
         }
     }
 }
@@ -262,6 +266,7 @@ pub(crate) struct Shared {
     pub repos: Mutex<HashMap<PathBuf, Arc<git::Repo>>>,
     pub codeload_tokens: Mutex<HashMap<String, String>>,
     pub request_seq: std::sync::atomic::AtomicU64,
+    pub gzip: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -275,6 +280,7 @@ fn epoch_ceil(t: SystemTime) -> i64 {
 
 impl Shared {
     pub fn new(root: PathBuf, cfg: Config) -> Shared {
+        let gzip = cfg.gzip;
         Shared {
             root,
             rt: Mutex::new(Runtime {
@@ -293,6 +299,7 @@ impl Shared {
             repos: Mutex::new(HashMap::new()),
             codeload_tokens: Mutex::new(HashMap::new()),
             request_seq: std::sync::atomic::AtomicU64::new(1),
+            gzip: std::sync::atomic::AtomicBool::new(gzip),
         }
     }
 
