@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod flight;
+pub mod fs;
 pub mod logging;
 pub mod namespace;
 pub mod oid;

@@ -15,7 +15,7 @@ use lru::LruCache;
 
 use crate::flight::SingleFlight;
 use crate::oid::Sha;
-use crate::remote::{CommitInfo, GitHubClient, Mode, RefPoll, RemoteError, Tree, TreeEntry};
+use crate::remote::{CommitInfo, GitHubClient, Mode, Owner, RefPoll, RemoteError, Tree, TreeEntry};
 use crate::store::{Store, StoreError};
 
 /// How long a resolved branch is trusted before it is polled again (`--ref-ttl`).
@@ -205,6 +205,7 @@ pub struct Namespace {
     ref_ttl: Duration,
     trees: Mutex<LruCache<Sha, Arc<Tree>>>,
     tree_flights: SingleFlight<Sha, Result<(), NamespaceError>>,
+    ref_flights: SingleFlight<(String, String, String), Result<Sha, NamespaceError>>,
     blob_flights: SingleFlight<Sha, Result<PathBuf, NamespaceError>>,
 }
 
@@ -218,6 +219,7 @@ impl Namespace {
                 NonZeroUsize::new(TREE_CACHE_ENTRIES).expect("non-zero"),
             )),
             tree_flights: SingleFlight::default(),
+            ref_flights: SingleFlight::default(),
             blob_flights: SingleFlight::default(),
         }
     }
@@ -230,6 +232,21 @@ impl Namespace {
         &self.store
     }
 
+    /// An owner (organization or user), from the index when known.
+    pub async fn owner(&self, login: &str) -> Result<Owner, NamespaceError> {
+        if !valid_owner(login) {
+            return Err(NamespaceError::InvalidSpec(format!(
+                "`{login}` is not a valid GitHub owner name"
+            )));
+        }
+        if let Some(owner) = self.store.index().owner(login)? {
+            return Ok(owner);
+        }
+        let owner = self.client.owner(login).await?;
+        self.store.index().put_owner(&owner)?;
+        Ok(owner)
+    }
+
     /// The commit `spec` names now (within `ref_ttl`).
     pub async fn resolve(&self, spec: &RepoSpec) -> Result<CommitInfo, NamespaceError> {
         let sha = self.resolve_sha(spec).await?;
@@ -237,39 +254,24 @@ impl Namespace {
     }
 
     async fn resolve_sha(&self, spec: &RepoSpec) -> Result<Sha, NamespaceError> {
-        let name = spec.ref_name();
-        if let Some(sha) = full_sha(name) {
+        let name = spec.ref_name().to_string();
+        if let Some(sha) = full_sha(&name) {
             return Ok(sha);
         }
-        let index = self.store.index();
-        let known = index.ref_commit(&spec.owner, &spec.repo, name)?;
-        if let Some((sha, at)) = known {
-            let age = crate::remote::ratelimit::now_epoch() as i64 - at;
-            if age >= 0 && (age as u64) < self.ref_ttl.as_secs() {
-                return Ok(sha);
-            }
-        }
-        let known_sha = known.map(|(sha, _)| sha);
-        match self
-            .client
-            .poll_ref(&spec.owner, &spec.repo, name, known_sha)
+        let client = Arc::clone(&self.client);
+        let store = Arc::clone(&self.store);
+        let ttl = self.ref_ttl;
+        let spec = spec.clone();
+        let key = (
+            spec.owner.to_ascii_lowercase(),
+            spec.repo.to_ascii_lowercase(),
+            name,
+        );
+        self.ref_flights
+            .run(key, move || async move {
+                resolve_ref(&*client, &store, &spec, ttl).await
+            })
             .await
-        {
-            Ok(RefPoll::Unchanged) => {
-                let sha = known_sha.expect("unchanged implies known");
-                index.put_ref(&spec.owner, &spec.repo, name, sha)?;
-                Ok(sha)
-            }
-            Ok(RefPoll::Moved(sha)) => {
-                index.put_ref(&spec.owner, &spec.repo, name, sha)?;
-                Ok(sha)
-            }
-            Err(e) if e.is_transient() && known_sha.is_some() => {
-                tracing::warn!(repo = %spec, error = %e, "GitHub unreachable; using the last known commit");
-                Ok(known_sha.expect("checked"))
-            }
-            Err(e) => Err(e.into()),
-        }
     }
 
     /// A commit's tree and time, cached forever.
@@ -385,6 +387,45 @@ impl Namespace {
                 Ok(path)
             })
             .await
+    }
+}
+
+/// The commit a (non-SHA) ref points at: the index's answer while younger than `ttl`,
+/// else a conditional poll; the last known commit when GitHub cannot be reached.
+async fn resolve_ref(
+    client: &dyn GitHubClient,
+    store: &Store,
+    spec: &RepoSpec,
+    ttl: Duration,
+) -> Result<Sha, NamespaceError> {
+    let name = spec.ref_name();
+    let index = store.index();
+    let known = index.ref_commit(&spec.owner, &spec.repo, name)?;
+    if let Some((sha, at)) = known {
+        let age = crate::remote::ratelimit::now_epoch() as i64 - at;
+        if age >= 0 && (age as u64) < ttl.as_secs() {
+            return Ok(sha);
+        }
+    }
+    let known_sha = known.map(|(sha, _)| sha);
+    match client
+        .poll_ref(&spec.owner, &spec.repo, name, known_sha)
+        .await
+    {
+        Ok(RefPoll::Unchanged) => {
+            let sha = known_sha.expect("unchanged implies known");
+            index.put_ref(&spec.owner, &spec.repo, name, sha)?;
+            Ok(sha)
+        }
+        Ok(RefPoll::Moved(sha)) => {
+            index.put_ref(&spec.owner, &spec.repo, name, sha)?;
+            Ok(sha)
+        }
+        Err(e) if e.is_transient() && known_sha.is_some() => {
+            tracing::warn!(repo = %spec, error = %e, "GitHub unreachable; using the last known commit");
+            Ok(known_sha.expect("checked"))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::config::{ProcessEnv, Settings, SettingsInput};
 use crate::namespace::{self, BLOB_HITS, BLOB_MISSES, Namespace, NamespaceError, RepoSpec};
-use crate::remote::{GitHubClient, HttpClient, Mode, Owner, ResponseCache, TreeEntry};
+use crate::remote::{GitHubClient, HttpClient, Mode, ResponseCache, TreeEntry};
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
@@ -66,11 +66,38 @@ enum Command {
         /// OWNER/REPO[@REF]/PATH
         target: String,
     },
+    /// Mount GitHub at MOUNTPOINT: /<owner>/<repo>[@<ref>]/<path>
+    Mount(MountArgs),
+    /// Unmount a Heimdall mount
+    Unmount { mountpoint: PathBuf },
     /// The local cache
     Cache {
         #[command(subcommand)]
         command: CacheCommand,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct MountArgs {
+    mountpoint: PathBuf,
+    /// Owners listed at the root (any other is looked up by name)
+    #[arg(long = "org", value_name = "OWNER")]
+    orgs: Vec<String>,
+    /// Serve in this process until unmounted or interrupted
+    #[arg(long)]
+    foreground: bool,
+    /// How long a branch is trusted before it is polled again
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    ref_ttl: std::time::Duration,
+    /// Let other users read the mount (they will see private content this token can read)
+    #[arg(long)]
+    allow_other: bool,
+    /// Blob misses in a short window after which a repo is fetched whole as a tarball (0: never)
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    hydrate_threshold: usize,
+    /// Serve reads through heimdall even where the kernel offers FUSE passthrough
+    #[arg(long)]
+    no_passthrough: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,14 +142,22 @@ fn one_line(error: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
+mod mount;
+
+use mount::READY_FD_ENV;
+
 /// What every command needs: settings, the store, the client and the namespace.
 struct App {
     settings: Settings,
-    namespace: Namespace,
+    namespace: Arc<Namespace>,
 }
 
 impl App {
     fn new(cli: &Cli) -> Result<App> {
+        let ref_ttl = match &cli.command {
+            Command::Mount(args) => args.ref_ttl,
+            _ => namespace::DEFAULT_REF_TTL,
+        };
         let input = SettingsInput {
             api_url: cli.api_url.clone(),
             cache_dir: cli.cache_dir.clone(),
@@ -139,10 +174,10 @@ impl App {
         let store = Arc::new(Store::open(&settings.cache_dir)?);
         let cache: Arc<dyn ResponseCache> = Arc::new(StoreCache(Arc::clone(&store)));
         let client: Arc<dyn GitHubClient> = Arc::new(HttpClient::new(&settings, Some(cache))?);
-        let namespace = Namespace::new(client, store, namespace::DEFAULT_REF_TTL);
+        let namespace = Namespace::new(client, store, ref_ttl);
         Ok(App {
             settings,
-            namespace,
+            namespace: Arc::new(namespace),
         })
     }
 
@@ -164,6 +199,15 @@ impl ResponseCache for StoreCache {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if let Command::Mount(args) = &cli.command
+        && !args.foreground
+        && std::env::var_os(READY_FD_ENV).is_none()
+    {
+        return mount::spawn_background(&args.mountpoint);
+    }
+    if let Command::Unmount { mountpoint } = &cli.command {
+        return crate::fs::unmount(mountpoint).map_err(Into::into);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -175,6 +219,8 @@ fn run(cli: Cli) -> Result<()> {
             Command::Repos { owner, json } => repos(&app, &owner, json).await,
             Command::Tree { repo, path, recursive } => tree(&app, &repo, path.as_deref(), recursive).await,
             Command::Cat { target } => cat(&app, &target).await,
+            Command::Mount(args) => mount::serve(app.namespace, &app.settings, args).await,
+            Command::Unmount { .. } => unreachable!("handled before the runtime starts"),
             Command::Cache {
                 command: CacheCommand::Stats { json },
             } => cache_stats(&app, json),
@@ -182,23 +228,8 @@ fn run(cli: Cli) -> Result<()> {
     })
 }
 
-/// Looks an owner up, from the index when known.
-pub async fn owner(namespace: &Namespace, login: &str) -> Result<Owner, NamespaceError> {
-    if !namespace::valid_owner(login) {
-        return Err(NamespaceError::InvalidSpec(format!(
-            "`{login}` is not a valid GitHub owner name"
-        )));
-    }
-    if let Some(owner) = namespace.store().index().owner(login)? {
-        return Ok(owner);
-    }
-    let owner = namespace.client().owner(login).await?;
-    namespace.store().index().put_owner(&owner)?;
-    Ok(owner)
-}
-
 async fn repos(app: &App, login: &str, json: bool) -> Result<()> {
-    let owner = owner(&app.namespace, login).await?;
+    let owner = app.namespace.owner(login).await?;
     let repos = app
         .namespace
         .client()

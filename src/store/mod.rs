@@ -15,7 +15,7 @@
 
 mod index;
 
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -177,6 +177,74 @@ impl Store {
         let mut writer = self.blob_writer(sha, content.len() as u64).await?;
         writer.write(content).await?;
         writer.commit().await
+    }
+
+    /// Stores blob `sha` of `size` bytes read from `reader`, verified, on a blocking thread
+    /// (tar extraction). Reads at most `size + 1` bytes, so a lying source is bounded.
+    pub fn put_blob_from_reader(
+        &self,
+        sha: Sha,
+        size: u64,
+        reader: &mut dyn std::io::Read,
+    ) -> Result<PathBuf, StoreError> {
+        use std::io::Write;
+        let target = self.object_path(sha);
+        let dir = target.parent().expect("objects have a parent");
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::io("cannot create", dir, e))?;
+        let temp = dir.join(format!(
+            ".tmp-{}-{}-{:08x}",
+            sha,
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let result = (|| {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)
+                .map_err(|e| StoreError::io("cannot create", &temp, e))?;
+            let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+            let mut hasher = BlobHasher::new(size);
+            let mut limited = reader.take(size + 1);
+            let mut buf = vec![0u8; 64 << 10];
+            loop {
+                let n = limited
+                    .read(&mut buf)
+                    .map_err(|e| StoreError::io("cannot read", &temp, e))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n])
+                    .map_err(|e| StoreError::io("cannot write", &temp, e))?;
+            }
+            out.flush()
+                .map_err(|e| StoreError::io("cannot write", &temp, e))?;
+            let seen = hasher.seen();
+            match hasher.finish() {
+                Some(actual) if actual == sha => {}
+                Some(actual) => {
+                    return Err(StoreError::HashMismatch {
+                        expected: sha,
+                        why: format!("the bytes hash to {actual}"),
+                    });
+                }
+                None => {
+                    return Err(StoreError::HashMismatch {
+                        expected: sha,
+                        why: format!("got {seen} bytes, the tree announced {size}"),
+                    });
+                }
+            }
+            std::fs::rename(&temp, &target)
+                .map_err(|e| StoreError::io("cannot move into place", &target, e))?;
+            self.index.put_blob(sha, size)?;
+            Ok(target.clone())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        result
     }
 
     /// Removes `.tmp-*` files left by crashed downloads.

@@ -1,0 +1,793 @@
+//! The filesystem core: every operation as an async function over the namespace, with
+//! no fuser types, so it is testable without a mount.
+//!
+//! Layout: `/` lists owners; `/<owner>` lists repositories; `/<owner>/<repo>` is the
+//! default branch's head commit and `/<owner>/<repo>@<ref>` any branch, tag or commit,
+//! found by lookup without being listed. Everything below a repo root is a git object
+//! under one commit, immutable, identified by SHA (see `inode`).
+//!
+//! Consistency: a repo root re-resolves its ref at most every `ref_ttl` (a conditional
+//! request). When the commit moves, the root's children change inode (their identity is
+//! their SHA), the kernel is told to drop the root's cached entries, and files opened
+//! before keep reading the content they opened.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::errno;
+use super::hydrate::Hydrator;
+use super::inode::{Identity, Ino, Inodes, Node, NodeKey, NodeKind, ROOT_INO, RepoContext};
+use crate::namespace::{self, Namespace, NamespaceError, RepoSpec};
+use crate::remote::{CommitInfo, Mode, RemoteError, Tree, TreeEntry};
+
+/// Attribute and entry lifetime for content under a commit: it never changes.
+pub const IMMUTABLE_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Lifetime of `/`, `/<owner>`, repo roots and the entries directly in a repo root, so a
+/// moved branch is noticed within the ref TTL.
+pub const MUTABLE_TTL: Duration = Duration::from_secs(1);
+/// Size reported for directories, as most local filesystems do.
+const DIR_SIZE: u64 = 4096;
+/// Preferred I/O size reported to readers (`st_blksize`): large reads are fastest.
+const BLOCK_SIZE: u32 = 128 * 1024;
+/// Root trees prefetched at once when an owner is listed.
+const PREFETCH_CONCURRENCY: usize = 8;
+/// Longest symlink target we read (Linux's PATH_MAX).
+const MAX_LINK_BYTES: u64 = 4096;
+
+pub const XATTR_SHA: &str = "user.heimdall.sha";
+pub const XATTR_URL: &str = "user.heimdall.url";
+
+/// An errno, positive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl From<&NamespaceError> for Errno {
+    fn from(e: &NamespaceError) -> Self {
+        Errno(errno::from_namespace(e))
+    }
+}
+
+type FsResult<T> = Result<T, Errno>;
+
+fn fail(context: &str, error: NamespaceError) -> Errno {
+    let errno = Errno::from(&error);
+    if errno.0 == libc::ENOENT {
+        tracing::debug!(%error, "{context}");
+    } else {
+        tracing::warn!(%error, "{context}");
+    }
+    errno
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Directory,
+    File,
+    Symlink,
+}
+
+/// What `stat` shows, independent of fuser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attr {
+    pub ino: Ino,
+    pub kind: Kind,
+    pub size: u64,
+    pub perm: u16,
+    pub nlink: u32,
+    pub mtime: SystemTime,
+    pub uid: u32,
+    pub gid: u32,
+    pub blksize: u32,
+}
+
+impl Attr {
+    pub fn blocks(&self) -> u64 {
+        self.size.div_ceil(512)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    pub ino: Ino,
+    pub kind: Kind,
+    pub name: String,
+}
+
+/// Mount options the core needs.
+#[derive(Debug, Clone)]
+pub struct FsOptions {
+    /// Owners listed at `/` from the start (`--org`).
+    pub owners: Vec<String>,
+    pub ref_ttl: Duration,
+    pub hydrate_threshold: usize,
+    pub uid: u32,
+    pub gid: u32,
+    /// `https://github.com` or the Enterprise host, for `user.heimdall.url`.
+    pub web_url: String,
+}
+
+/// Something the kernel must forget: sent by the adapter, never from inside a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    /// The directory's listing and attributes.
+    Inode(Ino),
+    /// One name in a directory.
+    Entry(Ino, String),
+}
+
+/// An owner's repository names and when they were listed.
+type Listing = (Instant, Arc<Vec<String>>);
+
+struct RootState {
+    /// `None` for an empty repository.
+    repo: Option<Arc<RepoContext>>,
+    checked: Instant,
+}
+
+/// An open file: its content is pinned to the blob it was opened with.
+pub struct OpenFile {
+    pub ino: Ino,
+    pub file: Arc<File>,
+    pub path: PathBuf,
+}
+
+pub struct FsCore {
+    ns: Arc<Namespace>,
+    opts: FsOptions,
+    inodes: Inodes,
+    owners: Mutex<BTreeSet<String>>,
+    listings: Mutex<HashMap<String, Listing>>,
+    roots: Mutex<HashMap<Ino, RootState>>,
+    handles: Mutex<HashMap<u64, Arc<OpenFile>>>,
+    next_fh: AtomicU64,
+    hydrator: Hydrator,
+    invalidate: Box<dyn Fn(Invalidation) + Send + Sync>,
+    mounted_at: SystemTime,
+}
+
+fn owner_key(name: &str) -> NodeKey {
+    NodeKey {
+        parent: ROOT_INO,
+        name: name.to_string(),
+        identity: Identity::Named,
+    }
+}
+
+impl FsCore {
+    /// `invalidate` is how the core asks the kernel to drop cached entries; the adapter
+    /// delivers it off the request path.
+    pub fn new(
+        ns: Arc<Namespace>,
+        opts: FsOptions,
+        invalidate: Box<dyn Fn(Invalidation) + Send + Sync>,
+    ) -> FsCore {
+        let owners = opts.owners.iter().map(|o| o.to_ascii_lowercase()).collect();
+        FsCore {
+            hydrator: Hydrator::new(opts.hydrate_threshold),
+            ns,
+            opts,
+            inodes: Inodes::default(),
+            owners: Mutex::new(owners),
+            listings: Mutex::new(HashMap::new()),
+            roots: Mutex::new(HashMap::new()),
+            handles: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            invalidate,
+            mounted_at: SystemTime::now(),
+        }
+    }
+
+    pub fn namespace(&self) -> &Arc<Namespace> {
+        &self.ns
+    }
+
+    pub fn inodes(&self) -> &Inodes {
+        &self.inodes
+    }
+
+    fn node(&self, ino: Ino) -> FsResult<Arc<Node>> {
+        self.inodes.get(ino).ok_or(Errno(libc::ESTALE))
+    }
+
+    fn dir_attr(&self, ino: Ino, mtime: SystemTime, nlink: u32) -> Attr {
+        Attr {
+            ino,
+            kind: Kind::Directory,
+            size: DIR_SIZE,
+            perm: 0o555,
+            nlink,
+            mtime,
+            uid: self.opts.uid,
+            gid: self.opts.gid,
+            blksize: BLOCK_SIZE,
+        }
+    }
+
+    fn commit_time(commit: &CommitInfo) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(commit.time.max(0) as u64)
+    }
+
+    /// Attributes of a node, resolving a repo root if its TTL ran out.
+    pub async fn attr(&self, node: &Node) -> FsResult<(Attr, Duration)> {
+        match &node.kind {
+            NodeKind::Root | NodeKind::Owner { .. } => {
+                Ok((self.dir_attr(node.ino, self.mounted_at, 2), MUTABLE_TTL))
+            }
+            NodeKind::RepoRoot { spec } => {
+                let repo = self.repo_root(node.ino, spec).await?;
+                let mtime = repo
+                    .as_ref()
+                    .map_or(self.mounted_at, |r| Self::commit_time(&r.commit));
+                let nlink = match &repo {
+                    Some(r) => self.nlink(r.commit.tree),
+                    None => 2,
+                };
+                let ttl = if is_pinned(spec) {
+                    IMMUTABLE_TTL
+                } else {
+                    MUTABLE_TTL
+                };
+                Ok((self.dir_attr(node.ino, mtime, nlink), ttl))
+            }
+            NodeKind::Content {
+                repo,
+                mode,
+                sha,
+                size,
+                ..
+            } => {
+                let mtime = Self::commit_time(&repo.commit);
+                let attr = match mode {
+                    Mode::Tree => self.dir_attr(node.ino, mtime, self.nlink(*sha)),
+                    Mode::Submodule => self.dir_attr(node.ino, mtime, 2),
+                    Mode::File | Mode::Executable | Mode::Symlink => Attr {
+                        ino: node.ino,
+                        kind: if *mode == Mode::Symlink {
+                            Kind::Symlink
+                        } else {
+                            Kind::File
+                        },
+                        size: *size,
+                        perm: match mode {
+                            Mode::Executable => 0o555,
+                            Mode::Symlink => 0o777,
+                            _ => 0o444,
+                        },
+                        nlink: 1,
+                        mtime,
+                        uid: self.opts.uid,
+                        gid: self.opts.gid,
+                        blksize: BLOCK_SIZE,
+                    },
+                };
+                Ok((attr, IMMUTABLE_TTL))
+            }
+        }
+    }
+
+    /// 2 + subdirectories, when the tree is known locally (it almost always is).
+    fn nlink(&self, tree: crate::oid::Sha) -> u32 {
+        match self.ns.cached_tree(tree) {
+            Ok(Some(tree)) => {
+                2 + tree.entries.iter().filter(|e| e.mode == Mode::Tree).count() as u32
+            }
+            _ => 2,
+        }
+    }
+
+    pub async fn getattr(&self, ino: Ino) -> FsResult<(Attr, Duration)> {
+        let node = self.node(ino)?;
+        self.attr(&node).await
+    }
+
+    /// The commit a repo root shows now; re-resolved after `ref_ttl`.
+    async fn repo_root(&self, ino: Ino, spec: &RepoSpec) -> FsResult<Option<Arc<RepoContext>>> {
+        {
+            let roots = self.roots.lock().expect("roots poisoned");
+            if let Some(state) = roots.get(&ino)
+                && (is_pinned(spec) || state.checked.elapsed() < self.opts.ref_ttl)
+            {
+                return Ok(state.repo.clone());
+            }
+        }
+        let resolved = match self.ns.resolve(spec).await {
+            Ok(commit) => Some(commit),
+            Err(NamespaceError::Remote(RemoteError::EmptyRepo { .. })) => None,
+            Err(e) => {
+                // Offline or failing: keep showing what we had.
+                let roots = self.roots.lock().expect("roots poisoned");
+                if let Some(state) = roots.get(&ino) {
+                    tracing::warn!(repo = %spec, error = %e, "cannot re-resolve; serving the last known commit");
+                    return Ok(state.repo.clone());
+                }
+                return Err(fail("resolving a repository", e));
+            }
+        };
+        let mut roots = self.roots.lock().expect("roots poisoned");
+        let previous = roots
+            .get(&ino)
+            .and_then(|s| s.repo.as_ref().map(|r| r.commit.sha));
+        let repo = match (resolved, roots.get(&ino)) {
+            (
+                Some(commit),
+                Some(RootState {
+                    repo: Some(repo), ..
+                }),
+            ) if repo.commit.sha == commit.sha => Some(Arc::clone(repo)),
+            (Some(commit), _) => Some(Arc::new(RepoContext {
+                spec: spec.clone(),
+                commit,
+            })),
+            (None, _) => None,
+        };
+        let current = repo.as_ref().map(|r| r.commit.sha);
+        roots.insert(
+            ino,
+            RootState {
+                repo: repo.clone(),
+                checked: Instant::now(),
+            },
+        );
+        drop(roots);
+        if previous.is_some() && previous != current {
+            tracing::info!(repo = %spec, from = ?previous, to = ?current, "branch moved");
+            (self.invalidate)(Invalidation::Inode(ino));
+            for name in self.inodes.child_names(ino) {
+                (self.invalidate)(Invalidation::Entry(ino, name));
+            }
+        }
+        Ok(repo)
+    }
+
+    /// The tree a directory node shows, with the commit context of its content.
+    async fn dir_tree(
+        &self,
+        node: &Node,
+    ) -> FsResult<Option<(Arc<RepoContext>, Arc<Tree>, String)>> {
+        let (repo, tree_sha, path) = match &node.kind {
+            NodeKind::RepoRoot { spec } => match self.repo_root(node.ino, spec).await? {
+                Some(repo) => {
+                    let tree = repo.commit.tree;
+                    (repo, tree, String::new())
+                }
+                None => return Ok(None),
+            },
+            NodeKind::Content {
+                repo,
+                mode: Mode::Tree,
+                sha,
+                path,
+                ..
+            } => (Arc::clone(repo), *sha, path.clone()),
+            NodeKind::Content {
+                mode: Mode::Submodule,
+                ..
+            } => return Ok(None),
+            NodeKind::Content { .. } => return Err(Errno(libc::ENOTDIR)),
+            NodeKind::Root | NodeKind::Owner { .. } => return Err(Errno(libc::EINVAL)),
+        };
+        let tree = self
+            .ns
+            .tree(&repo.spec, tree_sha)
+            .await
+            .map_err(|e| fail("fetching a tree", e))?;
+        Ok(Some((repo, tree, path)))
+    }
+
+    fn content_node(
+        &self,
+        parent: Ino,
+        repo: &Arc<RepoContext>,
+        dir_path: &str,
+        entry: &TreeEntry,
+    ) -> Arc<Node> {
+        let key = NodeKey {
+            parent,
+            name: entry.name.clone(),
+            identity: Identity::Object(entry.sha, entry.mode),
+        };
+        self.inodes.lookup(key, || NodeKind::Content {
+            repo: Arc::clone(repo),
+            path: if dir_path.is_empty() {
+                entry.name.clone()
+            } else {
+                format!("{dir_path}/{}", entry.name)
+            },
+            mode: entry.mode,
+            sha: entry.sha,
+            size: entry.size,
+        })
+    }
+
+    /// Looks `name` up in directory `parent`; the returned node carries one new kernel
+    /// reference. The TTL is the entry's lifetime in the kernel's cache.
+    pub async fn lookup(&self, parent: Ino, name: &str) -> FsResult<(Attr, Duration)> {
+        let dir = self.node(parent)?;
+        match &dir.kind {
+            NodeKind::Root => {
+                let login = name.to_ascii_lowercase();
+                if !namespace::valid_owner(&login) {
+                    return Err(Errno(libc::ENOENT));
+                }
+                let known = self
+                    .owners
+                    .lock()
+                    .expect("owners poisoned")
+                    .contains(&login);
+                if !known {
+                    self.ns
+                        .owner(&login)
+                        .await
+                        .map_err(|e| fail("looking up an owner", e))?;
+                    self.owners
+                        .lock()
+                        .expect("owners poisoned")
+                        .insert(login.clone());
+                }
+                let node = self.inodes.lookup(owner_key(&login), || NodeKind::Owner {
+                    login: login.clone(),
+                });
+                Ok((self.attr(&node).await?.0, MUTABLE_TTL))
+            }
+            NodeKind::Owner { login } => {
+                let (repo, reference) = match name.split_once('@') {
+                    Some((repo, r)) => (repo, Some(r.replace("%2F", "/").replace("%2f", "/"))),
+                    None => (name, None),
+                };
+                let spec =
+                    RepoSpec::new(login, repo, reference).map_err(|_| Errno(libc::ENOENT))?;
+                let key = NodeKey {
+                    parent,
+                    name: name.to_string(),
+                    identity: Identity::Named,
+                };
+                let node = self.inodes.lookup(key, || NodeKind::RepoRoot { spec });
+                match self.attr(&node).await {
+                    Ok(found) => Ok(found),
+                    Err(e) => {
+                        self.inodes.forget(node.ino, 1);
+                        Err(e)
+                    }
+                }
+            }
+            NodeKind::RepoRoot { .. } | NodeKind::Content { .. } => {
+                let Some((repo, tree, path)) = self.dir_tree(&dir).await? else {
+                    return Err(Errno(libc::ENOENT));
+                };
+                let entry = tree.get(name).ok_or(Errno(libc::ENOENT))?;
+                let node = self.content_node(parent, &repo, &path, entry);
+                let (attr, ttl) = self.attr(&node).await?;
+                // Entries directly in a mutable root expire soon, so lookups come back here
+                // and notice a moved branch.
+                let ttl = match &dir.kind {
+                    NodeKind::RepoRoot { spec } if !is_pinned(spec) => MUTABLE_TTL,
+                    _ => ttl,
+                };
+                Ok((attr, ttl))
+            }
+        }
+    }
+
+    pub fn forget(&self, ino: Ino, n: u64) {
+        self.inodes.forget(ino, n);
+        if self.inodes.get(ino).is_none() {
+            self.roots.lock().expect("roots poisoned").remove(&ino);
+        }
+    }
+
+    /// Every entry of a directory, `.` and `..` first.
+    pub async fn readdir(&self, ino: Ino) -> FsResult<Vec<DirEntry>> {
+        let dir = self.node(ino)?;
+        let mut out = vec![
+            DirEntry {
+                ino,
+                kind: Kind::Directory,
+                name: ".".into(),
+            },
+            DirEntry {
+                ino: dir.parent,
+                kind: Kind::Directory,
+                name: "..".into(),
+            },
+        ];
+        match &dir.kind {
+            NodeKind::Root => {
+                let owners: Vec<String> = self
+                    .owners
+                    .lock()
+                    .expect("owners poisoned")
+                    .iter()
+                    .cloned()
+                    .collect();
+                for login in owners {
+                    let ino = self
+                        .inodes
+                        .peek(&owner_key(&login))
+                        .unwrap_or(placeholder_ino(ROOT_INO, &login));
+                    out.push(DirEntry {
+                        ino,
+                        kind: Kind::Directory,
+                        name: login,
+                    });
+                }
+            }
+            NodeKind::Owner { login } => {
+                for name in self.repo_names(login).await?.iter() {
+                    let key = NodeKey {
+                        parent: ino,
+                        name: name.clone(),
+                        identity: Identity::Named,
+                    };
+                    out.push(DirEntry {
+                        ino: self.inodes.peek(&key).unwrap_or(placeholder_ino(ino, name)),
+                        kind: Kind::Directory,
+                        name: name.clone(),
+                    });
+                }
+            }
+            NodeKind::RepoRoot { .. } | NodeKind::Content { .. } => {
+                if let Some((repo, tree, _)) = self.dir_tree(&dir).await? {
+                    self.hydrator.note_listing(repo.commit.sha);
+                    for entry in &tree.entries {
+                        let key = NodeKey {
+                            parent: ino,
+                            name: entry.name.clone(),
+                            identity: Identity::Object(entry.sha, entry.mode),
+                        };
+                        out.push(DirEntry {
+                            ino: self
+                                .inodes
+                                .peek(&key)
+                                .unwrap_or(placeholder_ino(ino, &entry.name)),
+                            kind: match entry.mode {
+                                Mode::Tree | Mode::Submodule => Kind::Directory,
+                                Mode::Symlink => Kind::Symlink,
+                                Mode::File | Mode::Executable => Kind::File,
+                            },
+                            name: entry.name.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Repository names of an owner: one revalidated listing per `ref_ttl`. A fresh
+    /// listing starts a background prefetch of the repos' root trees.
+    async fn repo_names(&self, login: &str) -> FsResult<Arc<Vec<String>>> {
+        if let Some((at, names)) = self.listings.lock().expect("listings poisoned").get(login)
+            && at.elapsed() < self.opts.ref_ttl
+        {
+            return Ok(Arc::clone(names));
+        }
+        let owner = self
+            .ns
+            .owner(login)
+            .await
+            .map_err(|e| fail("looking up an owner", e))?;
+        let repos = match self.ns.client().list_repos(&owner).await {
+            Ok(repos) => {
+                let _ = self.ns.store().index().put_repos(login, &repos);
+                repos
+            }
+            Err(e) if e.is_transient() => {
+                tracing::warn!(owner = login, error = %e, "cannot list repositories; serving the last known listing");
+                self.ns
+                    .store()
+                    .index()
+                    .repos(login)
+                    .map_err(|e| fail("reading the index", e.into()))?
+            }
+            Err(e) => return Err(fail("listing repositories", e.into())),
+        };
+        let names: Arc<Vec<String>> = Arc::new(repos.iter().map(|r| r.name.clone()).collect());
+        self.listings
+            .lock()
+            .expect("listings poisoned")
+            .insert(login.to_string(), (Instant::now(), Arc::clone(&names)));
+        self.prefetch_roots(login, &names);
+        Ok(names)
+    }
+
+    /// Resolves each repo's default branch and fetches its trees in the background, so
+    /// a glob over `/<owner>/*/file` finds them local.
+    fn prefetch_roots(&self, login: &str, names: &[String]) {
+        let ns = Arc::clone(&self.ns);
+        let specs: Vec<RepoSpec> = names
+            .iter()
+            .filter_map(|name| RepoSpec::new(login, name, None).ok())
+            .collect();
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
+            futures_util::stream::iter(specs)
+                .for_each_concurrent(PREFETCH_CONCURRENCY, |spec| {
+                    let ns = Arc::clone(&ns);
+                    async move {
+                        if let Ok(commit) = ns.resolve(&spec).await {
+                            let _ = ns.tree(&spec, commit.tree).await;
+                        }
+                    }
+                })
+                .await;
+        });
+    }
+
+    /// The blob behind a file or symlink node, local (downloaded and verified if needed).
+    async fn local_blob(&self, node: &Node) -> FsResult<PathBuf> {
+        let NodeKind::Content {
+            repo,
+            mode,
+            sha,
+            size,
+            ..
+        } = &node.kind
+        else {
+            return Err(Errno(libc::EISDIR));
+        };
+        if !mode.is_blob() {
+            return Err(Errno(libc::EISDIR));
+        }
+        if let Some(path) = self.ns.store().blob_path(*sha, *size) {
+            return Ok(path);
+        }
+        self.hydrator.before_miss(&self.ns, repo).await;
+        let entry = TreeEntry {
+            name: node.name.clone(),
+            mode: *mode,
+            sha: *sha,
+            size: *size,
+        };
+        self.ns
+            .blob(&repo.spec, &entry)
+            .await
+            .map_err(|e| fail("fetching a blob", e))
+    }
+
+    pub async fn readlink(&self, ino: Ino) -> FsResult<Vec<u8>> {
+        let node = self.node(ino)?;
+        match &node.kind {
+            NodeKind::Content {
+                mode: Mode::Symlink,
+                size,
+                ..
+            } if *size <= MAX_LINK_BYTES => {}
+            NodeKind::Content {
+                mode: Mode::Symlink,
+                ..
+            } => return Err(Errno(libc::ENAMETOOLONG)),
+            _ => return Err(Errno(libc::EINVAL)),
+        }
+        let path = self.local_blob(&node).await?;
+        std::fs::read(&path).map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
+    }
+
+    /// Opens a file: its blob is made local first, so reads never wait on the network.
+    pub async fn open(&self, ino: Ino) -> FsResult<(u64, Arc<OpenFile>)> {
+        let node = self.node(ino)?;
+        let path = self.local_blob(&node).await?;
+        let file = File::open(&path).map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        let open = Arc::new(OpenFile {
+            ino,
+            file: Arc::new(file),
+            path,
+        });
+        self.handles
+            .lock()
+            .expect("handles poisoned")
+            .insert(fh, Arc::clone(&open));
+        Ok((fh, open))
+    }
+
+    pub fn read(&self, fh: u64, offset: u64, size: u32) -> FsResult<Vec<u8>> {
+        let open = self
+            .handles
+            .lock()
+            .expect("handles poisoned")
+            .get(&fh)
+            .cloned()
+            .ok_or(Errno(libc::EBADF))?;
+        let mut buf = vec![0u8; size as usize];
+        let mut filled = 0;
+        while filled < buf.len() {
+            match open
+                .file
+                .read_at(&mut buf[filled..], offset + filled as u64)
+            {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
+            }
+        }
+        buf.truncate(filled);
+        Ok(buf)
+    }
+
+    pub fn release(&self, fh: u64) {
+        self.handles.lock().expect("handles poisoned").remove(&fh);
+    }
+
+    pub fn open_files(&self) -> usize {
+        self.handles.lock().expect("handles poisoned").len()
+    }
+
+    /// `user.heimdall.sha` and `user.heimdall.url`.
+    pub async fn getxattr(&self, ino: Ino, name: &str) -> FsResult<Vec<u8>> {
+        let node = self.node(ino)?;
+        let (repo, sha, path, is_dir) = match &node.kind {
+            NodeKind::Content {
+                repo,
+                sha,
+                path,
+                mode,
+                ..
+            } => (
+                Arc::clone(repo),
+                *sha,
+                path.clone(),
+                matches!(mode, Mode::Tree | Mode::Submodule),
+            ),
+            NodeKind::RepoRoot { spec } => match self.repo_root(ino, spec).await? {
+                Some(repo) => {
+                    let tree = repo.commit.tree;
+                    (repo, tree, String::new(), true)
+                }
+                None => return Err(Errno(libc::ENODATA)),
+            },
+            NodeKind::Root | NodeKind::Owner { .. } => return Err(Errno(libc::ENODATA)),
+        };
+        match name {
+            XATTR_SHA => Ok(sha.to_hex().into_bytes()),
+            XATTR_URL => {
+                let kind = if is_dir { "tree" } else { "blob" };
+                let mut url = format!(
+                    "{}/{}/{}/{kind}/{}",
+                    self.opts.web_url, repo.spec.owner, repo.spec.repo, repo.commit.sha
+                );
+                if !path.is_empty() {
+                    url.push('/');
+                    url.push_str(&path);
+                }
+                Ok(url.into_bytes())
+            }
+            _ => Err(Errno(libc::ENODATA)),
+        }
+    }
+
+    pub fn listxattr(&self, ino: Ino) -> FsResult<Vec<u8>> {
+        let node = self.node(ino)?;
+        match node.kind {
+            NodeKind::Root | NodeKind::Owner { .. } => Ok(Vec::new()),
+            NodeKind::RepoRoot { .. } | NodeKind::Content { .. } => {
+                Ok(format!("{XATTR_SHA}\0{XATTR_URL}\0").into_bytes())
+            }
+        }
+    }
+
+    pub fn hydrator(&self) -> &Hydrator {
+        &self.hydrator
+    }
+}
+
+/// A ref that names a commit by its full SHA never moves.
+fn is_pinned(spec: &RepoSpec) -> bool {
+    spec.reference
+        .as_deref()
+        .is_some_and(|r| crate::oid::Sha::parse(r).is_ok())
+}
+
+/// `d_ino` for a directory entry the kernel holds no reference to: a stable hash, with the
+/// top bit set so it never equals a real inode number.
+fn placeholder_ino(parent: Ino, name: &str) -> Ino {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (parent, name).hash(&mut hasher);
+    hasher.finish() | (1 << 63)
+}

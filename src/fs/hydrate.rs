@@ -1,0 +1,310 @@
+//! Adaptive hydration: fetch a whole commit as one tarball when a tool is clearly going
+//! to read most of it, instead of one request per file.
+//!
+//! Rule (per commit, over a sliding window of [`WINDOW`]):
+//! - reading one or two files fetches just those blobs;
+//! - more than `threshold` blob misses in the window hydrate the rest as a tarball;
+//! - a blob miss right after a walk (at least [`WALK_DIRS`] directories of the commit
+//!   listed in the window, as `ruff`, `rg` or `find -exec` do before reading) hydrates at
+//!   once when the commit has more than `threshold` files. A walk alone (`ls -lR`,
+//!   `find`) reads no file and fetches nothing.
+//!
+//! Every file from the tarball is verified against the tree: its content must hash to
+//! the blob SHA the tree gives for its path. Paths are only used to find that SHA; the
+//! store writes by SHA, so a tarball with `../` paths or links cannot write anywhere
+//! else. A hydration that fails is logged and readers fall back to single blobs.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::inode::RepoContext;
+use crate::flight::SingleFlight;
+use crate::namespace::Namespace;
+use crate::oid::Sha;
+use crate::remote::Mode;
+
+/// How far back activity counts.
+pub const WINDOW: Duration = Duration::from_secs(10);
+/// Directories listed in the window that make a walk.
+pub const WALK_DIRS: usize = 8;
+/// Tar headers and padding on top of the content: 1.5 KB per file plus slack.
+const TAR_OVERHEAD_PER_FILE: u64 = 1536;
+const TAR_OVERHEAD_SLACK: u64 = 1 << 20;
+/// Commits larger than this are never hydrated whole.
+pub const MAX_HYDRATE_BYTES: u64 = 2 << 30;
+
+#[derive(Default)]
+struct Activity {
+    misses: VecDeque<Instant>,
+    listings: VecDeque<Instant>,
+    /// Hydration ran (or failed) for this commit: do not try again.
+    done: bool,
+}
+
+impl Activity {
+    fn prune(&mut self, now: Instant) {
+        for queue in [&mut self.misses, &mut self.listings] {
+            while queue
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > WINDOW)
+            {
+                queue.pop_front();
+            }
+        }
+    }
+}
+
+/// What hydrations did, for `/.status` and tests.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct HydrationStats {
+    pub hydrations: u64,
+    pub failed: u64,
+    pub files_stored: u64,
+    pub bytes_stored: u64,
+}
+
+pub struct Hydrator {
+    threshold: usize,
+    activity: Mutex<HashMap<Sha, Activity>>,
+    flights: SingleFlight<Sha, ()>,
+    counters: Arc<Counters>,
+}
+
+/// One blob of the commit, by path.
+struct Expected {
+    sha: Sha,
+    size: u64,
+    mode: Mode,
+}
+
+impl Hydrator {
+    pub fn new(threshold: usize) -> Hydrator {
+        Hydrator {
+            threshold,
+            activity: Mutex::new(HashMap::new()),
+            flights: SingleFlight::default(),
+            counters: Arc::new(Counters::default()),
+        }
+    }
+
+    pub fn stats(&self) -> HydrationStats {
+        let c = &self.counters;
+        HydrationStats {
+            hydrations: c.hydrations.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            files_stored: c.files.load(Ordering::Relaxed),
+            bytes_stored: c.bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A directory of `commit` was listed.
+    pub fn note_listing(&self, commit: Sha) {
+        let now = Instant::now();
+        let mut activity = self.activity.lock().expect("activity poisoned");
+        let entry = activity.entry(commit).or_default();
+        entry.prune(now);
+        entry.listings.push_back(now);
+    }
+
+    /// Called before fetching a missing blob of `repo`: records the miss and, when the
+    /// rule says so, hydrates the commit first (joining a hydration already running).
+    pub async fn before_miss(&self, ns: &Arc<Namespace>, repo: &Arc<RepoContext>) {
+        if self.threshold == 0 {
+            return;
+        }
+        let commit = repo.commit.sha;
+        let (misses, listings) = {
+            let now = Instant::now();
+            let mut activity = self.activity.lock().expect("activity poisoned");
+            let entry = activity.entry(commit).or_default();
+            entry.prune(now);
+            entry.misses.push_back(now);
+            if entry.done {
+                return;
+            }
+            (entry.misses.len(), entry.listings.len())
+        };
+        let burst = misses > self.threshold;
+        let walk = listings >= WALK_DIRS;
+        if !burst && !walk {
+            return;
+        }
+        let expected = match expected_blobs(ns, repo).await {
+            Ok(expected) => expected,
+            Err(e) => {
+                tracing::warn!(repo = %repo.spec, error = %e, "cannot list the commit for hydration");
+                return;
+            }
+        };
+        let total: u64 = expected.values().map(|e| e.size).sum();
+        if !burst && expected.len() <= self.threshold {
+            return;
+        }
+        if total > MAX_HYDRATE_BYTES {
+            self.mark_done(commit);
+            return;
+        }
+        let ns = Arc::clone(ns);
+        let repo = Arc::clone(repo);
+        let counters = Arc::clone(&self.counters);
+        self.flights
+            .run(commit, move || async move {
+                counters.run(&ns, &repo, expected, total).await;
+            })
+            .await;
+        self.mark_done(commit);
+    }
+
+    fn mark_done(&self, commit: Sha) {
+        self.activity
+            .lock()
+            .expect("activity poisoned")
+            .entry(commit)
+            .or_default()
+            .done = true;
+    }
+}
+
+/// What hydrations did, shared with the hydration tasks.
+#[derive(Default)]
+struct Counters {
+    hydrations: AtomicU64,
+    failed: AtomicU64,
+    files: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Counters {
+    async fn run(
+        &self,
+        ns: &Arc<Namespace>,
+        repo: &Arc<RepoContext>,
+        expected: HashMap<String, Expected>,
+        total: u64,
+    ) {
+        let started = Instant::now();
+        match hydrate(ns, repo, expected, total).await {
+            Ok((files, bytes)) => {
+                self.hydrations.fetch_add(1, Ordering::Relaxed);
+                self.files.fetch_add(files, Ordering::Relaxed);
+                self.bytes.fetch_add(bytes, Ordering::Relaxed);
+                tracing::info!(repo = %repo.spec, files, bytes, ms = started.elapsed().as_millis() as u64, "hydrated from a tarball");
+            }
+            Err(why) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(repo = %repo.spec, %why, "hydration failed; reading files one by one");
+            }
+        }
+    }
+}
+
+/// Every blob reachable from the commit's root tree, by repository path.
+async fn expected_blobs(
+    ns: &Namespace,
+    repo: &RepoContext,
+) -> Result<HashMap<String, Expected>, String> {
+    let mut out = HashMap::new();
+    let mut stack = vec![(repo.commit.tree, String::new())];
+    while let Some((sha, prefix)) = stack.pop() {
+        let tree = ns.tree(&repo.spec, sha).await.map_err(|e| e.to_string())?;
+        for entry in &tree.entries {
+            let path = format!("{prefix}{}", entry.name);
+            match entry.mode {
+                Mode::Tree => stack.push((entry.sha, format!("{path}/"))),
+                Mode::Submodule => {}
+                Mode::File | Mode::Executable | Mode::Symlink => {
+                    out.insert(
+                        path,
+                        Expected {
+                            sha: entry.sha,
+                            size: entry.size,
+                            mode: entry.mode,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Streams the commit's tarball into the store. Returns (files stored, bytes stored).
+async fn hydrate(
+    ns: &Arc<Namespace>,
+    repo: &RepoContext,
+    expected: HashMap<String, Expected>,
+    total: u64,
+) -> Result<(u64, u64), String> {
+    use futures_util::TryStreamExt;
+    let stream = ns
+        .client()
+        .tarball(&repo.spec.owner, &repo.spec.repo, repo.commit.sha)
+        .await
+        .map_err(|e| e.to_string())?;
+    let reader = tokio_util::io::StreamReader::new(stream.map_err(std::io::Error::other));
+    let bridge = tokio_util::io::SyncIoBridge::new(reader);
+    let limit = total + expected.len() as u64 * TAR_OVERHEAD_PER_FILE + TAR_OVERHEAD_SLACK;
+    let store = Arc::clone(ns.store());
+    tokio::task::spawn_blocking(move || extract(&store, bridge, expected, limit))
+        .await
+        .map_err(|e| format!("extraction task failed: {e}"))?
+}
+
+fn extract(
+    store: &crate::store::Store,
+    source: impl std::io::Read,
+    expected: HashMap<String, Expected>,
+    limit: u64,
+) -> Result<(u64, u64), String> {
+    use std::io::Read;
+    let gz = flate2::read::GzDecoder::new(source);
+    let mut archive = tar::Archive::new(gz.take(limit));
+    let (mut files, mut bytes) = (0u64, 0u64);
+    for entry in archive.entries().map_err(|e| e.to_string())? {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        let kind = entry.header().entry_type();
+        if !(kind.is_file() || kind.is_symlink()) {
+            continue;
+        }
+        let raw = entry.path_bytes().into_owned();
+        let raw = String::from_utf8_lossy(&raw);
+        // GitHub's layout: `{owner}-{repo}-{sha7}/path`; the first component is dropped.
+        let Some((_, path)) = raw.split_once('/') else {
+            continue;
+        };
+        let Some(want) = expected.get(path) else {
+            tracing::debug!(path, "tarball entry not in the tree; skipped");
+            continue;
+        };
+        if store.blob_path(want.sha, want.size).is_some() {
+            continue;
+        }
+        let result = if kind.is_symlink() {
+            if want.mode != Mode::Symlink {
+                continue;
+            }
+            let target = entry
+                .link_name_bytes()
+                .map(|l| l.into_owned())
+                .unwrap_or_default();
+            store.put_blob_from_reader(want.sha, want.size, &mut &target[..])
+        } else {
+            if want.mode == Mode::Symlink {
+                continue;
+            }
+            store.put_blob_from_reader(want.sha, want.size, &mut entry)
+        };
+        match result {
+            Ok(_) => {
+                files += 1;
+                bytes += want.size;
+            }
+            Err(e) => tracing::warn!(path, error = %e, "tarball file refused"),
+        }
+    }
+    Ok((files, bytes))
+}

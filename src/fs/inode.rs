@@ -1,0 +1,237 @@
+//! The inode table.
+//!
+//! Invariants:
+//! - Inode 1 is the mount root and is never forgotten.
+//! - A node is identified by its [`NodeKey`]: (parent inode, name, identity). For content
+//!   under a commit the identity is the git object's SHA and mode, so a path whose content
+//!   changed when a branch moved gets a new inode, while unchanged subtrees keep theirs
+//!   (and the kernel's caches of them stay valid). Owners and repo roots are identified by
+//!   their name alone: they are the only mutable nodes.
+//! - Every `ReplyEntry` sent for a node adds one kernel reference (`lookups`); `forget`
+//!   removes references, and a node with none left is dropped from the table, so memory
+//!   follows what the kernel holds, not what was ever visited. Inode numbers are never
+//!   reused within a mount.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::namespace::RepoSpec;
+use crate::oid::Sha;
+use crate::remote::{CommitInfo, Mode};
+
+pub type Ino = u64;
+pub const ROOT_INO: Ino = 1;
+
+/// The commit a node's content belongs to: for mtimes and github.com links.
+#[derive(Debug, Clone)]
+pub struct RepoContext {
+    pub spec: RepoSpec,
+    pub commit: CommitInfo,
+}
+
+#[derive(Debug)]
+pub enum NodeKind {
+    Root,
+    Owner {
+        login: String,
+    },
+    /// `owner/repo` or `owner/repo@ref`: mutable, re-resolved after the ref TTL.
+    RepoRoot {
+        spec: RepoSpec,
+    },
+    /// A tree, blob or gitlink under a commit: immutable.
+    Content {
+        repo: Arc<RepoContext>,
+        /// Path inside the repository (for links and logs).
+        path: String,
+        mode: Mode,
+        sha: Sha,
+        size: u64,
+    },
+}
+
+#[derive(Debug)]
+pub struct Node {
+    pub ino: Ino,
+    pub parent: Ino,
+    pub name: String,
+    pub kind: NodeKind,
+    lookups: AtomicU64,
+}
+
+impl Node {
+    pub fn is_dir(&self) -> bool {
+        match &self.kind {
+            NodeKind::Root | NodeKind::Owner { .. } | NodeKind::RepoRoot { .. } => true,
+            NodeKind::Content { mode, .. } => matches!(mode, Mode::Tree | Mode::Submodule),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Identity {
+    Named,
+    Object(Sha, Mode),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NodeKey {
+    pub parent: Ino,
+    pub name: String,
+    pub identity: Identity,
+}
+
+#[derive(Default)]
+struct Table {
+    nodes: HashMap<Ino, Arc<Node>>,
+    keys: HashMap<NodeKey, Ino>,
+    next: Ino,
+}
+
+pub struct Inodes {
+    table: Mutex<Table>,
+}
+
+impl Default for Inodes {
+    fn default() -> Self {
+        let root = Arc::new(Node {
+            ino: ROOT_INO,
+            parent: ROOT_INO,
+            name: String::new(),
+            kind: NodeKind::Root,
+            lookups: AtomicU64::new(1),
+        });
+        let mut nodes = HashMap::new();
+        nodes.insert(ROOT_INO, root);
+        Inodes {
+            table: Mutex::new(Table {
+                nodes,
+                keys: HashMap::new(),
+                next: ROOT_INO + 1,
+            }),
+        }
+    }
+}
+
+impl Inodes {
+    fn table(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().expect("inode table poisoned")
+    }
+
+    pub fn get(&self, ino: Ino) -> Option<Arc<Node>> {
+        self.table().nodes.get(&ino).cloned()
+    }
+
+    /// The node for `key`, created with `kind` if new. The caller then sends one entry
+    /// reply for it, which is counted here.
+    pub fn lookup(&self, key: NodeKey, kind: impl FnOnce() -> NodeKind) -> Arc<Node> {
+        let mut table = self.table();
+        if let Some(node) = table.keys.get(&key).and_then(|ino| table.nodes.get(ino)) {
+            node.lookups.fetch_add(1, Ordering::Relaxed);
+            return Arc::clone(node);
+        }
+        let ino = table.next;
+        table.next += 1;
+        let node = Arc::new(Node {
+            ino,
+            parent: key.parent,
+            name: key.name.clone(),
+            kind: kind(),
+            lookups: AtomicU64::new(1),
+        });
+        table.nodes.insert(ino, Arc::clone(&node));
+        table.keys.insert(key, ino);
+        node
+    }
+
+    /// The inode a key has now, without adding a reference (for readdir).
+    pub fn peek(&self, key: &NodeKey) -> Option<Ino> {
+        self.table().keys.get(key).copied()
+    }
+
+    /// Drops `n` kernel references; a node left with none is removed.
+    pub fn forget(&self, ino: Ino, n: u64) {
+        if ino == ROOT_INO {
+            return;
+        }
+        let mut table = self.table();
+        let Some(node) = table.nodes.get(&ino) else {
+            return;
+        };
+        let before = node.lookups.fetch_sub(
+            n.min(node.lookups.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+        if before <= n {
+            let node = table.nodes.remove(&ino).expect("present");
+            let identity = match &node.kind {
+                NodeKind::Content { sha, mode, .. } => Identity::Object(*sha, *mode),
+                _ => Identity::Named,
+            };
+            let key = NodeKey {
+                parent: node.parent,
+                name: node.name.clone(),
+                identity,
+            };
+            if table.keys.get(&key) == Some(&ino) {
+                table.keys.remove(&key);
+            }
+        }
+    }
+
+    /// Names of the children of `parent` the kernel currently knows (for invalidation).
+    pub fn child_names(&self, parent: Ino) -> Vec<String> {
+        self.table()
+            .nodes
+            .values()
+            .filter(|n| n.parent == parent && n.ino != ROOT_INO)
+            .map(|n| n.name.clone())
+            .collect()
+    }
+
+    /// Nodes in the table (for status and the memory-bound test).
+    pub fn len(&self) -> usize {
+        self.table().nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(parent: Ino, name: &str, sha: u8) -> NodeKey {
+        NodeKey {
+            parent,
+            name: name.into(),
+            identity: Identity::Object(Sha::from_bytes([sha; 20]), Mode::File),
+        }
+    }
+
+    fn owner() -> NodeKind {
+        NodeKind::Owner { login: "x".into() }
+    }
+
+    #[test]
+    fn same_key_same_inode_and_forget_frees() {
+        let inodes = Inodes::default();
+        let a = inodes.lookup(key(1, "a", 1), owner);
+        let again = inodes.lookup(key(1, "a", 1), owner);
+        assert_eq!(a.ino, again.ino);
+        let changed = inodes.lookup(key(1, "a", 2), owner);
+        assert_ne!(a.ino, changed.ino, "new content, new inode");
+        assert_eq!(inodes.len(), 3);
+        inodes.forget(a.ino, 1);
+        assert!(inodes.get(a.ino).is_some(), "one reference left");
+        inodes.forget(a.ino, 1);
+        assert!(inodes.get(a.ino).is_none());
+        let fresh = inodes.lookup(key(1, "a", 1), owner);
+        assert!(fresh.ino > changed.ino, "inode numbers are never reused");
+        inodes.forget(ROOT_INO, 100);
+        assert!(inodes.get(ROOT_INO).is_some());
+    }
+}
