@@ -24,6 +24,7 @@
 
 mod api;
 pub mod git;
+mod githttp;
 pub mod repo;
 mod server;
 mod state;

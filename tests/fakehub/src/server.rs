@@ -79,7 +79,9 @@ fn compression(
             && !h
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|ct| ct.starts_with("application/x-gzip"))
+                .is_some_and(|ct| {
+                    ct.starts_with("application/x-gzip") || ct.starts_with("application/x-git-")
+                })
     };
     tower_http::compression::CompressionLayer::new()
         .gzip(true)
@@ -141,6 +143,9 @@ pub(crate) async fn serve(
 /// The stats route name for a path (see [`crate::ROUTES`]).
 pub(crate) fn classify(path: &str) -> &'static str {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if crate::githttp::is_git_path(&segs) {
+        return crate::githttp::ROUTE;
+    }
     match segs.as_slice() {
         ["orgs" | "users", _] => "owner",
         ["orgs" | "users" | "organizations" | "user", _, "repos"] => "repo_list",
@@ -272,13 +277,13 @@ pub(crate) fn bucket_of(sh: &Shared, h: &HeaderMap) -> String {
     }
 }
 
-enum Auth {
+pub(crate) enum Auth {
     None,
     Token(String),
     Malformed,
 }
 
-fn parse_auth(h: &HeaderMap) -> Auth {
+pub(crate) fn parse_auth(h: &HeaderMap) -> Auth {
     let Some(v) = h.get(header::AUTHORIZATION) else {
         return Auth::None;
     };
@@ -341,6 +346,11 @@ async fn api_mw(State(sh): State<Arc<Shared>>, mut req: Request, next: Next) -> 
     let delay = latency + Duration::from_millis(util::jitter_rand(jitter.as_millis() as u64));
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+    // git's HTTP protocol is github.com's, not the API's: no API headers,
+    // no rate limit.
+    if route == crate::githttp::ROUTE {
+        return crate::githttp::handle(sh, req, &path_q).await;
     }
 
     let request_id = sh.next_request_id();
@@ -561,7 +571,7 @@ async fn api_mw(State(sh): State<Arc<Shared>>, mut req: Request, next: Next) -> 
 // ---------------------------------------------------------------------------
 // Body faults
 
-fn truncate(resp: Response, after: Option<u64>) -> Response {
+pub(crate) fn truncate(resp: Response, after: Option<u64>) -> Response {
     let (mut parts, body) = resp.into_parts();
     let exact = axum::body::HttpBody::size_hint(&body).exact();
     if let Some(n) = exact
@@ -618,7 +628,7 @@ fn truncate(resp: Response, after: Option<u64>) -> Response {
     Response::from_parts(parts, Body::from_stream(stream))
 }
 
-fn corrupt(resp: Response) -> Response {
+pub(crate) fn corrupt(resp: Response) -> Response {
     let (mut parts, body) = resp.into_parts();
     if let Some(n) = axum::body::HttpBody::size_hint(&body).exact()
         && !parts.headers.contains_key(header::CONTENT_LENGTH)
@@ -771,6 +781,11 @@ mod tests {
         assert_eq!(classify("/repos/a/b/tags"), "tags");
         assert_eq!(classify("/repos/a/b/issues"), "other");
         assert_eq!(classify("/"), "other");
+        assert_eq!(classify("/acme/api.git/info/refs"), "git_http");
+        assert_eq!(classify("/acme/api/info/refs"), "git_http");
+        assert_eq!(classify("/acme/api.git/git-upload-pack"), "git_http");
+        assert_eq!(classify("/acme/api/git-receive-pack"), "git_http");
+        assert_eq!(classify("/repos/a/git-upload-pack"), "repo");
     }
 
     #[test]

@@ -92,6 +92,7 @@ pub const ROUTES: &[&str] = &[
     "codeload",
     "rate_limit",
     "tags",
+    "git_http",
     "other",
 ];
 
