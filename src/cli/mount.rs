@@ -103,6 +103,7 @@ pub async fn serve(namespace: Arc<Namespace>, settings: &Settings, args: MountAr
     let result = start(namespace, settings, &args);
     let mount = match result {
         Ok(mount) => {
+            preload(&mount).await;
             report_ready(&Ok(()));
             mount
         }
@@ -169,4 +170,16 @@ fn start(
         passthrough: !args.no_passthrough,
     };
     Ok(crate::fs::mount(namespace, fs, &options, mountpoint)?)
+}
+
+/// Longest the mount waits for the `--org` listings before reporting ready.
+const PRELOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn preload(mount: &crate::fs::Mount) {
+    if tokio::time::timeout(PRELOAD_TIMEOUT, mount.core.preload_owners())
+        .await
+        .is_err()
+    {
+        tracing::warn!("listing the --org owners takes long; continuing in the background");
+    }
 }

@@ -142,6 +142,8 @@ pub struct FsCore {
     inodes: Inodes,
     owners: Mutex<BTreeSet<String>>,
     listings: Mutex<HashMap<String, Listing>>,
+    /// Names under an owner found not to exist, and when (negative cache for `ref_ttl`).
+    missing: Mutex<HashMap<(Ino, String), Instant>>,
     roots: Mutex<HashMap<Ino, RootState>>,
     handles: Mutex<HashMap<u64, Arc<OpenFile>>>,
     next_fh: AtomicU64,
@@ -174,6 +176,7 @@ impl FsCore {
             inodes: Inodes::default(),
             owners: Mutex::new(owners),
             listings: Mutex::new(HashMap::new()),
+            missing: Mutex::new(HashMap::new()),
             roots: Mutex::new(HashMap::new()),
             handles: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
@@ -441,6 +444,9 @@ impl FsCore {
                 };
                 let spec =
                     RepoSpec::new(login, repo, reference).map_err(|_| Errno(libc::ENOENT))?;
+                if self.known_missing(parent, name, login, repo) {
+                    return Err(Errno(libc::ENOENT));
+                }
                 let key = NodeKey {
                     parent,
                     name: name.to_string(),
@@ -451,6 +457,12 @@ impl FsCore {
                     Ok(found) => Ok(found),
                     Err(e) => {
                         self.inodes.forget(node.ino, 1);
+                        if e.0 == libc::ENOENT {
+                            self.missing
+                                .lock()
+                                .expect("missing poisoned")
+                                .insert((parent, name.to_string()), Instant::now());
+                        }
                         Err(e)
                     }
                 }
@@ -469,6 +481,43 @@ impl FsCore {
                     _ => ttl,
                 };
                 Ok((attr, ttl))
+            }
+        }
+    }
+
+    /// Whether `repo` under `login` is known not to exist: a recent failed lookup, or a
+    /// listing that lacks it (a listing older than `ref_ttl` only vouches for presence).
+    fn known_missing(&self, parent: Ino, name: &str, login: &str, repo: &str) -> bool {
+        let ttl = self.opts.ref_ttl;
+        {
+            let mut missing = self.missing.lock().expect("missing poisoned");
+            match missing.get(&(parent, name.to_string())) {
+                Some(at) if at.elapsed() < ttl => return true,
+                Some(_) => {
+                    missing.remove(&(parent, name.to_string()));
+                }
+                None => {}
+            }
+        }
+        let listings = self.listings.lock().expect("listings poisoned");
+        match listings.get(&login.to_ascii_lowercase()) {
+            Some((at, names)) if at.elapsed() < ttl => {
+                !names.iter().any(|n| n.eq_ignore_ascii_case(repo))
+            }
+            _ => false,
+        }
+    }
+
+    /// Lists the `--org` owners' repositories, so lookups under them (tools probing for
+    /// `pyproject.toml` in every parent directory) are answered without a request.
+    pub async fn preload_owners(&self) {
+        for login in self.opts.owners.clone() {
+            if let Err(e) = self.repo_names(&login.to_ascii_lowercase(), false).await {
+                tracing::warn!(
+                    owner = login,
+                    errno = e.0,
+                    "cannot list the owner's repositories at mount"
+                );
             }
         }
     }
@@ -505,10 +554,7 @@ impl FsCore {
                     .cloned()
                     .collect();
                 for login in owners {
-                    let ino = self
-                        .inodes
-                        .peek(&owner_key(&login))
-                        .unwrap_or(placeholder_ino(ROOT_INO, &login));
+                    let ino = self.inodes.peek(&owner_key(&login));
                     out.push(DirEntry {
                         ino,
                         kind: Kind::Directory,
@@ -517,14 +563,14 @@ impl FsCore {
                 }
             }
             NodeKind::Owner { login } => {
-                for name in self.repo_names(login).await?.iter() {
+                for name in self.repo_names(login, true).await?.iter() {
                     let key = NodeKey {
                         parent: ino,
                         name: name.clone(),
                         identity: Identity::Named,
                     };
                     out.push(DirEntry {
-                        ino: self.inodes.peek(&key).unwrap_or(placeholder_ino(ino, name)),
+                        ino: self.inodes.peek(&key),
                         kind: Kind::Directory,
                         name: name.clone(),
                     });
@@ -540,10 +586,7 @@ impl FsCore {
                             identity: Identity::Object(entry.sha, entry.mode),
                         };
                         out.push(DirEntry {
-                            ino: self
-                                .inodes
-                                .peek(&key)
-                                .unwrap_or(placeholder_ino(ino, &entry.name)),
+                            ino: self.inodes.peek(&key),
                             kind: match entry.mode {
                                 Mode::Tree | Mode::Submodule => Kind::Directory,
                                 Mode::Symlink => Kind::Symlink,
@@ -558,9 +601,9 @@ impl FsCore {
         Ok(out)
     }
 
-    /// Repository names of an owner: one revalidated listing per `ref_ttl`. A fresh
-    /// listing starts a background prefetch of the repos' root trees.
-    async fn repo_names(&self, login: &str) -> FsResult<Arc<Vec<String>>> {
+    /// Repository names of an owner: one revalidated listing per `ref_ttl`. With
+    /// `prefetch`, a fresh listing starts a background prefetch of the repos' root trees.
+    async fn repo_names(&self, login: &str, prefetch: bool) -> FsResult<Arc<Vec<String>>> {
         if let Some((at, names)) = self.listings.lock().expect("listings poisoned").get(login)
             && at.elapsed() < self.opts.ref_ttl
         {
@@ -591,7 +634,9 @@ impl FsCore {
             .lock()
             .expect("listings poisoned")
             .insert(login.to_string(), (Instant::now(), Arc::clone(&names)));
-        self.prefetch_roots(login, &names);
+        if prefetch {
+            self.prefetch_roots(login, &names);
+        }
         Ok(names)
     }
 
@@ -781,13 +826,4 @@ fn is_pinned(spec: &RepoSpec) -> bool {
     spec.reference
         .as_deref()
         .is_some_and(|r| crate::oid::Sha::parse(r).is_ok())
-}
-
-/// `d_ino` for a directory entry the kernel holds no reference to: a stable hash, with the
-/// top bit set so it never equals a real inode number.
-fn placeholder_ino(parent: Ino, name: &str) -> Ino {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (parent, name).hash(&mut hasher);
-    hasher.finish() | (1 << 63)
 }

@@ -9,8 +9,11 @@
 //!   their name alone: they are the only mutable nodes.
 //! - Every `ReplyEntry` sent for a node adds one kernel reference (`lookups`); `forget`
 //!   removes references, and a node with none left is dropped from the table, so memory
-//!   follows what the kernel holds, not what was ever visited. Inode numbers are never
-//!   reused within a mount.
+//!   follows what the kernel holds, not what was ever visited.
+//! - Inode numbers are a hash of the key, so the same path with the same content gets the
+//!   same number for the life of the mount even after the kernel forgot it, and readdir's
+//!   `d_ino` agrees with `stat`. On the (2^-62) chance of a collision with a live node the
+//!   next free number is taken.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -86,7 +89,16 @@ pub struct NodeKey {
 struct Table {
     nodes: HashMap<Ino, Arc<Node>>,
     keys: HashMap<NodeKey, Ino>,
-    next: Ino,
+}
+
+/// The inode number a key hashes to: never 0 or 1, below 2^63.
+pub fn key_ino(key: &NodeKey) -> Ino {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same number in every run of the mount.
+    let mut hasher = std::hash::DefaultHasher::new();
+    key.hash(&mut hasher);
+    let ino = hasher.finish() >> 1;
+    if ino <= ROOT_INO { ino + 2 } else { ino }
 }
 
 pub struct Inodes {
@@ -108,7 +120,6 @@ impl Default for Inodes {
             table: Mutex::new(Table {
                 nodes,
                 keys: HashMap::new(),
-                next: ROOT_INO + 1,
             }),
         }
     }
@@ -131,8 +142,10 @@ impl Inodes {
             node.lookups.fetch_add(1, Ordering::Relaxed);
             return Arc::clone(node);
         }
-        let ino = table.next;
-        table.next += 1;
+        let mut ino = key_ino(&key);
+        while table.nodes.contains_key(&ino) || ino <= ROOT_INO {
+            ino = ino.wrapping_add(1) & (u64::MAX >> 1);
+        }
         let node = Arc::new(Node {
             ino,
             parent: key.parent,
@@ -145,9 +158,13 @@ impl Inodes {
         node
     }
 
-    /// The inode a key has now, without adding a reference (for readdir).
-    pub fn peek(&self, key: &NodeKey) -> Option<Ino> {
-        self.table().keys.get(key).copied()
+    /// The inode a key has, or will have, without adding a reference (for readdir).
+    pub fn peek(&self, key: &NodeKey) -> Ino {
+        self.table()
+            .keys
+            .get(key)
+            .copied()
+            .unwrap_or_else(|| key_ino(key))
     }
 
     /// Drops `n` kernel references; a node left with none is removed.
@@ -230,7 +247,11 @@ mod tests {
         inodes.forget(a.ino, 1);
         assert!(inodes.get(a.ino).is_none());
         let fresh = inodes.lookup(key(1, "a", 1), owner);
-        assert!(fresh.ino > changed.ino, "inode numbers are never reused");
+        assert_eq!(
+            fresh.ino, a.ino,
+            "the same key gets the same number after a forget"
+        );
+        assert_eq!(inodes.peek(&key(1, "b", 1)), key_ino(&key(1, "b", 1)));
         inodes.forget(ROOT_INO, 100);
         assert!(inodes.get(ROOT_INO).is_some());
     }

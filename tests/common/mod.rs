@@ -10,21 +10,38 @@ use fakehub::{Config, FakeHub};
 use heimdall::config::{Settings, parse_api_url};
 use tempfile::TempDir;
 
+/// The token `Hub::new` accepts and `Hub::cli` sends (GitHub's 5,000/h budget; the
+/// anonymous 60/h would throttle a test suite).
+pub const TEST_TOKEN: &str = "test-token-accepted-by-fakehub";
+
 /// A fakehub serving repos from its own temp dir.
 pub struct Hub {
     pub root: TempDir,
     pub hub: FakeHub,
+    /// What `cli()` authenticates with.
+    pub token: Option<String>,
 }
 
 impl Hub {
+    /// A hub that accepts [`TEST_TOKEN`]; its `cli()` uses it.
     pub fn new() -> Hub {
-        Hub::with(Config::default())
+        let mut hub = Hub::with(Config {
+            tokens: vec![TEST_TOKEN.into()],
+            ..Config::default()
+        });
+        hub.token = Some(TEST_TOKEN.into());
+        hub
     }
 
+    /// A hub with `config`; its `cli()` sends no token.
     pub fn with(config: Config) -> Hub {
         let root = tempfile::tempdir().expect("temp dir");
         let hub = FakeHub::spawn(root.path(), config).expect("fakehub starts");
-        Hub { root, hub }
+        Hub {
+            root,
+            hub,
+            token: None,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -52,7 +69,9 @@ impl Hub {
 
     /// A CLI runner against this hub.
     pub fn cli(&self) -> Cli {
-        Cli::new(&self.url())
+        let mut cli = Cli::new(&self.url());
+        cli.token = self.token.clone();
+        cli
     }
 }
 
@@ -142,4 +161,135 @@ pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
         }
     }
     hits
+}
+
+/// Why FUSE mounts cannot run here, if they cannot.
+pub fn fuse_unavailable() -> Option<String> {
+    if !Path::new("/dev/fuse").exists() {
+        return Some("/dev/fuse does not exist".into());
+    }
+    let has = |tool: &str| {
+        std::env::var("PATH")
+            .unwrap_or_default()
+            .split(':')
+            .any(|d| Path::new(d).join(tool).exists())
+    };
+    if !has("fusermount3") && !has("fusermount") {
+        return Some("fusermount3 is not installed (apt-get install fuse3)".into());
+    }
+    None
+}
+
+/// Skips a mount test with a clear reason where FUSE is unavailable, except in CI,
+/// where mount tests must run: there it fails instead.
+#[macro_export]
+macro_rules! require_fuse {
+    () => {
+        if let Some(why) = common::fuse_unavailable() {
+            if std::env::var_os("CI").is_some() {
+                panic!("FUSE mount tests must run in CI, but {why}");
+            }
+            eprintln!("skipping: FUSE is unavailable: {why}");
+            return;
+        }
+    };
+}
+
+/// A real mount served by the built binary in the background; unmounted on drop.
+pub struct TestMount {
+    pub cli: Cli,
+    pub dir: TempDir,
+    pub pid: u32,
+}
+
+impl TestMount {
+    /// `heimdall mount <tmp>/mnt <args>` in background mode (returns once ready).
+    pub fn new(cli: Cli, args: &[&str]) -> TestMount {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mnt = dir.path().join("mnt");
+        std::fs::create_dir(&mnt).unwrap();
+        let mut full = vec!["mount", mnt.to_str().unwrap()];
+        full.extend_from_slice(args);
+        let out = cli.run(&full);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "mount failed: {stderr}");
+        let pid = stderr
+            .split("server pid ")
+            .nth(1)
+            .and_then(|s| s.trim_end_matches([')', '\n']).split(')').next())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no server pid in: {stderr}"));
+        TestMount { cli, dir, pid }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("mnt")
+    }
+
+    /// `<mnt>/<rel>`.
+    pub fn at(&self, rel: &str) -> PathBuf {
+        self.path().join(rel)
+    }
+
+    pub fn is_mounted(&self) -> bool {
+        let target = self.path();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some(target.to_str().unwrap()))
+    }
+
+    pub fn server_alive(&self) -> bool {
+        Path::new(&format!("/proc/{}", self.pid)).exists()
+            && !std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
+                .unwrap_or_default()
+                .contains(") Z ")
+    }
+
+    /// Unmounts with `heimdall unmount` and waits for the server to exit.
+    pub fn unmount(&self) {
+        let mnt = self.path();
+        let out = self.cli.run(&["unmount", mnt.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "unmount failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let started = std::time::Instant::now();
+        while self.server_alive() && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!self.server_alive(), "the server exits after unmount");
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.cli.cache_dir().join("mount.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for TestMount {
+    fn drop(&mut self) {
+        if self.is_mounted() {
+            let _ = Command::new("fusermount3")
+                .arg("-u")
+                .arg(self.path())
+                .output();
+        }
+        if self.is_mounted() {
+            let _ = Command::new("fusermount3")
+                .arg("-uz")
+                .arg(self.path())
+                .output();
+        }
+        let started = std::time::Instant::now();
+        while self.server_alive() && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if self.server_alive() {
+            unsafe {
+                libc::kill(self.pid as i32, libc::SIGKILL);
+            }
+        }
+    }
 }

@@ -1,0 +1,582 @@
+//! Real FUSE mounts of fakehub repos, checked against `git clone` checkouts and real tools.
+//! Each test states the promise of the README's Semantics section it checks.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Hub, TestMount};
+use fakehub::repo;
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `git clone` of a fakehub repo from its bare directory (same commit as served).
+fn clone(hub: &Hub, owner: &str, name: &str, rev: &str, into: &Path) {
+    let bare = hub.path().join(owner).join(format!("{name}.git"));
+    run(Command::new("git")
+        .args(["clone", "-q"])
+        .arg(&bare)
+        .arg(into));
+    run(Command::new("git")
+        .arg("-C")
+        .arg(into)
+        .args(["checkout", "-q", rev]));
+}
+
+/// Path, type, link target and executable bit of everything under `root` (not `.git`).
+fn listing(root: &Path) -> BTreeSet<String> {
+    let out = run(Command::new("find").arg(root).args([
+        "-mindepth",
+        "1",
+        "-not",
+        "-path",
+        "*/.git",
+        "-not",
+        "-path",
+        "*/.git/*",
+        "-printf",
+        "%P\t%y\t%l\t%s\n",
+    ]));
+    out.lines()
+        .map(|line| {
+            let path = line.split('\t').next().unwrap();
+            let meta = std::fs::symlink_metadata(root.join(path)).unwrap();
+            let exec = meta.is_file() && meta.permissions().mode() & 0o100 != 0;
+            // Directory sizes differ between filesystems; files and links must not.
+            let line = if meta.is_dir() {
+                line.rsplit_once('\t').unwrap().0.to_string()
+            } else {
+                line.to_string()
+            };
+            format!("{line} exec={exec}")
+        })
+        .collect()
+}
+
+fn assert_same_tree(checkout: &Path, mounted: &Path) {
+    let diff = Command::new("diff")
+        .args(["-r", "--no-dereference", "--exclude=.git"])
+        .arg(checkout)
+        .arg(mounted)
+        .output()
+        .unwrap();
+    assert!(
+        diff.status.success(),
+        "contents differ:\n{}{}",
+        String::from_utf8_lossy(&diff.stdout),
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    assert_eq!(listing(checkout), listing(mounted));
+}
+
+#[test]
+fn mounted_repos_equal_git_checkouts() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "kitchen").unwrap();
+    r.write("README.md", "# kitchen sink\n")
+        .write("src/pkg/deep/er/module.py", "x = 1\n")
+        .write("docs/ünïcödé naïve.md", "unicode\n")
+        .write("docs/emoji-🚀.txt", "rocket\n")
+        .executable("bin/tool", "#!/bin/sh\necho tool\n")
+        .empty_file("empty.txt")
+        .empty_file("src/pkg/__init__.py")
+        .symlink("link-rel", "src/pkg/deep/er/module.py")
+        .symlink("bin/link-up", "../README.md")
+        .symlink("dangling", "does/not/exist")
+        .symlink("abs-link", "/etc/hostname")
+        .symlink("dir-link", "src/pkg")
+        .large_file("data/big.bin", 5 << 20, 3)
+        .submodule(
+            "vendor/lib",
+            "https://example.com/lib.git",
+            "3333333333333333333333333333333333333333",
+        );
+    let kitchen = r.commit("kitchen").unwrap();
+    let mut many = repo::create(hub.path(), "acme", "many").unwrap();
+    for i in 0..2000 {
+        many.write(
+            format!("d{}/sub{}/f{i}.txt", i % 17, i % 5),
+            format!("file {i}\n"),
+        );
+    }
+    let many_sha = many.commit("many").unwrap();
+
+    let mount = TestMount::new(hub.cli(), &["--org", "acme"]);
+    let work = tempfile::tempdir().unwrap();
+    for (name, sha) in [("kitchen", &kitchen), ("many", &many_sha)] {
+        let checkout = work.path().join(name);
+        clone(&hub, "acme", name, sha, &checkout);
+        assert_same_tree(&checkout, &mount.at(&format!("acme/{name}")));
+    }
+    // Submodules are empty read-only directories, as in a checkout without --recursive.
+    let sub = mount.at("acme/kitchen/vendor/lib");
+    assert!(sub.is_dir());
+    assert_eq!(std::fs::read_dir(&sub).unwrap().count(), 0);
+    // Symlinks are shown, never followed by heimdall.
+    assert_eq!(
+        std::fs::read_link(mount.at("acme/kitchen/abs-link")).unwrap(),
+        Path::new("/etc/hostname")
+    );
+    assert_eq!(
+        std::fs::read_link(mount.at("acme/kitchen/dangling")).unwrap(),
+        Path::new("does/not/exist")
+    );
+    mount.unmount();
+}
+
+#[test]
+fn metadata_comes_from_the_tree_without_downloading() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    for i in 0..50 {
+        r.write(format!("pkg/m{i}.py"), format!("VALUE = {i}\n"));
+    }
+    r.executable("run.sh", "#!/bin/sh\n");
+    r.large_file("big.bin", 1 << 20, 9);
+    let commit_time = 1_700_000_000;
+    r.commit_at("c", commit_time).unwrap();
+    let mount = TestMount::new(hub.cli(), &[]);
+    hub.hub.reset_stats();
+
+    // ls -lR, find, du --apparent-size, stat: one tree request, no blob.
+    run(Command::new("ls").arg("-lR").arg(mount.at("acme/api")));
+    run(Command::new("find")
+        .arg(mount.at("acme/api"))
+        .args(["-type", "f"]));
+    let du = run(Command::new("du")
+        .args(["-sb", "--apparent-size"])
+        .arg(mount.at("acme/api")));
+    let stats = hub.hub.stats();
+    assert_eq!(stats.route("tree"), 1, "{stats:?}");
+    assert_eq!(stats.route("blob"), 0, "{stats:?}");
+    assert_eq!(stats.route("codeload"), 0, "a walk alone hydrates nothing");
+    let bytes: u64 = du.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(bytes >= (1 << 20) + 50 * 10, "du sees blob sizes: {bytes}");
+
+    let meta = std::fs::metadata(mount.at("acme/api/run.sh")).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o555);
+    assert_eq!(meta.mtime(), commit_time, "mtime is the commit time");
+    assert_eq!(meta.uid(), unsafe { libc::getuid() });
+    let meta = std::fs::metadata(mount.at("acme/api/big.bin")).unwrap();
+    assert_eq!(
+        (meta.len(), meta.permissions().mode() & 0o777, meta.nlink()),
+        (1 << 20, 0o444, 1)
+    );
+    let dir = std::fs::metadata(mount.at("acme/api/pkg")).unwrap();
+    assert!(dir.is_dir() && dir.nlink() >= 2);
+    assert_eq!(hub.hub.stats().route("blob"), 0);
+
+    // Reading a file fetches its blob once; later reads come from the store.
+    assert_eq!(
+        std::fs::read_to_string(mount.at("acme/api/pkg/m7.py")).unwrap(),
+        "VALUE = 7\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(mount.at("acme/api/pkg/m7.py")).unwrap(),
+        "VALUE = 7\n"
+    );
+    assert_eq!(hub.hub.stats().route("blob"), 1);
+    mount.unmount();
+}
+
+#[test]
+fn writes_fail_with_erofs() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("a.txt", "a\n").commit("c").unwrap();
+    let mount = TestMount::new(hub.cli(), &[]);
+    let erofs = |result: std::io::Result<()>| {
+        let err = result.expect_err("a write must fail");
+        assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{err}");
+    };
+    erofs(std::fs::write(mount.at("acme/api/new.txt"), "x"));
+    erofs(
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(mount.at("acme/api/a.txt"))
+            .map(|_| ()),
+    );
+    erofs(std::fs::create_dir(mount.at("acme/api/dir")));
+    erofs(std::fs::remove_file(mount.at("acme/api/a.txt")));
+    erofs(std::fs::rename(
+        mount.at("acme/api/a.txt"),
+        mount.at("acme/api/b.txt"),
+    ));
+    erofs(std::os::unix::fs::symlink("a.txt", mount.at("acme/api/l")));
+    assert_eq!(
+        std::fs::read_to_string(mount.at("acme/api/a.txt")).unwrap(),
+        "a\n"
+    );
+    mount.unmount();
+}
+
+#[test]
+fn refs_by_name_and_a_moving_default_branch() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    let v1 = r
+        .write("VERSION", "1\n")
+        .write("keep.txt", "same\n")
+        .commit("one")
+        .unwrap();
+    r.tag("v1.0", &v1).unwrap();
+    r.create_branch("release/1", &v1).unwrap();
+    r.write("VERSION", "2\n").commit("two").unwrap();
+    let mount = TestMount::new(hub.cli(), &["--ref-ttl", "1s"]);
+    let read = |rel: &str| std::fs::read_to_string(mount.at(rel)).unwrap();
+    assert_eq!(read("acme/api/VERSION"), "2\n");
+    assert_eq!(read("acme/api@v1.0/VERSION"), "1\n");
+    assert_eq!(read("acme/api@release%2F1/VERSION"), "1\n");
+    assert_eq!(read(&format!("acme/api@{v1}/VERSION")), "1\n");
+    assert_eq!(read(&format!("acme/api@{}/VERSION", &v1[..7])), "1\n");
+    // Refs are found by name, not listed.
+    let listed: Vec<String> = std::fs::read_dir(mount.at("acme"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(listed, ["api"]);
+    assert!(!mount.at("acme/api@no-such-branch").exists());
+
+    // A file opened before the branch moves keeps reading what it opened.
+    use std::io::Read;
+    let mut held = std::fs::File::open(mount.at("acme/api/VERSION")).unwrap();
+    let keep_ino = std::fs::metadata(mount.at("acme/api/keep.txt"))
+        .unwrap()
+        .ino();
+    r.write("VERSION", "3\n").commit("three").unwrap();
+    let started = Instant::now();
+    loop {
+        if read("acme/api/VERSION") == "3\n" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the push shows up after --ref-ttl"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut old = String::new();
+    held.read_to_string(&mut old).unwrap();
+    assert_eq!(old, "2\n");
+    drop(held);
+    assert_eq!(
+        std::fs::metadata(mount.at("acme/api/keep.txt"))
+            .unwrap()
+            .ino(),
+        keep_ino,
+        "unchanged content keeps its inode"
+    );
+    mount.unmount();
+}
+
+#[test]
+fn xattrs_name_the_object_and_its_page() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    let commit = r.write("src/lib.py", "x = 1\n").commit("c").unwrap();
+    let mount = TestMount::new(hub.cli(), &[]);
+    let script = "import os,sys\nfor p in sys.argv[1:]:\n    print(os.getxattr(p,'user.heimdall.sha').decode(), os.getxattr(p,'user.heimdall.url').decode())";
+    let out = run(Command::new("python3")
+        .args(["-c", script])
+        .arg(mount.at("acme/api/src/lib.py"))
+        .arg(mount.at("acme/api/src")));
+    let lines: Vec<&str> = out.lines().collect();
+    let blob = heimdall::oid::blob_sha(b"x = 1\n").to_hex();
+    assert!(lines[0].starts_with(&format!("{blob} ")), "{out}");
+    assert!(
+        lines[0].ends_with(&format!("/acme/api/blob/{commit}/src/lib.py")),
+        "{out}"
+    );
+    assert!(
+        lines[1].ends_with(&format!("/acme/api/tree/{commit}/src")),
+        "{out}"
+    );
+    mount.unmount();
+}
+
+/// A small Python project with real lint and type findings.
+fn python_repo(hub: &Hub, name: &str, files: usize) -> String {
+    let mut r = repo::create(hub.path(), "acme", name).unwrap();
+    r.write(
+        "pyproject.toml",
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\n\n[tool.ruff]\nline-length = 100\n\n[tool.ruff.lint]\nselect = [\"E\", \"F\", \"W\"]\n",
+    );
+    for i in 0..files {
+        let body = if i % 7 == 0 {
+            format!(
+                "import os\nimport sys\n\n\ndef f{i}(x: int) -> str:\n    unused = 1\n    return x\n"
+            )
+        } else {
+            format!("def f{i}(x: int) -> int:\n    return x + {i}\n")
+        };
+        r.write(format!("src/demo/pkg{}/m{i}.py", i % 13), body);
+    }
+    for p in 0..13 {
+        r.empty_file(format!("src/demo/pkg{p}/__init__.py"));
+    }
+    r.empty_file("src/demo/__init__.py");
+    r.commit("python").unwrap()
+}
+
+fn tool_output(cmd: &mut Command, root: &Path) -> String {
+    let out = cmd
+        .current_dir(root)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{cmd:?} crashed: {text}"
+    );
+    text
+}
+
+#[test]
+fn real_tools_agree_with_a_checkout() {
+    require_fuse!();
+    let hub = Hub::new();
+    let sha = python_repo(&hub, "api", 40);
+    let mut other = repo::create(hub.path(), "acme", "web").unwrap();
+    other
+        .write("pyproject.toml", "[project]\nname='web'\n")
+        .commit("c")
+        .unwrap();
+    let mut plain = repo::create(hub.path(), "acme", "docs").unwrap();
+    plain.write("README.md", "docs\n").commit("c").unwrap();
+    let mount = TestMount::new(hub.cli(), &["--org", "acme"]);
+    let work = tempfile::tempdir().unwrap();
+    let checkout = work.path().join("api");
+    clone(&hub, "acme", "api", &sha, &checkout);
+    let mounted = mount.at("acme/api");
+
+    let ruff = |root: &Path| {
+        tool_output(
+            Command::new("ruff").args(["check", "--no-cache", "--output-format", "concise", "."]),
+            root,
+        )
+    };
+    let local = ruff(&checkout);
+    assert!(
+        local.contains("F401") && local.contains("F841"),
+        "the project has findings: {local}"
+    );
+    assert_eq!(ruff(&mounted), local);
+
+    let mypy = |root: &Path| {
+        tool_output(
+            Command::new("mypy")
+                .args([
+                    "--no-incremental",
+                    "--cache-dir",
+                    "/dev/null",
+                    "--no-error-summary",
+                    "src",
+                ])
+                .env("MYPYPATH", "src"),
+            root,
+        )
+    };
+    let local = mypy(&checkout);
+    assert!(
+        local.contains("Incompatible return value"),
+        "mypy finds the type errors: {local}"
+    );
+    assert_eq!(mypy(&mounted), local);
+
+    let rg = |root: &Path| {
+        let mut lines: Vec<String> = tool_output(
+            Command::new("rg").args(["-n", "--sort", "path", "unused = 1"]),
+            root,
+        )
+        .lines()
+        .map(str::to_string)
+        .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(rg(&mounted), rg(&checkout));
+    let find = |root: &Path| {
+        let mut lines: Vec<String> = run(Command::new("find")
+            .arg(".")
+            .args(["-name", "*.py"])
+            .current_dir(root))
+        .lines()
+        .map(str::to_string)
+        .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(find(&mounted), find(&checkout));
+
+    // A glob across the org finds exactly the repos that have the file.
+    let script = format!(
+        "import glob; print(sorted(p.split('/')[-2] for p in glob.glob('{}/acme/*/pyproject.toml')))",
+        mount.path().display()
+    );
+    let found = run(Command::new("python3").args(["-c", &script]));
+    assert_eq!(found.trim(), "['api', 'web']");
+    mount.unmount();
+}
+
+#[test]
+fn a_cold_ruff_run_costs_a_handful_of_requests() {
+    require_fuse!();
+    let hub = Hub::new();
+    python_repo(&hub, "big", 2000);
+    let mount = TestMount::new(hub.cli(), &["--org", "acme"]);
+    hub.hub.reset_stats();
+    let root = mount.at("acme/big");
+    let cold = tool_output(
+        Command::new("ruff").args(["check", "--no-cache", "--output-format", "concise", "."]),
+        &root,
+    );
+    // API requests (rate-limited): resolve the branch, its commit, its tree, the
+    // pyproject.toml ruff reads before walking, the tarball redirect. Plus the archive
+    // download itself, which GitHub serves from codeload without counting it.
+    let stats = hub.hub.stats();
+    assert!(
+        stats.counted <= 5,
+        "cold ruff over 2,000 files: {stats:?}\n{}",
+        mount.log()
+    );
+    assert!(
+        stats.requests <= 6,
+        "cold ruff over 2,000 files: {stats:?}\n{}",
+        mount.log()
+    );
+    assert!(
+        stats.route("blob") <= 1,
+        "hydrated as one tarball: {stats:?}"
+    );
+    assert_eq!(stats.route("codeload"), 1, "{stats:?}");
+    hub.hub.reset_stats();
+    let warm = tool_output(
+        Command::new("ruff").args(["check", "--no-cache", "--output-format", "concise", "."]),
+        &root,
+    );
+    assert_eq!(warm, cold);
+    assert_eq!(
+        hub.hub.stats().requests,
+        0,
+        "a second run is served locally"
+    );
+    assert!(cold.contains("F401"));
+    mount.unmount();
+}
+
+#[test]
+fn concurrent_readers_get_correct_bytes_and_unmount_under_load_is_clean() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "data").unwrap();
+    let mut expected = Vec::new();
+    for i in 0..300u64 {
+        let path = format!("d{}/f{i}.bin", i % 10);
+        r.large_file(&path, 1000 + i * 373, i);
+        expected.push(path);
+    }
+    let commit = r.commit("data").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let checkout = work.path().join("data");
+    clone(&hub, "acme", "data", &commit, &checkout);
+    hub.hub.set_latency(Duration::from_millis(5));
+    let mount = TestMount::new(hub.cli(), &["--hydrate-threshold", "0"]);
+    let root = mount.at("acme/data");
+    std::thread::scope(|scope| {
+        for reader in 0..32u64 {
+            let (root, checkout, expected) = (&root, &checkout, &expected);
+            scope.spawn(move || {
+                for k in 0..40u64 {
+                    let path =
+                        &expected[((reader * 7919 + k * 104729) % expected.len() as u64) as usize];
+                    let got = std::fs::read(root.join(path)).unwrap();
+                    assert_eq!(got, std::fs::read(checkout.join(path)).unwrap(), "{path}");
+                }
+            });
+        }
+    });
+    // Several readers of the same missing blob cause one fetch.
+    let stats = hub.hub.stats();
+    assert!(stats.route("blob") <= expected.len() as u64, "{stats:?}");
+
+    // Unmount while readers are busy: no stuck mount, the server exits.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for reader in 0..8usize {
+            let (root, expected, stop) = (&root, &expected, &stop);
+            scope.spawn(move || {
+                let mut i = reader;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = std::fs::read(root.join(&expected[i % expected.len()]));
+                    i += 13;
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let out = Command::new("fusermount3")
+            .arg("-uz")
+            .arg(mount.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let started = Instant::now();
+    while mount.server_alive() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!mount.is_mounted(), "no stuck mount");
+    assert!(!mount.server_alive(), "the server exits once unmounted");
+}
+
+#[test]
+fn unknown_names_are_enoent_and_owners_are_looked_up() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("a", "b").commit("c").unwrap();
+    let mut r = repo::create(hub.path(), "other", "tool").unwrap();
+    r.write("x", "y").commit("c").unwrap();
+    repo::create_empty(hub.path(), "acme", "empty").unwrap();
+    let mount = TestMount::new(hub.cli(), &["--org", "acme"]);
+    let names = |rel: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(mount.at(rel))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(""), ["acme"]);
+    assert!(!mount.at("no-such-owner").exists());
+    assert!(!mount.at(".Trash").exists());
+    assert!(mount.at("acme/nope").metadata().is_err());
+    // Looking an owner up adds it to the root listing.
+    assert_eq!(names("other"), ["tool"]);
+    assert_eq!(names(""), ["acme", "other"]);
+    // An empty repository is an empty directory.
+    assert!(names("acme/empty").is_empty());
+    mount.unmount();
+}
