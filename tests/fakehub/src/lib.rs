@@ -25,6 +25,7 @@
 mod api;
 pub mod git;
 mod githttp;
+mod pygen;
 pub mod repo;
 mod server;
 mod state;

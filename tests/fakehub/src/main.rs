@@ -1,22 +1,27 @@
 //! `fakehub --root DIR`: serves a directory of bare repositories with
-//! GitHub's REST API until SIGINT/SIGTERM.
+//! GitHub's REST API until SIGINT/SIGTERM. `fakehub gen-python ...` and
+//! `fakehub gen-blob ...` build repositories for benchmarks.
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "fakehub",
-    about = "A GitHub-compatible REST test server over bare git repositories"
+    about = "A GitHub-compatible REST test server over bare git repositories",
+    subcommand_negates_reqs = true,
+    args_conflicts_with_subcommands = true
 )]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Gen>,
     /// Directory holding <owner>/<repo>.git bare repositories.
-    #[arg(long)]
-    root: PathBuf,
+    #[arg(long, required = true)]
+    root: Option<PathBuf>,
     /// Port to listen on (0 = any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
@@ -52,8 +57,107 @@ struct Args {
     tokens: Vec<String>,
 }
 
+#[derive(Subcommand, Debug)]
+enum Gen {
+    /// Create <root>/<owner>/<repo>.git holding a generated Python project
+    /// (see fakehub::repo::python_project) in one commit; prints a summary.
+    GenPython {
+        #[arg(long)]
+        root: PathBuf,
+        #[arg(long, default_value = "acme")]
+        owner: String,
+        #[arg(long, default_value = "api")]
+        repo: String,
+        /// Total number of .py files.
+        #[arg(long, default_value_t = 2000)]
+        files: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Create <root>/<owner>/<repo>.git holding one file of SIZE
+    /// deterministic pseudo-random bytes (suffixes K, M, G: powers of 1024).
+    GenBlob {
+        #[arg(long)]
+        root: PathBuf,
+        #[arg(long, default_value = "acme")]
+        owner: String,
+        #[arg(long, default_value = "blobs")]
+        repo: String,
+        /// Path of the file in the repository.
+        #[arg(long, default_value = "data.bin")]
+        path: String,
+        #[arg(long, value_parser = parse_size)]
+        size: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last() {
+        Some('K' | 'k') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .map(|n| n * mult)
+        .map_err(|e| format!("bad size {s:?}: {e}"))
+}
+
+fn generate(g: Gen) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match g {
+        Gen::GenPython {
+            root,
+            owner,
+            repo,
+            files,
+            seed,
+        } => {
+            let mut r = fakehub::repo::create(&root, &owner, &repo)?;
+            let p = fakehub::repo::python_project(&mut r, files, seed);
+            let sha = r.commit(&format!("{}: generated Python project", p.project))?;
+            let planted: Vec<String> = p.planted.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            writeln!(
+                out,
+                "{owner}/{repo} {sha}: {} .py files ({} modules, {} packages, {} tests, {} lines), package {}, planted ruff findings {} ({})",
+                p.py_files,
+                p.modules,
+                p.packages,
+                p.tests,
+                p.lines,
+                p.package,
+                p.findings(),
+                planted.join(" ")
+            )?;
+        }
+        Gen::GenBlob {
+            root,
+            owner,
+            repo,
+            path,
+            size,
+            seed,
+        } => {
+            let mut r = fakehub::repo::create(&root, &owner, &repo)?;
+            r.large_file(&path, size, seed);
+            let sha = r.commit(&format!("{path}: {size} bytes"))?;
+            writeln!(out, "{owner}/{repo} {sha}: {path} ({size} bytes)")?;
+        }
+    }
+    Ok(())
+}
+
 fn main() -> std::io::Result<()> {
     let a = Args::parse();
+    if let Some(g) = a.command {
+        return generate(g);
+    }
+    let Some(root) = a.root else {
+        unreachable!("clap requires --root without a subcommand");
+    };
     let config = fakehub::Config {
         tokens: a.tokens,
         rate_limit: a.rate_limit,
@@ -65,7 +169,7 @@ fn main() -> std::io::Result<()> {
         truncate_threshold: a.truncate_at,
         gzip: !a.no_gzip,
     };
-    let hub = fakehub::FakeHub::spawn_on(SocketAddr::new(a.bind, a.port), a.root, config)?;
+    let hub = fakehub::FakeHub::spawn_on(SocketAddr::new(a.bind, a.port), root, config)?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", hub.url())?;

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use crate::git::git_command;
+pub use crate::pygen::{PythonProject, python_project};
 use crate::store::{OwnerMeta, OwnerType, RepoMeta};
 
 /// Author and committer name used for every commit.
