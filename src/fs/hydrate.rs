@@ -308,3 +308,102 @@ fn extract(
     }
     Ok((files, bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oid::blob_sha;
+    use crate::store::Store;
+
+    fn tarball(entries: &[(&str, &[u8], Option<&str>)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (path, content, link) in entries {
+            let mut header = tar::Header::new_gnu();
+            match link {
+                Some(target) => {
+                    header.set_entry_type(tar::EntryType::Symlink);
+                    header.set_size(0);
+                    header.set_cksum();
+                    builder.append_link(&mut header, path, target).unwrap();
+                }
+                None => {
+                    header.set_size(content.len() as u64);
+                    header.set_mode(0o644);
+                    header.set_cksum();
+                    // Raw path bytes: `append_data` would refuse `..`, a hostile server won't.
+                    let name = path.as_bytes();
+                    header.as_old_mut().name[..name.len()].copy_from_slice(name);
+                    header.set_cksum();
+                    builder.append(&header, *content).unwrap();
+                }
+            }
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    fn expect(path: &str, content: &[u8], mode: Mode) -> (String, Expected) {
+        (
+            path.to_string(),
+            Expected {
+                sha: blob_sha(content),
+                size: content.len() as u64,
+                mode,
+            },
+        )
+    }
+
+    #[test]
+    fn only_content_matching_the_tree_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let expected: HashMap<String, Expected> = [
+            expect("a.txt", b"right\n", Mode::File),
+            expect("b.txt", b"what the tree says\n", Mode::File),
+            expect("link", b"a.txt", Mode::Symlink),
+        ]
+        .into_iter()
+        .collect();
+        let gz = tarball(&[
+            ("acme-api-1234567/a.txt", b"right\n", None),
+            ("acme-api-1234567/b.txt", b"tampered bytes!!!!\n", None),
+            ("acme-api-1234567/../../escape", b"evil\n", None),
+            ("acme-api-1234567/link", b"", Some("a.txt")),
+        ]);
+        let (files, bytes) = extract(&store, &gz[..], expected, 1 << 20).unwrap();
+        assert_eq!((files, bytes), (2, 6 + 5));
+        assert!(store.blob_path(blob_sha(b"right\n"), 6).is_some());
+        assert!(store.blob_path(blob_sha(b"a.txt"), 5).is_some());
+        assert!(
+            store
+                .blob_path(blob_sha(b"what the tree says\n"), 19)
+                .is_none()
+        );
+        assert!(
+            store
+                .blob_path(blob_sha(b"tampered bytes!!!!\n"), 19)
+                .is_none()
+        );
+        assert!(store.blob_path(blob_sha(b"evil\n"), 5).is_none());
+        assert!(
+            !dir.path().join("escape").exists()
+                && !dir.path().parent().unwrap().join("escape").exists()
+        );
+    }
+
+    #[test]
+    fn an_oversized_archive_is_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let big = vec![7u8; 200_000];
+        let expected: HashMap<String, Expected> =
+            [expect("big", &big, Mode::File)].into_iter().collect();
+        let gz = tarball(&[("top/big", &big, None)]);
+        // A limit below the archive's size: the read stops there and nothing is stored.
+        let result = extract(&store, &gz[..], expected, 10_000);
+        assert!(result.is_err() || result.unwrap().0 == 0);
+        assert!(store.blob_path(blob_sha(&big), big.len() as u64).is_none());
+    }
+}

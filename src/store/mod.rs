@@ -84,6 +84,32 @@ impl StoreError {
     }
 }
 
+/// A unique temp name beside the object's final place (same directory: atomic rename).
+fn temp_path(dir: &Path, sha: Sha) -> PathBuf {
+    dir.join(format!(
+        ".tmp-{}-{}-{:08x}",
+        sha,
+        std::process::id(),
+        rand::random::<u32>()
+    ))
+}
+
+/// The one check between a download and the store: the bytes are blob `sha`.
+fn verify(hasher: BlobHasher, sha: Sha, size: u64) -> Result<(), StoreError> {
+    let seen = hasher.seen();
+    match hasher.finish() {
+        Some(actual) if actual == sha => Ok(()),
+        Some(actual) => Err(StoreError::HashMismatch {
+            expected: sha,
+            why: format!("the bytes hash to {actual}"),
+        }),
+        None => Err(StoreError::HashMismatch {
+            expected: sha,
+            why: format!("got {seen} bytes, the tree announced {size}"),
+        }),
+    }
+}
+
 /// The cache: objects on disk and their index.
 pub struct Store {
     root: PathBuf,
@@ -150,12 +176,7 @@ impl Store {
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(|e| StoreError::io("cannot create", &dir, e))?;
-        let temp = dir.join(format!(
-            ".tmp-{}-{}-{:08x}",
-            sha,
-            std::process::id(),
-            rand::random::<u32>()
-        ));
+        let temp = temp_path(&dir, sha);
         let file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -191,12 +212,7 @@ impl Store {
         let target = self.object_path(sha);
         let dir = target.parent().expect("objects have a parent");
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io("cannot create", dir, e))?;
-        let temp = dir.join(format!(
-            ".tmp-{}-{}-{:08x}",
-            sha,
-            std::process::id(),
-            rand::random::<u32>()
-        ));
+        let temp = temp_path(dir, sha);
         let result = (|| {
             let file = std::fs::OpenOptions::new()
                 .write(true)
@@ -220,22 +236,7 @@ impl Store {
             }
             out.flush()
                 .map_err(|e| StoreError::io("cannot write", &temp, e))?;
-            let seen = hasher.seen();
-            match hasher.finish() {
-                Some(actual) if actual == sha => {}
-                Some(actual) => {
-                    return Err(StoreError::HashMismatch {
-                        expected: sha,
-                        why: format!("the bytes hash to {actual}"),
-                    });
-                }
-                None => {
-                    return Err(StoreError::HashMismatch {
-                        expected: sha,
-                        why: format!("got {seen} bytes, the tree announced {size}"),
-                    });
-                }
-            }
+            verify(hasher, sha, size)?;
             std::fs::rename(&temp, &target)
                 .map_err(|e| StoreError::io("cannot move into place", &target, e))?;
             self.index.put_blob(sha, size)?;
@@ -319,23 +320,8 @@ impl BlobWriter<'_> {
             .flush()
             .await
             .map_err(|e| StoreError::io("cannot write", temp, e))?;
-        let seen = self.hasher.seen();
         let hasher = std::mem::replace(&mut self.hasher, BlobHasher::new(0));
-        match hasher.finish() {
-            Some(actual) if actual == self.sha => {}
-            Some(actual) => {
-                return Err(StoreError::HashMismatch {
-                    expected: self.sha,
-                    why: format!("the bytes hash to {actual}"),
-                });
-            }
-            None => {
-                return Err(StoreError::HashMismatch {
-                    expected: self.sha,
-                    why: format!("got {seen} bytes, the tree announced {}", self.size),
-                });
-            }
-        }
+        verify(hasher, self.sha, self.size)?;
         let target = self.store.object_path(self.sha);
         tokio::fs::rename(temp, &target)
             .await
