@@ -255,7 +255,7 @@ pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Parses GitHub's `2011-04-14T16:00:49Z` (and offsets such as `+02:00`) to epoch seconds.
-pub(crate) fn parse_timestamp(text: &str) -> Option<i64> {
+pub fn parse_timestamp(text: &str) -> Option<i64> {
     let text = text.trim();
     if text.len() < 19 {
         return None;

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 pub use error::RemoteError;
-pub use http::{HttpClient, RequestCounts};
+pub use http::{HttpClient, RequestCounts, parse_timestamp};
 pub use types::{CommitInfo, License, Mode, Owner, RateLimit, RepoInfo, Tree, TreeEntry};
 
 use crate::oid::Sha;

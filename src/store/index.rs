@@ -43,6 +43,20 @@ const MIGRATIONS: &[&str] = &[
          key TEXT PRIMARY KEY, etag TEXT NOT NULL, next TEXT, body BLOB NOT NULL,
          fetched_at INTEGER NOT NULL);
      CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    // v2: org scans. Per-repo results are keyed by commit and extractor version, so an
+    // unchanged repo is never read again; scan_repos is the resume log of the current run.
+    "CREATE TABLE repo_patterns (
+         owner TEXT NOT NULL, repo TEXT NOT NULL, commit_sha TEXT NOT NULL, version INTEGER NOT NULL,
+         patterns TEXT NOT NULL, scanned_at INTEGER NOT NULL,
+         PRIMARY KEY (owner, repo, commit_sha, version));
+     CREATE TABLE scans (
+         org TEXT PRIMARY KEY, run INTEGER NOT NULL, state TEXT NOT NULL,
+         started_at INTEGER NOT NULL, finished_at INTEGER, total INTEGER NOT NULL DEFAULT 0,
+         requests INTEGER NOT NULL DEFAULT 0, offline INTEGER NOT NULL DEFAULT 0, options TEXT);
+     CREATE TABLE scan_repos (
+         org TEXT NOT NULL, repo TEXT NOT NULL, run INTEGER NOT NULL, state TEXT NOT NULL,
+         commit_sha TEXT, error TEXT, cached INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
+         PRIMARY KEY (org, repo));",
 ];
 
 /// How long a writer waits for another process's lock (the daemon and a CLI share it).
@@ -71,7 +85,7 @@ impl Index {
         Ok(index)
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().expect("index connection poisoned")
     }
 

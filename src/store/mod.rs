@@ -14,6 +14,7 @@
 //! on a later open. Identical content from any repo or ref has one id, so it is stored once.
 
 mod index;
+mod scans;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncWriteExt, BufWriter};
 
 pub use index::Index;
+pub use scans::{RepoScanRow, ScanRow};
 
 use crate::config::prepare_cache_dir;
 use crate::oid::{BlobHasher, Sha};
@@ -399,7 +401,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            assert_eq!(store.index().schema_version().unwrap(), 1);
+            assert_eq!(store.index().schema_version().unwrap(), 2);
         }
         let conn = rusqlite::Connection::open(dir.path().join(INDEX_FILE)).unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();
