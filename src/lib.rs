@@ -6,12 +6,14 @@
 //! pieces).
 
 pub mod cli;
+pub mod codex;
 pub mod config;
 pub mod flight;
 pub mod fs;
 pub mod logging;
 pub mod namespace;
 pub mod oid;
+pub mod patterns;
 pub mod remote;
 pub mod scan;
 pub mod store;

@@ -522,6 +522,19 @@ impl FsCore {
         }
     }
 
+    /// How long the kernel may remember that a name is missing in `parent`: a day inside
+    /// a commit (a tree never changes), briefly where a branch or listing can change.
+    pub fn negative_ttl(&self, parent: Ino) -> Duration {
+        match self.inodes.get(parent).map(|n| match &n.kind {
+            NodeKind::Content { .. } => true,
+            NodeKind::RepoRoot { spec } => is_pinned(spec),
+            NodeKind::Root | NodeKind::Owner { .. } => false,
+        }) {
+            Some(true) => IMMUTABLE_TTL,
+            _ => MUTABLE_TTL,
+        }
+    }
+
     pub fn forget(&self, ino: Ino, n: u64) {
         self.inodes.forget(ino, n);
         if self.inodes.get(ino).is_none() {
@@ -681,7 +694,7 @@ impl FsCore {
         if let Some(path) = self.ns.store().blob_path(*sha, *size) {
             return Ok(path);
         }
-        self.hydrator.before_miss(&self.ns, repo).await;
+        self.hydrator.before_miss(&self.ns, repo, *sha, *size).await;
         let entry = TreeEntry {
             name: node.name.clone(),
             mode: *mode,

@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::inode::RepoContext;
-use crate::flight::SingleFlight;
 use crate::namespace::Namespace;
 use crate::oid::Sha;
 use crate::remote::Mode;
@@ -70,8 +69,17 @@ pub struct HydrationStats {
 pub struct Hydrator {
     threshold: usize,
     activity: Mutex<HashMap<Sha, Activity>>,
-    flights: SingleFlight<Sha, ()>,
+    /// Hydrations under way, by commit.
+    running: Mutex<HashMap<Sha, Arc<Running>>>,
     counters: Arc<Counters>,
+}
+
+/// A hydration in progress: readers wait on it for their own blob, not for the whole
+/// archive; `notify` fires after every stored file and at the end.
+#[derive(Default)]
+struct Running {
+    notify: tokio::sync::Notify,
+    done: std::sync::atomic::AtomicBool,
 }
 
 /// One blob of the commit, by path.
@@ -86,7 +94,7 @@ impl Hydrator {
         Hydrator {
             threshold,
             activity: Mutex::new(HashMap::new()),
-            flights: SingleFlight::default(),
+            running: Mutex::new(HashMap::new()),
             counters: Arc::new(Counters::default()),
         }
     }
@@ -110,13 +118,23 @@ impl Hydrator {
         entry.listings.push_back(now);
     }
 
-    /// Called before fetching a missing blob of `repo`: records the miss and, when the
-    /// rule says so, hydrates the commit first (joining a hydration already running).
-    pub async fn before_miss(&self, ns: &Arc<Namespace>, repo: &Arc<RepoContext>) {
+    /// Called before fetching missing blob `sha` of `repo`: records the miss and, when the
+    /// rule says so, starts hydrating the commit; while a hydration runs, waits until this
+    /// blob is stored (or the hydration ends), so the caller usually finds it local.
+    pub async fn before_miss(
+        &self,
+        ns: &Arc<Namespace>,
+        repo: &Arc<RepoContext>,
+        sha: Sha,
+        size: u64,
+    ) {
         if self.threshold == 0 {
             return;
         }
         let commit = repo.commit.sha;
+        if let Some(running) = self.running_for(commit) {
+            return wait_for(ns, &running, sha, size).await;
+        }
         let (misses, listings) = {
             let now = Instant::now();
             let mut activity = self.activity.lock().expect("activity poisoned");
@@ -141,22 +159,44 @@ impl Hydrator {
             }
         };
         let total: u64 = expected.values().map(|e| e.size).sum();
-        if !burst && expected.len() <= self.threshold {
+        if (!burst && expected.len() <= self.threshold) || total > MAX_HYDRATE_BYTES {
             return;
         }
-        if total > MAX_HYDRATE_BYTES {
-            self.mark_done(commit);
-            return;
+        let running = {
+            let mut running = self.running.lock().expect("running poisoned");
+            if let Some(existing) = running.get(&commit) {
+                Arc::clone(existing)
+            } else {
+                self.mark_done(commit);
+                let fresh = Arc::new(Running::default());
+                running.insert(commit, Arc::clone(&fresh));
+                let (ns, repo, counters, progress) = (
+                    Arc::clone(ns),
+                    Arc::clone(repo),
+                    Arc::clone(&self.counters),
+                    Arc::clone(&fresh),
+                );
+                tokio::spawn(async move {
+                    counters.run(&ns, &repo, expected, total, &progress).await;
+                    progress.done.store(true, Ordering::SeqCst);
+                    progress.notify.notify_waiters();
+                });
+                fresh
+            }
+        };
+        wait_for(ns, &running, sha, size).await;
+    }
+
+    fn running_for(&self, commit: Sha) -> Option<Arc<Running>> {
+        let mut running = self.running.lock().expect("running poisoned");
+        match running.get(&commit) {
+            Some(r) if r.done.load(Ordering::SeqCst) => {
+                running.remove(&commit);
+                None
+            }
+            Some(r) => Some(Arc::clone(r)),
+            None => None,
         }
-        let ns = Arc::clone(ns);
-        let repo = Arc::clone(repo);
-        let counters = Arc::clone(&self.counters);
-        self.flights
-            .run(commit, move || async move {
-                counters.run(&ns, &repo, expected, total).await;
-            })
-            .await;
-        self.mark_done(commit);
     }
 
     fn mark_done(&self, commit: Sha) {
@@ -185,9 +225,10 @@ impl Counters {
         repo: &Arc<RepoContext>,
         expected: HashMap<String, Expected>,
         total: u64,
+        progress: &Arc<Running>,
     ) {
         let started = Instant::now();
-        match hydrate(ns, repo, expected, total).await {
+        match hydrate(ns, repo, expected, total, Arc::clone(progress)).await {
             Ok((files, bytes)) => {
                 self.hydrations.fetch_add(1, Ordering::Relaxed);
                 self.files.fetch_add(files, Ordering::Relaxed);
@@ -199,6 +240,20 @@ impl Counters {
                 tracing::warn!(repo = %repo.spec, %why, "hydration failed; reading files one by one");
             }
         }
+    }
+}
+
+/// Waits until blob `sha` is in the store or the hydration has ended.
+async fn wait_for(ns: &Namespace, running: &Running, sha: Sha, size: u64) {
+    loop {
+        // Register before checking, so a file stored in between still wakes us.
+        let notified = running.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if running.done.load(Ordering::SeqCst) || ns.store().blob_path(sha, size).is_some() {
+            return;
+        }
+        notified.await;
     }
 }
 
@@ -238,6 +293,7 @@ async fn hydrate(
     repo: &RepoContext,
     expected: HashMap<String, Expected>,
     total: u64,
+    progress: Arc<Running>,
 ) -> Result<(u64, u64), String> {
     use futures_util::TryStreamExt;
     let stream = ns
@@ -249,9 +305,13 @@ async fn hydrate(
     let bridge = tokio_util::io::SyncIoBridge::new(reader);
     let limit = total + expected.len() as u64 * TAR_OVERHEAD_PER_FILE + TAR_OVERHEAD_SLACK;
     let store = Arc::clone(ns.store());
-    tokio::task::spawn_blocking(move || extract(&store, bridge, expected, limit))
-        .await
-        .map_err(|e| format!("extraction task failed: {e}"))?
+    tokio::task::spawn_blocking(move || {
+        extract(&store, bridge, expected, limit, &|| {
+            progress.notify.notify_waiters()
+        })
+    })
+    .await
+    .map_err(|e| format!("extraction task failed: {e}"))?
 }
 
 fn extract(
@@ -259,6 +319,7 @@ fn extract(
     source: impl std::io::Read,
     expected: HashMap<String, Expected>,
     limit: u64,
+    on_stored: &dyn Fn(),
 ) -> Result<(u64, u64), String> {
     use std::io::Read;
     let gz = flate2::read::GzDecoder::new(source);
@@ -302,6 +363,7 @@ fn extract(
             Ok(_) => {
                 files += 1;
                 bytes += want.size;
+                on_stored();
             }
             Err(e) => tracing::warn!(path, error = %e, "tarball file refused"),
         }
@@ -372,7 +434,7 @@ mod tests {
             ("acme-api-1234567/../../escape", b"evil\n", None),
             ("acme-api-1234567/link", b"", Some("a.txt")),
         ]);
-        let (files, bytes) = extract(&store, &gz[..], expected, 1 << 20).unwrap();
+        let (files, bytes) = extract(&store, &gz[..], expected, 1 << 20, &|| {}).unwrap();
         assert_eq!((files, bytes), (2, 6 + 5));
         assert!(store.blob_path(blob_sha(b"right\n"), 6).is_some());
         assert!(store.blob_path(blob_sha(b"a.txt"), 5).is_some());
@@ -402,7 +464,7 @@ mod tests {
             [expect("big", &big, Mode::File)].into_iter().collect();
         let gz = tarball(&[("top/big", &big, None)]);
         // A limit below the archive's size: the read stops there and nothing is stored.
-        let result = extract(&store, &gz[..], expected, 10_000);
+        let result = extract(&store, &gz[..], expected, 10_000, &|| {});
         assert!(result.is_err() || result.unwrap().0 == 0);
         assert!(store.blob_path(blob_sha(&big), big.len() as u64).is_none());
     }

@@ -18,7 +18,7 @@ use std::ffi::OsStr;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use fuser::{
@@ -70,10 +70,9 @@ struct Adapter {
     core: Arc<FsCore>,
     rt: tokio::runtime::Handle,
     passthrough: Arc<AtomicBool>,
-    /// One backing id per inode, shared by its open handles (the kernel requires it).
-    backing: Arc<Mutex<HashMap<u64, Weak<BackingId>>>>,
-    /// What each open handle holds on to until release.
-    handles: Arc<Mutex<HashMap<u64, Arc<BackingId>>>>,
+    /// One backing id per inode, shared by all its opens (the kernel requires it) and
+    /// kept until the inode is forgotten, so reopening costs no registration.
+    backing: Arc<Mutex<HashMap<u64, Arc<BackingId>>>>,
 }
 
 impl Adapter {
@@ -107,6 +106,24 @@ impl Filesystem for Adapter {
         self.spawn(async move {
             match core.lookup(parent.0, &name).await {
                 Ok((attr, ttl)) => reply.entry(&ttl, &to_attr(&attr), Generation(0)),
+                // A negative entry (inode 0): the kernel caches the miss, so tools probing
+                // for the same config files in every directory ask once, not every time.
+                Err(e) if e.0 == libc::ENOENT => {
+                    let ttl = core.negative_ttl(parent.0);
+                    let mut attr = to_attr(&core::Attr {
+                        ino: 0,
+                        kind: Kind::File,
+                        size: 0,
+                        perm: 0,
+                        nlink: 0,
+                        mtime: std::time::UNIX_EPOCH,
+                        uid: 0,
+                        gid: 0,
+                        blksize: 0,
+                    });
+                    attr.ino = INodeNo(0);
+                    reply.entry(&ttl, &attr, Generation(0));
+                }
                 Err(e) => reply.error(errno(e)),
             }
         });
@@ -114,6 +131,12 @@ impl Filesystem for Adapter {
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
         self.core.forget(ino.0, nlookup);
+        if self.core.inodes().get(ino.0).is_none() {
+            self.backing
+                .lock()
+                .expect("backing poisoned")
+                .remove(&ino.0);
+        }
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
@@ -211,28 +234,26 @@ impl Filesystem for Adapter {
         let core = Arc::clone(&self.core);
         let passthrough = Arc::clone(&self.passthrough);
         let backing = Arc::clone(&self.backing);
-        let handles = Arc::clone(&self.handles);
         self.spawn(async move {
             let (fh, open) = match core.open(ino.0).await {
                 Ok(opened) => opened,
                 Err(e) => return reply.error(errno(e)),
             };
             if passthrough.load(Ordering::Relaxed) {
-                let existing = backing.lock().expect("backing poisoned").get(&ino.0).and_then(Weak::upgrade);
+                let existing = backing.lock().expect("backing poisoned").get(&ino.0).cloned();
                 let id = match existing {
                     Some(id) => Ok(id),
                     None => reply.open_backing(&*open.file).map(Arc::new),
                 };
                 match id {
                     Ok(id) => {
-                        backing
-                            .lock()
-                            .expect("backing poisoned")
-                            .insert(ino.0, Arc::downgrade(&id));
-                        handles.lock().expect("handles poisoned").insert(fh, Arc::clone(&id));
+                        backing.lock().expect("backing poisoned").insert(ino.0, Arc::clone(&id));
+                        // With passthrough the kernel reads the backing file itself; the
+                        // handle's own file is not needed.
+                        core.release(fh);
                         // No FOPEN_KEEP_CACHE here: the kernel refuses it with passthrough
                         // (EIO on read); the page cache is the backing file's own.
-                        reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
+                        reply.opened_passthrough(FileHandle(fh), FopenFlags::FOPEN_NOFLUSH, &id);
                         return;
                     }
                     Err(e) => {
@@ -241,7 +262,7 @@ impl Filesystem for Adapter {
                     }
                 }
             }
-            reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE);
+            reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH);
         });
     }
 
@@ -302,7 +323,6 @@ impl Filesystem for Adapter {
         reply: ReplyEmpty,
     ) {
         self.core.release(fh.0);
-        self.handles.lock().expect("handles poisoned").remove(&fh.0);
         reply.ok();
     }
 
@@ -472,7 +492,6 @@ pub fn mount(
         rt: tokio::runtime::Handle::current(),
         passthrough: Arc::new(AtomicBool::new(options.passthrough)),
         backing: Arc::default(),
-        handles: Arc::default(),
     };
     let mut config = Config::default();
     config.mount_options = vec![
