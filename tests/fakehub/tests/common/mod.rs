@@ -21,8 +21,12 @@ pub fn hub() -> (tempfile::TempDir, FakeHub) {
     (dir, hub)
 }
 
+/// A client that sees responses exactly as sent: no automatic `Accept-Encoding` or
+/// decompression, even when the workspace build unifies reqwest's `gzip` feature on
+/// (heimdall enables it); tests that want gzip ask for it explicitly.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
+        .no_gzip()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
