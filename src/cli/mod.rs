@@ -70,6 +70,11 @@ enum Command {
     Mount(MountArgs),
     /// Unmount a Heimdall mount
     Unmount { mountpoint: PathBuf },
+    /// Organization scans: tools, dependencies and conventions across repositories
+    Github {
+        #[command(subcommand)]
+        command: github::GithubCommand,
+    },
     /// The local cache
     Cache {
         #[command(subcommand)]
@@ -142,6 +147,7 @@ fn one_line(error: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
+mod github;
 mod mount;
 
 use mount::READY_FD_ENV;
@@ -156,6 +162,8 @@ impl App {
     fn new(cli: &Cli) -> Result<App> {
         let ref_ttl = match &cli.command {
             Command::Mount(args) => args.ref_ttl,
+            // A scan wants today's commits: it polls every ref (free 304s when unchanged).
+            Command::Github { .. } => std::time::Duration::ZERO,
             _ => namespace::DEFAULT_REF_TTL,
         };
         let input = SettingsInput {
@@ -220,6 +228,7 @@ fn run(cli: Cli) -> Result<()> {
             Command::Tree { repo, path, recursive } => tree(&app, &repo, path.as_deref(), recursive).await,
             Command::Cat { target } => cat(&app, &target).await,
             Command::Mount(args) => mount::serve(app.namespace, &app.settings, args).await,
+            Command::Github { command } => github::run(app.namespace, command).await,
             Command::Unmount { .. } => unreachable!("handled before the runtime starts"),
             Command::Cache {
                 command: CacheCommand::Stats { json },

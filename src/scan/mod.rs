@@ -2,5 +2,7 @@
 //! through the store, extract patterns, and keep per-repo results keyed by commit.
 
 pub mod filter;
+pub mod run;
 
 pub use filter::RepoFilter;
+pub use run::{ScanError, ScanEvent, ScanOptions, ScanStatus, Scanner};

@@ -1,0 +1,324 @@
+//! `heimdall github scan-org | extract-patterns | scan-status | export-patterns`.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Subcommand, ValueEnum};
+
+use crate::namespace::Namespace;
+use crate::patterns::FileFilter;
+use crate::scan::RepoFilter;
+use crate::scan::run::{DEFAULT_PARALLEL, ScanEvent, ScanOptions, ScanStatus, Scanner};
+
+#[derive(Debug, Subcommand)]
+pub enum GithubCommand {
+    /// Scan an organization's repositories and write the codex export
+    ScanOrg(ScanArgs),
+    /// Re-extract patterns, reusing per-repo results younger than --cache-days
+    ExtractPatterns {
+        org: String,
+        #[arg(long, value_name = "DAYS", default_value_t = 7)]
+        cache_days: u64,
+        #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLEL)]
+        parallel: usize,
+    },
+    /// Progress and outcome of an organization's latest scan
+    ScanStatus {
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export the latest scan's results
+    ExportPatterns {
+        org: String,
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Write here instead of stdout
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// The org-level codex export (schema/codex.schema.json)
+    Codex,
+    /// Every repository's extracted patterns, as one JSON array
+    Json,
+    /// One line per repository with everything extracted from it
+    Jsonl,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    org: String,
+    /// Write the codex export here instead of stdout
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Only read target files matching these globs, e.g. "*.toml,*.json,*.yaml"
+    #[arg(long, value_name = "GLOBS")]
+    files: Option<String>,
+    /// Only repositories whose primary language is this
+    #[arg(long, value_name = "L")]
+    language: Option<String>,
+    #[arg(long, value_name = "N")]
+    min_stars: Option<u64>,
+    /// Only repositories pushed within this long, e.g. 90d
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pushed_within: Option<Duration>,
+    #[arg(long, value_name = "N")]
+    max_size_kb: Option<u64>,
+    #[arg(long)]
+    include_forks: bool,
+    #[arg(long)]
+    include_archived: bool,
+    /// Only repositories whose name matches this regular expression
+    #[arg(long = "match", value_name = "REGEX")]
+    name: Option<String>,
+    /// Repositories scanned at once
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLEL)]
+    parallel: usize,
+}
+
+fn today() -> String {
+    let now = std::time::SystemTime::now();
+    humantime::format_rfc3339_seconds(now).to_string()[..10].to_string()
+}
+
+fn write_output(output: Option<&Path>, text: &str) -> Result<()> {
+    match output {
+        Some(path) => {
+            // Write beside and rename, so a reader never sees half an export.
+            let temp = path.with_extension("tmp-heimdall");
+            std::fs::write(&temp, text)
+                .with_context(|| format!("cannot write `{}`", temp.display()))?;
+            std::fs::rename(&temp, path)
+                .with_context(|| format!("cannot write `{}`", path.display()))?;
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// A progress bar on a terminal, plain log lines otherwise.
+fn reporter(org: &str) -> impl Fn(ScanEvent) + Send + Sync + use<> {
+    let tty = std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::hidden();
+    let org = org.to_string();
+    move |event| match event {
+        ScanEvent::Started {
+            total,
+            resumed,
+            offline,
+        } => {
+            if tty {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.set_length(total as u64);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{prefix} [{bar:30}] {pos}/{len} {msg}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+                bar.set_prefix(org.clone());
+            }
+            let how = match (resumed, offline) {
+                (_, true) => " (offline: from cache)",
+                (true, false) => " (resuming an interrupted scan)",
+                (false, false) => "",
+            };
+            if tty {
+                bar.println(format!("scanning {total} repositories of {org}{how}"));
+            } else {
+                eprintln!("scanning {total} repositories of {org}{how}");
+            }
+        }
+        ScanEvent::Repo {
+            repo,
+            done,
+            total,
+            cached,
+            error,
+        } => {
+            let what = match (&error, cached) {
+                (Some(e), _) => format!("failed: {e}"),
+                (None, true) => "unchanged (cached)".to_string(),
+                (None, false) => "scanned".to_string(),
+            };
+            if tty {
+                bar.set_position(done as u64);
+                bar.set_message(repo.clone());
+                if error.is_some() {
+                    bar.println(format!("{repo}: {what}"));
+                }
+                if done == total {
+                    bar.finish_and_clear();
+                }
+            } else {
+                eprintln!("[{done}/{total}] {repo}: {what}");
+            }
+        }
+    }
+}
+
+fn print_summary(status: &ScanStatus) {
+    eprintln!(
+        "{}: {} of {} repositories scanned, {} failed, {} requests, cache hit rate {:.0}%{}",
+        status.organization,
+        status.repos_done,
+        status.repos_total,
+        status.repos_failed,
+        status.requests_used,
+        status.cache_hit_rate * 100.0,
+        if status.offline {
+            " (offline: last results from cache)"
+        } else {
+            ""
+        }
+    );
+    for failed in &status.failed {
+        eprintln!("  failed: {}: {}", failed.repo, failed.reason);
+    }
+}
+
+pub async fn run(namespace: Arc<Namespace>, command: GithubCommand) -> Result<()> {
+    let scanner = Scanner::new(namespace);
+    match command {
+        GithubCommand::ScanOrg(args) => {
+            let filter = RepoFilter {
+                language: args.language,
+                min_stars: args.min_stars,
+                pushed_within: args.pushed_within,
+                max_size_kb: args.max_size_kb,
+                include_forks: args.include_forks,
+                include_archived: args.include_archived,
+                name: args
+                    .name
+                    .as_deref()
+                    .map(regex::Regex::new)
+                    .transpose()
+                    .context("invalid --match")?,
+            };
+            let files = args
+                .files
+                .as_deref()
+                .map(FileFilter::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("invalid --files: {e}"))?;
+            let options = ScanOptions {
+                org: args.org.clone(),
+                filter,
+                files,
+                parallel: args.parallel,
+                max_result_age: None,
+            };
+            let status = scanner
+                .scan_organization(&options, &reporter(&args.org))
+                .await?;
+            print_summary(&status);
+            let codex = scanner.export_codex(&args.org, &today())?;
+            write_output(
+                args.output.as_deref(),
+                &(serde_json::to_string_pretty(&codex)? + "\n"),
+            )
+        }
+        GithubCommand::ExtractPatterns {
+            org,
+            cache_days,
+            parallel,
+        } => {
+            let options = ScanOptions {
+                org: org.clone(),
+                filter: RepoFilter::default(),
+                files: None,
+                parallel,
+                max_result_age: Some(Duration::from_secs(cache_days * 86400)),
+            };
+            let status = scanner.scan_organization(&options, &reporter(&org)).await?;
+            print_summary(&status);
+            Ok(())
+        }
+        GithubCommand::ScanStatus { org, json } => {
+            let Some(status) = scanner.status(&org)? else {
+                bail!("`{org}` has not been scanned yet: run `heimdall github scan-org {org}`");
+            };
+            if json {
+                write_output(None, &(serde_json::to_string_pretty(&status)? + "\n"))
+            } else {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "organization: {}", status.organization)?;
+                writeln!(out, "state:        {} (run {})", status.state, status.run)?;
+                writeln!(
+                    out,
+                    "repositories: {} done, {} failed, {} total",
+                    status.repos_done, status.repos_failed, status.repos_total
+                )?;
+                writeln!(out, "started:      {}", format_epoch(status.started_at))?;
+                writeln!(
+                    out,
+                    "finished:     {}",
+                    status
+                        .finished_at
+                        .map(format_epoch)
+                        .unwrap_or_else(|| "-".into())
+                )?;
+                writeln!(out, "requests:     {}", status.requests_used)?;
+                writeln!(out, "cache hits:   {:.0}%", status.cache_hit_rate * 100.0)?;
+                if let Some(left) = status.rate_limit_remaining {
+                    writeln!(out, "rate limit:   {left} left")?;
+                }
+                if status.offline {
+                    writeln!(out, "offline:      yes (results from cache)")?;
+                }
+                for failed in &status.failed {
+                    writeln!(out, "failed:       {}: {}", failed.repo, failed.reason)?;
+                }
+                for (repo, files) in &status.parse_errors {
+                    writeln!(out, "parse errors: {repo}: {}", files.join(", "))?;
+                }
+                Ok(())
+            }
+        }
+        GithubCommand::ExportPatterns {
+            org,
+            format,
+            output,
+        } => {
+            let text = match format {
+                ExportFormat::Codex => {
+                    serde_json::to_string_pretty(&scanner.export_codex(&org, &today())?)? + "\n"
+                }
+                ExportFormat::Json => {
+                    let repos: Vec<serde_json::Value> = scanner
+                        .cached_patterns(&org)?
+                        .into_iter()
+                        .map(|(repo, patterns)| {
+                            let mut value =
+                                serde_json::to_value(patterns).expect("patterns serialize");
+                            value["repository"] = serde_json::Value::String(repo);
+                            value
+                        })
+                        .collect();
+                    serde_json::to_string_pretty(&repos)? + "\n"
+                }
+                ExportFormat::Jsonl => crate::codex::export_jsonl(&scanner.cached_patterns(&org)?),
+            };
+            write_output(output.as_deref(), &text)
+        }
+    }
+}
+
+fn format_epoch(epoch: i64) -> String {
+    humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + Duration::from_secs(epoch.max(0) as u64),
+    )
+    .to_string()
+}
