@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::control::{self, Control, ControlFiles};
 use super::errno;
 use super::hydrate::Hydrator;
 use super::inode::{Identity, Ino, Inodes, Node, NodeKey, NodeKind, ROOT_INO, RepoContext};
@@ -129,6 +130,12 @@ struct RootState {
     checked: Instant,
 }
 
+/// What `open` made: a blob-backed file, or a control file's content snapshot.
+pub enum Opened {
+    Blob(u64, Arc<OpenFile>),
+    Control(u64),
+}
+
 /// An open file: its content is pinned to the blob it was opened with.
 pub struct OpenFile {
     pub ino: Ino,
@@ -146,10 +153,22 @@ pub struct FsCore {
     missing: Mutex<HashMap<(Ino, String), Instant>>,
     roots: Mutex<HashMap<Ino, RootState>>,
     handles: Mutex<HashMap<u64, Arc<OpenFile>>>,
+    /// Open control files: their content as of the open.
+    control_handles: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
+    control: ControlFiles,
     next_fh: AtomicU64,
     hydrator: Hydrator,
     invalidate: Box<dyn Fn(Invalidation) + Send + Sync>,
     mounted_at: SystemTime,
+}
+
+/// The key of a node identified by its name alone (owners, repo roots, control files).
+fn named(parent: Ino, name: &str) -> NodeKey {
+    NodeKey {
+        parent,
+        name: name.to_string(),
+        identity: Identity::Named,
+    }
 }
 
 fn owner_key(name: &str) -> NodeKey {
@@ -169,6 +188,7 @@ impl FsCore {
         invalidate: Box<dyn Fn(Invalidation) + Send + Sync>,
     ) -> FsCore {
         let owners = opts.owners.iter().map(|o| o.to_ascii_lowercase()).collect();
+        let control = ControlFiles::new(Arc::clone(&ns));
         FsCore {
             hydrator: Hydrator::new(opts.hydrate_threshold),
             ns,
@@ -179,6 +199,8 @@ impl FsCore {
             missing: Mutex::new(HashMap::new()),
             roots: Mutex::new(HashMap::new()),
             handles: Mutex::new(HashMap::new()),
+            control_handles: Mutex::new(HashMap::new()),
+            control,
             next_fh: AtomicU64::new(1),
             invalidate,
             mounted_at: SystemTime::now(),
@@ -221,6 +243,24 @@ impl FsCore {
             NodeKind::Root | NodeKind::Owner { .. } => {
                 Ok((self.dir_attr(node.ino, self.mounted_at, 2), MUTABLE_TTL))
             }
+            NodeKind::Control(c) if c.is_dir() => {
+                Ok((self.dir_attr(node.ino, self.mounted_at, 2), MUTABLE_TTL))
+            }
+            NodeKind::Control(_) => Ok((
+                Attr {
+                    ino: node.ino,
+                    kind: Kind::File,
+                    // The real length is known at open; reads use direct I/O.
+                    size: 0,
+                    perm: 0o444,
+                    nlink: 1,
+                    mtime: SystemTime::now(),
+                    uid: self.opts.uid,
+                    gid: self.opts.gid,
+                    blksize: BLOCK_SIZE,
+                },
+                Duration::ZERO,
+            )),
             NodeKind::RepoRoot { spec } => {
                 let repo = self.repo_root(node.ino, spec).await?;
                 let mtime = repo
@@ -283,9 +323,20 @@ impl FsCore {
         }
     }
 
-    pub async fn getattr(&self, ino: Ino) -> FsResult<(Attr, Duration)> {
+    /// With `fh`, an open control file reports the length of its own snapshot.
+    pub async fn getattr(&self, ino: Ino, fh: Option<u64>) -> FsResult<(Attr, Duration)> {
         let node = self.node(ino)?;
-        self.attr(&node).await
+        let (mut attr, ttl) = self.attr(&node).await?;
+        if let Some(content) = fh.and_then(|fh| {
+            self.control_handles
+                .lock()
+                .expect("control handles poisoned")
+                .get(&fh)
+                .cloned()
+        }) {
+            attr.size = content.len() as u64;
+        }
+        Ok((attr, ttl))
     }
 
     /// The commit a repo root shows now; re-resolved after `ref_ttl`.
@@ -372,7 +423,9 @@ impl FsCore {
                 ..
             } => return Ok(None),
             NodeKind::Content { .. } => return Err(Errno(libc::ENOTDIR)),
-            NodeKind::Root | NodeKind::Owner { .. } => return Err(Errno(libc::EINVAL)),
+            NodeKind::Root | NodeKind::Owner { .. } | NodeKind::Control(_) => {
+                return Err(Errno(libc::EINVAL));
+            }
         };
         let tree = self
             .ns
@@ -412,6 +465,38 @@ impl FsCore {
     pub async fn lookup(&self, parent: Ino, name: &str) -> FsResult<(Attr, Duration)> {
         let dir = self.node(parent)?;
         match &dir.kind {
+            NodeKind::Root if name == control::PATTERNS_DIR || name == control::STATUS_DIR => {
+                let which = if name == control::PATTERNS_DIR {
+                    Control::PatternsDir
+                } else {
+                    Control::StatusDir
+                };
+                let node = self
+                    .inodes
+                    .lookup(named(parent, name), || NodeKind::Control(which));
+                self.attr(&node).await
+            }
+            NodeKind::Control(dir_kind) => {
+                let file = match (dir_kind, name) {
+                    (Control::StatusDir, control::RATE_LIMIT_FILE) => Control::RateLimit,
+                    (Control::StatusDir, control::CACHE_FILE) => Control::Cache,
+                    (Control::StatusDir, _) => {
+                        let org = control::org_of(name).ok_or(Errno(libc::ENOENT))?;
+                        if !self.control.scanned_orgs().contains(&org) {
+                            return Err(Errno(libc::ENOENT));
+                        }
+                        Control::Status(org)
+                    }
+                    (Control::PatternsDir, _) => {
+                        Control::Patterns(control::org_of(name).ok_or(Errno(libc::ENOENT))?)
+                    }
+                    _ => return Err(Errno(libc::ENOTDIR)),
+                };
+                let node = self
+                    .inodes
+                    .lookup(named(parent, name), || NodeKind::Control(file));
+                self.attr(&node).await
+            }
             NodeKind::Root => {
                 let login = name.to_ascii_lowercase();
                 if !namespace::valid_owner(&login) {
@@ -528,7 +613,7 @@ impl FsCore {
         match self.inodes.get(parent).map(|n| match &n.kind {
             NodeKind::Content { .. } => true,
             NodeKind::RepoRoot { spec } => is_pinned(spec),
-            NodeKind::Root | NodeKind::Owner { .. } => false,
+            NodeKind::Root | NodeKind::Owner { .. } | NodeKind::Control(_) => false,
         }) {
             Some(true) => IMMUTABLE_TTL,
             _ => MUTABLE_TTL,
@@ -572,6 +657,32 @@ impl FsCore {
                         ino,
                         kind: Kind::Directory,
                         name: login,
+                    });
+                }
+                for name in [control::PATTERNS_DIR, control::STATUS_DIR] {
+                    out.push(DirEntry {
+                        ino: self.inodes.peek(&named(ino, name)),
+                        kind: Kind::Directory,
+                        name: name.to_string(),
+                    });
+                }
+            }
+            NodeKind::Control(which) => {
+                let mut names: Vec<String> = self
+                    .control
+                    .scanned_orgs()
+                    .into_iter()
+                    .map(|o| format!("{o}.json"))
+                    .collect();
+                if *which == Control::StatusDir {
+                    names.push(control::CACHE_FILE.into());
+                    names.push(control::RATE_LIMIT_FILE.into());
+                }
+                for name in names {
+                    out.push(DirEntry {
+                        ino: self.inodes.peek(&named(ino, &name)),
+                        kind: Kind::File,
+                        name,
                     });
                 }
             }
@@ -726,8 +837,27 @@ impl FsCore {
     }
 
     /// Opens a file: its blob is made local first, so reads never wait on the network.
-    pub async fn open(&self, ino: Ino) -> FsResult<(u64, Arc<OpenFile>)> {
+    pub async fn open(&self, ino: Ino) -> FsResult<Opened> {
         let node = self.node(ino)?;
+        if let NodeKind::Control(file) = &node.kind {
+            if file.is_dir() {
+                return Err(Errno(libc::EISDIR));
+            }
+            let content = self
+                .control
+                .content(file, self.hydrator.stats())
+                .await
+                .map_err(|why| {
+                    tracing::warn!(file = %node.name, %why, "control file unavailable");
+                    Errno(libc::EIO)
+                })?;
+            let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+            self.control_handles
+                .lock()
+                .expect("control handles poisoned")
+                .insert(fh, Arc::new(content));
+            return Ok(Opened::Control(fh));
+        }
         let path = self.local_blob(&node).await?;
         let file = File::open(&path).map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
@@ -740,10 +870,20 @@ impl FsCore {
             .lock()
             .expect("handles poisoned")
             .insert(fh, Arc::clone(&open));
-        Ok((fh, open))
+        Ok(Opened::Blob(fh, open))
     }
 
     pub fn read(&self, fh: u64, offset: u64, size: u32) -> FsResult<Vec<u8>> {
+        if let Some(content) = self
+            .control_handles
+            .lock()
+            .expect("control handles poisoned")
+            .get(&fh)
+        {
+            let start = (offset as usize).min(content.len());
+            let end = (start + size as usize).min(content.len());
+            return Ok(content[start..end].to_vec());
+        }
         let open = self
             .handles
             .lock()
@@ -770,6 +910,10 @@ impl FsCore {
 
     pub fn release(&self, fh: u64) {
         self.handles.lock().expect("handles poisoned").remove(&fh);
+        self.control_handles
+            .lock()
+            .expect("control handles poisoned")
+            .remove(&fh);
     }
 
     pub fn open_files(&self) -> usize {
@@ -799,7 +943,9 @@ impl FsCore {
                 }
                 None => return Err(Errno(libc::ENODATA)),
             },
-            NodeKind::Root | NodeKind::Owner { .. } => return Err(Errno(libc::ENODATA)),
+            NodeKind::Root | NodeKind::Owner { .. } | NodeKind::Control(_) => {
+                return Err(Errno(libc::ENODATA));
+            }
         };
         match name {
             XATTR_SHA => Ok(sha.to_hex().into_bytes()),
@@ -822,7 +968,7 @@ impl FsCore {
     pub fn listxattr(&self, ino: Ino) -> FsResult<Vec<u8>> {
         let node = self.node(ino)?;
         match node.kind {
-            NodeKind::Root | NodeKind::Owner { .. } => Ok(Vec::new()),
+            NodeKind::Root | NodeKind::Owner { .. } | NodeKind::Control(_) => Ok(Vec::new()),
             NodeKind::RepoRoot { .. } | NodeKind::Content { .. } => {
                 Ok(format!("{XATTR_SHA}\0{XATTR_URL}\0").into_bytes())
             }

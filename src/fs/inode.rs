@@ -43,6 +43,8 @@ pub enum NodeKind {
     RepoRoot {
         spec: RepoSpec,
     },
+    /// `/.patterns`, `/.status` and their files.
+    Control(super::control::Control),
     /// A tree, blob or gitlink under a commit: immutable.
     Content {
         repo: Arc<RepoContext>,
@@ -67,6 +69,7 @@ impl Node {
     pub fn is_dir(&self) -> bool {
         match &self.kind {
             NodeKind::Root | NodeKind::Owner { .. } | NodeKind::RepoRoot { .. } => true,
+            NodeKind::Control(control) => control.is_dir(),
             NodeKind::Content { mode, .. } => matches!(mode, Mode::Tree | Mode::Submodule),
         }
     }

@@ -8,6 +8,7 @@
 //! Kernel cache invalidations are sent from a separate thread, never from inside a
 //! request (the kernel may hold the directory's lock while the request is pending).
 
+pub mod control;
 pub mod core;
 pub mod errno;
 pub mod hydrate;
@@ -139,10 +140,10 @@ impl Filesystem for Adapter {
         }
     }
 
-    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
         let core = Arc::clone(&self.core);
         self.spawn(async move {
-            match core.getattr(ino.0).await {
+            match core.getattr(ino.0, fh.map(|f| f.0)).await {
                 Ok((attr, ttl)) => reply.attr(&ttl, &to_attr(&attr)),
                 Err(e) => reply.error(errno(e)),
             }
@@ -236,7 +237,11 @@ impl Filesystem for Adapter {
         let backing = Arc::clone(&self.backing);
         self.spawn(async move {
             let (fh, open) = match core.open(ino.0).await {
-                Ok(opened) => opened,
+                Ok(core::Opened::Blob(fh, open)) => (fh, open),
+                // Control files: content fixed at open, read with direct I/O.
+                Ok(core::Opened::Control(fh)) => {
+                    return reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO);
+                }
                 Err(e) => return reply.error(errno(e)),
             };
             if passthrough.load(Ordering::Relaxed) {
