@@ -80,10 +80,10 @@ fn program_tools(words: &[&str], depth: usize, found: &mut Vec<(&'static Rule, S
         return;
     };
     let program = program_name(first);
-    if let Some(rule) = rules::by_command(&program) {
-        if !found.iter().any(|(r, _)| r.tool == rule.tool) {
-            found.push((rule, program.clone()));
-        }
+    if let Some(rule) = rules::by_command(&program)
+        && !found.iter().any(|(r, _)| r.tool == rule.tool)
+    {
+        found.push((rule, program.clone()));
     }
     if depth >= MAX_WRAPPER_DEPTH {
         return;
@@ -122,10 +122,11 @@ fn program_name(word: &str) -> String {
     let base = word.rsplit('/').next().unwrap_or(word);
     let base = base.strip_suffix(".exe").unwrap_or(base);
     for versioned in ["python3", "pip3"] {
-        if let Some(rest) = base.strip_prefix(versioned) {
-            if rest.starts_with('.') && rest[1..].chars().all(|c| c.is_ascii_digit()) {
-                return versioned.to_string();
-            }
+        if let Some(rest) = base.strip_prefix(versioned)
+            && rest.starts_with('.')
+            && rest[1..].chars().all(|c| c.is_ascii_digit())
+        {
+            return versioned.to_string();
         }
     }
     base.to_string()

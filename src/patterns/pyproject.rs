@@ -46,11 +46,9 @@ pub(crate) fn extract(text: &str, path: &str, f: &mut Findings) {
     }
     if let Some(tool) = table(&document, "tool") {
         poetry(tool, path, f);
-        if let Some(pdm) = table(tool, "pdm") {
-            if let Some(groups) = table(pdm, "dev-dependencies") {
-                for (name, list) in groups {
-                    requirement_list(Some(list), &format!("group:{name}"), path, f);
-                }
+        if let Some(groups) = table(tool, "pdm").and_then(|pdm| table(pdm, "dev-dependencies")) {
+            for (name, list) in groups {
+                requirement_list(Some(list), &format!("group:{name}"), path, f);
             }
         }
         if let Some(envs) = table(tool, "hatch").and_then(|h| table(h, "envs")) {
@@ -65,10 +63,8 @@ pub(crate) fn extract(text: &str, path: &str, f: &mut Findings) {
         }
         tool_tables(tool, path, f);
         tasks(tool, path, f);
-        if let Some(ini) = table(tool, "tox").and_then(|t| t.get("legacy_tox_ini")) {
-            if let Some(ini) = ini.as_str() {
-                python_ini::tox_ini(ini, path, f);
-            }
+        if let Some(ini) = table(tool, "tox").and_then(|t| t.get("legacy_tox_ini")?.as_str()) {
+            python_ini::tox_ini(ini, path, f);
         }
     }
 }

@@ -104,9 +104,12 @@ pub(crate) fn tox_ini(text: &str, path: &str, f: &mut Findings) {
     }
     let base = sections.get("testenv");
     let mut envs: BTreeMap<String, Option<&BTreeMap<String, String>>> = BTreeMap::new();
-    if let Some(envlist) = sections.get("tox").and_then(|t| t.get("envlist")) {
-        for env in envlist_names(envlist) {
-            envs.insert(env, None);
+    // `envlist` (tox 3) and `env_list` (tox 4).
+    for key in ["envlist", "env_list"] {
+        if let Some(envlist) = sections.get("tox").and_then(|t| t.get(key)) {
+            for env in envlist_names(envlist) {
+                envs.insert(env, None);
+            }
         }
     }
     for (section, keys) in &sections {

@@ -197,13 +197,28 @@ pub(crate) fn parse_requirement(text: &str) -> Result<(String, Option<String>), 
     })?;
     let specifier = match &requirement.version_or_url {
         None => None,
-        Some(VersionOrUrl::VersionSpecifier(specifiers)) => {
-            let parts: Vec<String> = specifiers.iter().map(ToString::to_string).collect();
-            (!parts.is_empty()).then(|| parts.join(","))
-        }
+        Some(VersionOrUrl::VersionSpecifier(specifiers)) if specifiers.is_empty() => None,
+        Some(VersionOrUrl::VersionSpecifier(_)) => Some(written_specifier(text)),
         Some(VersionOrUrl::Url(url)) => Some(format!("@ {url}")),
     };
     Ok((requirement.name.to_string(), specifier))
+}
+
+/// The version specifier of a requirement that parsed, as written (clause order kept,
+/// whitespace and parentheses dropped): `requests [security] >= 2.8.1, == 2.8.* ; marker`
+/// -> `>=2.8.1,==2.8.*`.
+fn written_specifier(requirement: &str) -> String {
+    let before_marker = requirement.split(';').next().unwrap_or(requirement).trim();
+    let after_name = before_marker
+        .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let after_extras = match after_name.trim_start().strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or("", |(_, tail)| tail),
+        None => after_name,
+    };
+    after_extras
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '(' && *c != ')')
+        .collect()
 }
 
 /// PEP 503 normalization: lowercase, runs of `-`, `_`, `.` become one `-`.
@@ -311,10 +326,14 @@ mod tests {
                 ("beautifulsoup4".into(), None, "main".into()),
                 ("coverage".into(), s("!=3.5"), "main".into()),
                 ("docopt".into(), s("==0.6.1"), "main".into()),
+                ("flask".into(), s("==3.0.0"), "main".into()),
+                ("green".into(), None, "main".into()),
                 ("keyring".into(), s(">=4.1.1"), "main".into()),
                 ("mopidy-dirble".into(), s("~=1.1"), "main".into()),
-                ("requests".into(), s(">=2.8.1,==2.8.*"), "main".into()),
+                ("pytest".into(), None, "main".into()),
+                ("pytest-cov".into(), None, "main".into()),
                 ("rejected".into(), None, "main".into()),
+                ("requests".into(), s(">=2.8.1,==2.8.*"), "main".into()),
                 ("typing-extensions".into(), s(">=4.6"), "main".into()),
                 (
                     "urllib3".into(),
@@ -443,5 +462,13 @@ mod tests {
             "docs"
         );
         assert_eq!(group_for("requirements.txt", Role::Requirements), "main");
+        assert_eq!(
+            written_specifier("Foo_bar[x, y] (>=2, <3) ; python_version<'3.8'"),
+            ">=2,<3"
+        );
+        assert_eq!(
+            parse_requirement("a.b >= 1.0 , != 1.5").unwrap(),
+            ("a-b".to_string(), Some(">=1.0,!=1.5".to_string()))
+        );
     }
 }
