@@ -566,7 +566,7 @@ fn workflow_actions_runs_and_tools() {
 
 #[test]
 fn readme_shell_blocks_only() {
-    let p = run(&[("README.md", fixture!("README.md"))]);
+    let p = run(&[("README.md", fixture!("readme-sample.md"))]);
     assert_eq!(
         tools(&p),
         [
@@ -744,7 +744,7 @@ fn golden_output_is_pinned_to_the_extractor_version() {
             fixture!("pre-commit-config.yaml"),
         ),
         (".github/workflows/ci.yml", fixture!("workflow-python.yml")),
-        ("README.md", fixture!("README.md")),
+        ("README.md", fixture!("readme-sample.md")),
         ("src/spam/__init__.py", ""),
         ("tests/test_spam.py", ""),
     ]);
@@ -762,4 +762,54 @@ fn golden_output_is_pinned_to_the_extractor_version() {
         actual == expected,
         "extraction output differs from {GOLDEN}: if intended, bump EXTRACTOR_VERSION and rerun with UPDATE_GOLDEN=1"
     );
+}
+
+/// Every prefix of every sample (cut at char boundaries), read as every kind of file, is
+/// extracted without a panic: truncated files are what a hostile or broken repo looks like.
+#[test]
+fn truncated_samples_never_panic() {
+    let samples = [
+        fixture!("pyproject-pep621.toml"),
+        fixture!("pyproject-poetry.toml"),
+        fixture!("requirements.txt"),
+        fixture!("setup.cfg"),
+        fixture!("setup.py"),
+        fixture!("tox.ini"),
+        fixture!("package.json"),
+        fixture!("tsconfig.json"),
+        fixture!("eslintrc.yml"),
+        fixture!("eslint.config.mjs"),
+        fixture!("pre-commit-config.yaml"),
+        fixture!("workflow-python.yml"),
+        fixture!("readme-sample.md"),
+    ];
+    let kinds = [
+        "pyproject.toml",
+        "requirements.txt",
+        "setup.cfg",
+        "setup.py",
+        "tox.ini",
+        "package.json",
+        "tsconfig.json",
+        ".eslintrc.yml",
+        "eslint.config.mjs",
+        ".pre-commit-config.yaml",
+        ".github/workflows/ci.yml",
+        "README.md",
+        "ruff.toml",
+        "mypy.ini",
+    ];
+    let mut runs = 0;
+    for sample in samples {
+        for cut in (0..=sample.len())
+            .step_by(13)
+            .filter(|&i| sample.is_char_boundary(i))
+        {
+            let files: Vec<(&str, &str)> =
+                kinds.iter().map(|kind| (*kind, &sample[..cut])).collect();
+            let _ = run(&files);
+            runs += 1;
+        }
+    }
+    assert!(runs > 1000, "{runs}");
 }
