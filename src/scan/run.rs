@@ -95,7 +95,7 @@ pub struct ScanStatus {
     pub finished_at: Option<i64>,
     /// Requests sent to GitHub by this run (304 revalidations included).
     pub requests_used: u64,
-    /// Share of scanned repos whose result came from the cache.
+    /// Share of successfully scanned repos whose result came from the cache.
     pub cache_hit_rate: f64,
     pub rate_limit_remaining: Option<u64>,
     /// The API was unreachable: results are the last ones cached.
@@ -419,8 +419,9 @@ impl Scanner {
                 );
             }
         }
+        // Over repos scanned: a failure (an empty repo, say) is neither a hit nor a miss.
         let hits = done.iter().filter(|r| r.cached).count();
-        let scanned = done.len() + failed.len();
+        let scanned = done.len();
         Ok(Some(ScanStatus {
             organization: scan.org,
             state: scan.state,

@@ -75,9 +75,24 @@ impl Index {
         let conn = Connection::open(path).map_err(|e| StoreError::index(path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| StoreError::index(path, e))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .and_then(|_| conn.pragma_update(None, "synchronous", "NORMAL"))
-            .map_err(|e| StoreError::index(path, e))?;
+        // Switching a new database to WAL takes an exclusive lock, and SQLite reports BUSY
+        // there without waiting: retry while another process sets it up.
+        let started = std::time::Instant::now();
+        loop {
+            match conn
+                .pragma_update(None, "journal_mode", "WAL")
+                .and_then(|_| conn.pragma_update(None, "synchronous", "NORMAL"))
+            {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && started.elapsed() < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(StoreError::index(path, e)),
+            }
+        }
         let index = Index {
             conn: Mutex::new(conn),
         };
@@ -95,11 +110,18 @@ impl Index {
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
+    /// Brings the schema up to date. The version is read inside an IMMEDIATE transaction
+    /// (SQLite's write lock), so two processes opening a new cache at once cannot both
+    /// migrate: the second waits, then finds the work done.
     fn migrate(&self, path: &Path) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let current: u32 = conn
+        let err = |e| StoreError::index(path, e);
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let current: u32 = tx
             .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|e| StoreError::index(path, e))?;
+            .map_err(err)?;
         let supported = MIGRATIONS.len() as u32;
         if current > supported {
             return Err(StoreError::NewerSchema {
@@ -108,15 +130,14 @@ impl Index {
                 supported,
             });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let tx = conn.transaction().map_err(|e| StoreError::index(path, e))?;
-            tx.execute_batch(sql)
-                .map_err(|e| StoreError::index(path, e))?;
-            tx.pragma_update(None, "user_version", (i + 1) as u32)
-                .map_err(|e| StoreError::index(path, e))?;
-            tx.commit().map_err(|e| StoreError::index(path, e))?;
+        for sql in MIGRATIONS.iter().skip(current as usize) {
+            tx.execute_batch(sql).map_err(err)?;
         }
-        Ok(())
+        if current < supported {
+            tx.pragma_update(None, "user_version", supported)
+                .map_err(err)?;
+        }
+        tx.commit().map_err(err)
     }
 
     // Owners and repos.

@@ -436,3 +436,26 @@ mod tests {
         assert!(fresh.exists());
     }
 }
+
+#[cfg(test)]
+mod concurrent_open_tests {
+    use super::*;
+
+    /// Regression: two processes opening a new cache at once both ran the migrations and
+    /// one failed with "table owners already exists".
+    #[test]
+    fn concurrent_first_opens_migrate_once() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let root = dir.path().to_path_buf();
+                    std::thread::spawn(move || Store::open(&root).map(|_| ()))
+                })
+                .collect();
+            for handle in handles {
+                handle.join().unwrap().unwrap();
+            }
+        }
+    }
+}
