@@ -25,6 +25,7 @@
 mod api;
 pub mod git;
 mod githttp;
+pub mod org;
 mod pygen;
 pub mod repo;
 mod server;

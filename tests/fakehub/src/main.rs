@@ -1,6 +1,7 @@
 //! `fakehub --root DIR`: serves a directory of bare repositories with
 //! GitHub's REST API until SIGINT/SIGTERM. `fakehub gen-python ...` and
-//! `fakehub gen-blob ...` build repositories for benchmarks.
+//! `fakehub gen-blob ...` build repositories for benchmarks, `fakehub gen-org
+//! ...` a whole organization with its ground-truth manifest.
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -61,7 +62,8 @@ struct Args {
 enum Gen {
     /// Create <root>/<owner>/<repo>.git holding a generated Python project
     /// (see fakehub::repo::python_project) in one commit; prints a summary.
-    GenPython {
+    #[command(name = "gen-python")]
+    Python {
         #[arg(long)]
         root: PathBuf,
         #[arg(long, default_value = "acme")]
@@ -76,7 +78,8 @@ enum Gen {
     },
     /// Create <root>/<owner>/<repo>.git holding one file of SIZE
     /// deterministic pseudo-random bytes (suffixes K, M, G: powers of 1024).
-    GenBlob {
+    #[command(name = "gen-blob")]
+    Blob {
         #[arg(long)]
         root: PathBuf,
         #[arg(long, default_value = "acme")]
@@ -88,6 +91,20 @@ enum Gen {
         path: String,
         #[arg(long, value_parser = parse_size)]
         size: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Create <root>/<owner>/ holding a generated organization of REPOS
+    /// repositories (see fakehub::org) and its ground-truth manifest
+    /// <root>/<owner>/manifest.json; prints a summary and the manifest path.
+    #[command(name = "gen-org")]
+    Org {
+        #[arg(long)]
+        root: PathBuf,
+        #[arg(long, default_value = "acme")]
+        owner: String,
+        #[arg(long, default_value_t = 200)]
+        repos: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
@@ -109,7 +126,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
 fn generate(g: Gen) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     match g {
-        Gen::GenPython {
+        Gen::Python {
             root,
             owner,
             repo,
@@ -133,7 +150,7 @@ fn generate(g: Gen) -> std::io::Result<()> {
                 planted.join(" ")
             )?;
         }
-        Gen::GenBlob {
+        Gen::Blob {
             root,
             owner,
             repo,
@@ -145,6 +162,34 @@ fn generate(g: Gen) -> std::io::Result<()> {
             r.large_file(&path, size, seed);
             let sha = r.commit(&format!("{path}: {size} bytes"))?;
             writeln!(out, "{owner}/{repo} {sha}: {path} ({size} bytes)")?;
+        }
+        Gen::Org {
+            root,
+            owner,
+            repos,
+            seed,
+        } => {
+            let t = std::time::Instant::now();
+            let m = fakehub::org::generate_org(&root, &owner, repos, seed)?;
+            let count = |f: fn(&fakehub::org::RepoManifest) -> bool| {
+                m.repos.iter().filter(|r| f(r)).count()
+            };
+            writeln!(
+                out,
+                "{owner}: {} repositories ({} empty, {} archived, {} forks, {} private, {} with a malformed file) in {:.1}s",
+                m.repos.len(),
+                count(|r| r.empty),
+                count(|r| r.archived),
+                count(|r| r.fork),
+                count(|r| r.private),
+                count(|r| !r.malformed.is_empty()),
+                t.elapsed().as_secs_f64()
+            )?;
+            writeln!(
+                out,
+                "manifest: {}",
+                fakehub::org::manifest_path(&root, &owner).display()
+            )?;
         }
     }
     Ok(())
