@@ -569,13 +569,14 @@ fn unknown_names_are_enoent_and_owners_are_looked_up() {
         v.sort();
         v
     };
-    assert_eq!(names(""), ["acme"]);
+    // The control tree sits beside the owners.
+    assert_eq!(names(""), [".patterns", ".status", "acme"]);
     assert!(!mount.at("no-such-owner").exists());
     assert!(!mount.at(".Trash").exists());
     assert!(mount.at("acme/nope").metadata().is_err());
     // Looking an owner up adds it to the root listing.
     assert_eq!(names("other"), ["tool"]);
-    assert_eq!(names(""), ["acme", "other"]);
+    assert_eq!(names(""), [".patterns", ".status", "acme", "other"]);
     // An empty repository is an empty directory.
     assert!(names("acme/empty").is_empty());
     mount.unmount();

@@ -873,6 +873,11 @@ impl FsCore {
         Ok(Opened::Blob(fh, open))
     }
 
+    /// A fresh file handle number (for opens the adapter answers itself).
+    pub fn next_handle(&self) -> u64 {
+        self.next_fh.fetch_add(1, Ordering::Relaxed)
+    }
+
     pub fn read(&self, fh: u64, offset: u64, size: u32) -> FsResult<Vec<u8>> {
         if let Some(content) = self
             .control_handles

@@ -232,6 +232,21 @@ impl Filesystem for Adapter {
             reply.error(Errno::EROFS);
             return;
         }
+        // Warm path: the inode already has a backing file registered with the kernel, so
+        // the reply needs nothing else (no task, no stat, no open).
+        if self.passthrough.load(Ordering::Relaxed) {
+            let existing = self
+                .backing
+                .lock()
+                .expect("backing poisoned")
+                .get(&ino.0)
+                .cloned();
+            if let Some(id) = existing {
+                let fh = self.core.next_handle();
+                reply.opened_passthrough(FileHandle(fh), FopenFlags::FOPEN_NOFLUSH, &id);
+                return;
+            }
+        }
         let core = Arc::clone(&self.core);
         let passthrough = Arc::clone(&self.passthrough);
         let backing = Arc::clone(&self.backing);
@@ -245,14 +260,22 @@ impl Filesystem for Adapter {
                 Err(e) => return reply.error(errno(e)),
             };
             if passthrough.load(Ordering::Relaxed) {
-                let existing = backing.lock().expect("backing poisoned").get(&ino.0).cloned();
-                let id = match existing {
-                    Some(id) => Ok(id),
-                    None => reply.open_backing(&*open.file).map(Arc::new),
+                // Look up and register under one lock: two first opens of an inode must
+                // share one id. Replacing a registered id would drop it, and the kernel
+                // then fails reads through the handle opened with it (EIO).
+                let id = {
+                    let mut ids = backing.lock().expect("backing poisoned");
+                    match ids.get(&ino.0) {
+                        Some(id) => Ok(Arc::clone(id)),
+                        None => reply.open_backing(&*open.file).map(|id| {
+                            let id = Arc::new(id);
+                            ids.insert(ino.0, Arc::clone(&id));
+                            id
+                        }),
+                    }
                 };
                 match id {
                     Ok(id) => {
-                        backing.lock().expect("backing poisoned").insert(ino.0, Arc::clone(&id));
                         // With passthrough the kernel reads the backing file itself; the
                         // handle's own file is not needed.
                         core.release(fh);
