@@ -373,9 +373,8 @@ pub fn generate_org_with(root: &Path, owner: &str, spec: &OrgSpec) -> io::Result
     std::fs::create_dir_all(root.join(owner))?;
 
     // Build the repositories on a few threads; each one is independent.
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 4);
+    // Mostly waiting for git processes: a few threads even on few cores.
+    let workers = 4;
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<io::Result<RepoManifest>>>> =
         Mutex::new((0..plans.len()).map(|_| None).collect());
@@ -1097,10 +1096,10 @@ fn plan_repo(
     plan.manifest.language = language.map(str::to_string);
     plan.meta.language = plan.manifest.language.clone();
     common_files(&mut plan, &mut rng, &ctx, kind);
-    if rng.chance(0.2) {
+    if rng.chance(0.15) {
         let ext = rng.pick(&["png", "bin", "parquet", "zip"]);
-        let size = if rng.chance(0.3) {
-            rng.range(1 << 20, 6 << 20)
+        let size = if rng.chance(0.2) {
+            rng.range(1 << 20, 4 << 20)
         } else {
             rng.range(32 << 10, 1 << 20)
         };
@@ -1611,16 +1610,24 @@ fn python_part(
             }
             text.push_str("\n[tool.poetry.dependencies]\npython = \"^3.10\"\n");
             let poetry_line = |r: &Req| -> String {
+                // A bare `zope.interface = ...` would be a dotted key (a table).
+                let key = if r.name.contains('.') {
+                    format!("\"{}\"", r.name)
+                } else {
+                    r.name.clone()
+                };
                 match (r.extras, r.marker) {
                     (Some(e), _) => format!(
-                        "{} = {{ version = \"{}\", extras = [\"{e}\"] }}\n",
-                        r.name, r.spec
+                        "{key} = {{ version = \"{}\", extras = [\"{e}\"] }}\n",
+                        r.spec
                     ),
-                    (None, Some((_, py))) => format!(
-                        "{} = {{ version = \"{}\", python = \"{py}\" }}\n",
-                        r.name, r.spec
-                    ),
-                    (None, None) => format!("{} = \"{}\"\n", r.name, r.spec),
+                    (None, Some((_, py))) => {
+                        format!(
+                            "{key} = {{ version = \"{}\", python = \"{py}\" }}\n",
+                            r.spec
+                        )
+                    }
+                    (None, None) => format!("{key} = \"{}\"\n", r.spec),
                 }
             };
             for r in &runtime {
