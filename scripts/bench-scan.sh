@@ -18,6 +18,8 @@
 # Environment (defaults):
 #   REPOS=200 SEED=1 LATENCY_MS=20 CLONE_PARALLEL=8 SCAN_PARALLEL=8 OWNER=acme
 #   SCAN_CONCURRENCY=    heimdall's --concurrency (unset: its default, 8)
+#   RUNS=3           each measurement is repeated (fresh cache / fresh clones
+#                    for cold ones); the table shows medians and [min-max]
 #   CARGO_TARGET_DIR=/work/target-fakehub
 #   SKIP_BUILD=1     use the existing release binaries
 #   KEEP=1           keep the work directory (printed) instead of deleting it
@@ -33,6 +35,7 @@ LATENCY_MS=${LATENCY_MS:-20}
 CLONE_PARALLEL=${CLONE_PARALLEL:-8}
 SCAN_PARALLEL=${SCAN_PARALLEL:-8}
 SCAN_CONCURRENCY=${SCAN_CONCURRENCY:-}
+RUNS=${RUNS:-3}
 OWNER=${OWNER:-acme}
 TOKEN=ghp_benchscan0000000000000000000000000000
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-fakehub}
@@ -63,7 +66,7 @@ trap 'exit 130' INT TERM
 
 say() { printf '%s\n' "$*" >&2; }
 now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", b - a }'; }
 
 # --- build --------------------------------------------------------------------
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
@@ -99,7 +102,7 @@ HOSTPORT=${URL#http://}
 stats() { curl -sf "$URL/_fakehub/stats"; }
 reset_stats() { curl -sf -X POST "$URL/_fakehub/reset-stats" >/dev/null; }
 
-export HEIMDALL_API_URL=$URL HEIMDALL_CACHE_DIR=$WORK/cache GITHUB_TOKEN=$TOKEN
+export HEIMDALL_API_URL=$URL GITHUB_TOKEN=$TOKEN
 
 # scan NAME: runs scan-org, records time, RSS and stats as $WORK/NAME.*
 scan() {
@@ -116,52 +119,77 @@ scan() {
     stats >"$WORK/$name.stats"
 }
 
-say "cold scan..."
-scan cold
-say "warm rescan..."
-scan warm
-"$BIN/heimdall" github scan-status "$OWNER" --json >"$WORK/status.json" 2>/dev/null || echo '{}' >"$WORK/status.json"
+# clone_run N: lists the org, clones what scan-org covers, reads the target
+# files; records $WORK/clone-N.{secs,read,stats}.
+clone_run() {
+    local n=$1 dir=$WORK/clones-$1 page=1 body t0 t_cloned
+    reset_stats
+    mkdir -p "$dir"
+    t0=$(now)
+    : >"$WORK/repos.txt"
+    while :; do
+        body=$(curl -sf -H "Authorization: Bearer $TOKEN" "$URL/orgs/$OWNER/repos?per_page=100&page=$page")
+        # The same repositories scan-org covers by default: no forks, no archived.
+        jq -r '.[] | select(.fork | not) | select(.archived | not) | .name' <<<"$body" >>"$WORK/repos.txt"
+        [[ $(jq length <<<"$body") -lt 100 ]] && break
+        page=$((page + 1))
+    done
+    GIT_TERMINAL_PROMPT=0 xargs -P "$CLONE_PARALLEL" -I{} \
+        git -c advice.detachedHead=false clone -q --depth 1 \
+        "http://x-access-token:$TOKEN@$HOSTPORT/$OWNER/{}.git" "$dir/{}" \
+        <"$WORK/repos.txt" 2>"$WORK/clone.err" || { say "bench-scan: clones failed:"; tail -5 "$WORK/clone.err" >&2; exit 1; }
+    t_cloned=$(now)
+    find "$dir" -path '*/.git' -prune -o -type f \( \
+        -name pyproject.toml -o -name package.json -o -name 'requirements*.txt' -o -path '*/requirements/*.txt' \
+        -o -name setup.py -o -name setup.cfg -o -name tox.ini -o -name tsconfig.json -o -name '.eslintrc*' \
+        -o -name 'eslint.config.*' -o -name '.pre-commit-config.yaml' -o -path '*/.github/workflows/*' \
+        -o -name README.md -o -name CONTRIBUTING.md -o -name 'LICENSE*' -o -name ruff.toml -o -name mypy.ini \
+        -o -name pytest.ini -o -name .flake8 -o -name '.prettierrc*' \) -print0 >"$WORK/targets"
+    xargs -0 -r cat <"$WORK/targets" >/dev/null
+    secs "$t0" "$(now)" >"$WORK/clone-$n.secs"
+    secs "$t_cloned" "$(now)" >"$WORK/clone-$n.read"
+    stats >"$WORK/clone-$n.stats"
+    CLONE_DISK=$(du -sm "$dir" | cut -f1)
+    rm -rf "$dir"
+}
 
-# --- the do-it-yourself alternative --------------------------------------------
-say "git clone --depth 1 x$CLONE_PARALLEL + reading target files..."
-reset_stats
-mkdir -p "$WORK/clones"
-t0=$(now)
-page=1
-: >"$WORK/repos.txt"
-while :; do
-    body=$(curl -sf -H "Authorization: Bearer $TOKEN" "$URL/orgs/$OWNER/repos?per_page=100&page=$page")
-    # The same repositories scan-org covers by default: no forks, no archived.
-    jq -r '.[] | select(.fork | not) | select(.archived | not) | .name' <<<"$body" >>"$WORK/repos.txt"
-    [[ $(jq length <<<"$body") -lt 100 ]] && break
-    page=$((page + 1))
+for n in $(seq "$RUNS"); do
+    say "run $n/$RUNS: cold scan..."
+    export HEIMDALL_CACHE_DIR=$WORK/cache-$n
+    scan "cold-$n"
+    say "run $n/$RUNS: warm rescan..."
+    scan "warm-$n"
+    say "run $n/$RUNS: git clone --depth 1 x$CLONE_PARALLEL + reading target files..."
+    clone_run "$n"
 done
-export GIT_TERMINAL_PROMPT=0
-xargs -P "$CLONE_PARALLEL" -I{} \
-    git -c advice.detachedHead=false clone -q --depth 1 \
-    "http://x-access-token:$TOKEN@$HOSTPORT/$OWNER/{}.git" "$WORK/clones/{}" \
-    <"$WORK/repos.txt" 2>"$WORK/clone.err" || { say "bench-scan: clones failed:"; tail -5 "$WORK/clone.err" >&2; exit 1; }
-t_cloned=$(now)
-find "$WORK/clones" -path '*/.git' -prune -o -type f \( \
-    -name pyproject.toml -o -name package.json -o -name 'requirements*.txt' -o -path '*/requirements/*.txt' \
-    -o -name setup.py -o -name setup.cfg -o -name tox.ini -o -name tsconfig.json -o -name '.eslintrc*' \
-    -o -name 'eslint.config.*' -o -name '.pre-commit-config.yaml' -o -path '*/.github/workflows/*' \
-    -o -name README.md -o -name CONTRIBUTING.md -o -name 'LICENSE*' -o -name ruff.toml -o -name mypy.ini \
-    -o -name pytest.ini -o -name .flake8 -o -name '.prettierrc*' \) -print0 >"$WORK/targets"
-xargs -0 -r cat <"$WORK/targets" >/dev/null
-CLONE_SECS=$(secs "$t0" "$(now)")
-READ_SECS=$(secs "$t_cloned" "$(now)")
-stats >"$WORK/clone.stats"
+"$BIN/heimdall" github scan-status "$OWNER" --json >"$WORK/status.json" 2>/dev/null || echo '{}' >"$WORK/status.json"
 CLONED=$(wc -l <"$WORK/repos.txt")
 TARGET_FILES=$(tr -cd '\0' <"$WORK/targets" | wc -c)
-CLONE_DISK=$(du -sm "$WORK/clones" | cut -f1)
+# The last run's stats and exports stand for all (they are the same each run).
+for x in cold warm clone; do
+    cp "$WORK/$x-$RUNS.stats" "$WORK/$x.stats"
+done
+cp "$WORK/cold-$RUNS.log" "$WORK/cold.log"
+cp "$WORK/cold-$RUNS.codex.json" "$WORK/cold.codex.json"
+cp "$WORK/warm-$RUNS.codex.json" "$WORK/warm.codex.json"
+cp "$WORK/cold-$RUNS.rss" "$WORK/cold.rss"
+cp "$WORK/warm-$RUNS.rss" "$WORK/warm.rss"
+
+# median FILES...: the median of the numbers in FILES; range FILES...: [min-max]
+median() { cat "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+range() { cat "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "[%.2f-%.2f]", lo, hi }'; }
+COLD_SECS=$(median "$WORK"/cold-*.secs)
+WARM_SECS=$(median "$WORK"/warm-*.secs)
+CLONE_SECS=$(median "$WORK"/clone-*.secs)
+READ_SECS=$(median "$WORK"/clone-*.read)
+COLD_RANGE=$(range "$WORK"/cold-*.secs)
+WARM_RANGE=$(range "$WORK"/warm-*.secs)
+CLONE_RANGE=$(range "$WORK"/clone-*.secs)
 
 # --- report ----------------------------------------------------------------------
-COLD_SECS=$(cat "$WORK/cold.secs")
-WARM_SECS=$(cat "$WORK/warm.secs")
 req() { jq -r "$2" "$WORK/$1.stats"; }
 routes() { jq -r '.routes | to_entries | sort_by(-.value) | map("\(.key) \(.value)") | join(", ")' "$WORK/$1.stats"; }
-mb() { awk -v k="$(cat "$WORK/$1.rss")" 'BEGIN { printf "%.0f MB", k / 1024 }'; }
+mb() { sort -g "$WORK"/"$1"-*.rss | tail -1 | awk '{ printf "%.0f MB", $1 / 1024 }'; }
 SPEEDUP=$(awk -v c="$CLONE_SECS" -v s="$COLD_SECS" 'BEGIN { printf "%.1f", c / s }')
 COLD_OK=$(awk -v x="$SPEEDUP" 'BEGIN { print (x >= 5) ? "PASS" : "MISS" }')
 WARM_OK=$(awk -v w="$WARM_SECS" 'BEGIN { print (w < 2) ? "PASS" : "MISS" }')
@@ -174,18 +202,27 @@ bench-scan: $REPOS generated repositories ($(sed -n 1p "$WORK/gen.out" | sed 's/
   fakehub --latency-ms $LATENCY_MS, token accepted; heimdall $HEIMDALL_VERSION (binary built $BIN_AGE); $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)
   scan-org --parallel $SCAN_PARALLEL${SCAN_CONCURRENCY:+ --concurrency $SCAN_CONCURRENCY}: $SCANNED; clones: $CLONED repositories (same set: no forks, no archived), $CLONE_PARALLEL at a time
 
-                                  time      requests (rate-limited)   peak RSS
-  heimdall scan-org, cold     $(printf '%8s s' "$COLD_SECS")   $(printf '%8s (%s)' "$(req cold .requests)" "$(req cold .counted)")         $(mb cold)
-  heimdall scan-org, warm     $(printf '%8s s' "$WARM_SECS")   $(printf '%8s (%s)' "$(req warm .requests)" "$(req warm .counted)")         $(mb warm)
-  clone --depth 1 + read      $(printf '%8s s' "$CLONE_SECS")   $(printf '%8s (%s)' "$(req clone .requests)" "$(req clone .counted)")         n/a (git), ${CLONE_DISK} MB on disk
-     of which reading files   $(printf '%8s s' "$READ_SECS")   $TARGET_FILES target files
-
-  cold scan vs clone          ${SPEEDUP}x faster    target >= 5x     $COLD_OK
-  warm rescan                 ${WARM_SECS} s (${WARM_RATIO}x faster than cold)    target < 2 s     $WARM_OK
+EOF
+row() { printf '  %-26s %8s %-15s %8s %-10s %s\n' "$@"; }
+row '' 'time (s)' "[min-max of $RUNS]" requests '(counted)' 'peak RSS / disk'
+row 'heimdall scan-org, cold' "$COLD_SECS" "$COLD_RANGE" "$(req cold .requests)" "($(req cold .counted))" "$(mb cold)"
+row 'heimdall scan-org, warm' "$WARM_SECS" "$WARM_RANGE" "$(req warm .requests)" "($(req warm .counted))" "$(mb warm)"
+row 'clone --depth 1 + read' "$CLONE_SECS" "$CLONE_RANGE" "$(req clone .requests)" "($(req clone .counted))" "${CLONE_DISK} MB of clones"
+row '  of which reading files' "$READ_SECS" '' "$TARGET_FILES" 'files' ''
+echo
+target() { printf '  %-26s %-36s %-14s %s\n' "$@"; }
+target 'cold scan vs clone' "${SPEEDUP}x faster" 'target >= 5x' "$COLD_OK"
+target 'warm rescan' "${WARM_SECS} s (${WARM_RATIO}x faster than cold)" 'target < 2 s' "$WARM_OK"
+if awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then
+    echo "  note: load average above the core count; the clone baseline (git http-backend, pack-objects,"
+    echo "        index-pack: CPU-bound) swings with load much more than the latency-bound scan does"
+fi
+cat <<EOF
 
   requests by route, cold:  $(routes cold)
   requests by route, warm:  $(routes warm)  (not modified: $(req warm .not_modified))
   requests by route, clone: $(routes clone)
+  scan-status --json: $(jq -r '"\(.state // "?"), \(.repos_done // "?") of \(.repos_total // "?") done, \(.repos_failed // "?") failed" + (if (.failed // []) | length > 0 then " (" + ([.failed[].reason | sub("^GET [^:]*: "; "")] | group_by(.) | map("\(length)x \(.[0])") | join("; ")) + ")" else "" end)' "$WORK/status.json")
 EOF
 
 if command -v python3 >/dev/null; then
