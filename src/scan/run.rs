@@ -300,12 +300,31 @@ impl Scanner {
         let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         let mut skipped = Vec::new();
         let mut wanted = patterns::target_paths(&all_paths, options.files.as_ref());
-        let mut patterns = None;
+        // Every path tried once (read or skipped as too large), so follow-ups that name
+        // an already tried file do not read or report it again.
+        let mut tried = std::collections::HashSet::new();
+        fn input<'a>(
+            root_entries: &'a [(String, bool)],
+            all_paths: &'a [String],
+            files: &'a BTreeMap<String, Vec<u8>>,
+            repo: &'a RepoInfo,
+        ) -> RepoInput<'a> {
+            RepoInput {
+                root_entries,
+                all_paths,
+                files,
+                license_spdx: repo.license.as_ref().and_then(|l| l.spdx_id.as_deref()),
+                language: repo.language.as_deref(),
+            }
+        }
         for _ in 0..=MAX_FOLLOW_ROUNDS {
             let new: Vec<String> = wanted
                 .into_iter()
-                .filter(|p| !files.contains_key(p) && blobs.contains_key(p))
+                .filter(|p| blobs.contains_key(p) && tried.insert(p.clone()))
                 .collect();
+            if new.is_empty() {
+                break;
+            }
             let reads = futures_util::future::join_all(new.iter().map(|path| {
                 let entry = &blobs[path];
                 async move {
@@ -332,32 +351,9 @@ impl Scanner {
                     (path, None) => skipped.push(path),
                 }
             }
-            let input = RepoInput {
-                root_entries: &root_entries,
-                all_paths: &all_paths,
-                files: &files,
-                license_spdx: repo.license.as_ref().and_then(|l| l.spdx_id.as_deref()),
-                language: repo.language.as_deref(),
-            };
-            wanted = patterns::follow_ups(&input);
-            if wanted
-                .iter()
-                .all(|p| files.contains_key(p) || !blobs.contains_key(p))
-            {
-                patterns = Some(patterns::extract(&input));
-                break;
-            }
+            wanted = patterns::follow_ups(&input(&root_entries, &all_paths, &files, repo));
         }
-        let mut patterns = patterns.unwrap_or_else(|| {
-            let input = RepoInput {
-                root_entries: &root_entries,
-                all_paths: &all_paths,
-                files: &files,
-                license_spdx: repo.license.as_ref().and_then(|l| l.spdx_id.as_deref()),
-                language: repo.language.as_deref(),
-            };
-            patterns::extract(&input)
-        });
+        let mut patterns = patterns::extract(&input(&root_entries, &all_paths, &files, repo));
         for path in skipped {
             patterns.errors.push(FileError {
                 path,
