@@ -26,3 +26,18 @@ pub fn init(verbose: u8, quiet: bool) {
         .with_target(false)
         .try_init();
 }
+
+/// An error and its causes on one line (`what: why: deeper why`), skipping a cause whose
+/// text an earlier part already quotes.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}

@@ -137,14 +137,7 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 
 /// The error and its causes on one line, without repeating a cause already quoted.
 fn one_line(error: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-    }
-    parts.join(": ")
+    crate::logging::error_chain(error.as_ref())
 }
 
 mod github;

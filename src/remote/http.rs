@@ -32,6 +32,7 @@ use super::{
 };
 use crate::config::{Settings, Token};
 use crate::flight::SingleFlight;
+use crate::logging::error_chain;
 use crate::oid::Sha;
 
 const ACCEPT_JSON: &str = "application/vnd.github+json";
@@ -176,20 +177,6 @@ impl HttpClient {
             }),
         })
     }
-}
-
-/// The message of an error and its causes, without the request URL.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
 }
 
 fn network(what: &str, error: &reqwest::Error) -> RemoteError {
