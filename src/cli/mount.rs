@@ -82,7 +82,7 @@ fn log_file() -> Result<std::fs::File> {
 }
 
 /// Tells the waiting parent how mounting went (background mode only).
-fn report_ready(result: &Result<()>) {
+fn report_ready(result: Result<(), &anyhow::Error>) {
     let Some(fd) = std::env::var(READY_FD_ENV)
         .ok()
         .and_then(|v| v.parse::<i32>().ok())
@@ -104,11 +104,11 @@ pub async fn serve(namespace: Arc<Namespace>, settings: &Settings, args: MountAr
     let mount = match result {
         Ok(mount) => {
             preload(&mount).await;
-            report_ready(&Ok(()));
+            report_ready(Ok(()));
             mount
         }
         Err(e) => {
-            report_ready(&Err(anyhow::anyhow!("{}", super::one_line(&e))));
+            report_ready(Err(&e));
             return Err(e);
         }
     };
