@@ -581,3 +581,108 @@ fn unknown_names_are_enoent_and_owners_are_looked_up() {
     assert!(names("acme/empty").is_empty());
     mount.unmount();
 }
+
+fn status_json(mount: &TestMount) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(mount.at(".status/mount.json")).unwrap()).unwrap()
+}
+
+fn request_count(status: &serde_json::Value, kind: &str) -> u64 {
+    status["requests"][kind].as_u64().unwrap()
+}
+
+#[test]
+fn warm_opens_and_reads_never_reach_heimdall_in_page_cache_mode() {
+    require_fuse!();
+    let hub = Hub::new();
+    python_repo(&hub, "api", 40);
+    let mount = TestMount::new(hub.cli(), &["--org", "acme"]);
+    let root = mount.at("acme/api");
+    let files: Vec<_> = (0..40)
+        .map(|i| root.join(format!("src/demo/pkg{}/m{i}.py", i % 13)))
+        .collect();
+    let cold: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let list = |dir: &Path| std::fs::read_dir(dir).unwrap().count();
+    assert_eq!(list(&root.join("src/demo/pkg0")), 5);
+
+    let cache_before: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(mount.at(".status/cache.json")).unwrap()).unwrap();
+    let before = status_json(&mount);
+    assert_eq!(before["open_mode"], "page-cache");
+    for _ in 0..3 {
+        for (file, bytes) in files.iter().zip(&cold) {
+            assert_eq!(&std::fs::read(file).unwrap(), bytes);
+        }
+        assert_eq!(list(&root.join("src/demo/pkg0")), 5);
+    }
+    let after = status_json(&mount);
+    assert_eq!(
+        request_count(&after, "open"),
+        request_count(&before, "open"),
+        "120 warm opens sent no OPEN"
+    );
+    // The one READ is of the status file itself (a new snapshot inode).
+    assert!(
+        request_count(&after, "read") - request_count(&before, "read") <= 1,
+        "warm reads come from the page cache: {before} -> {after}"
+    );
+    assert_eq!(
+        request_count(&after, "readdir"),
+        request_count(&before, "readdir"),
+        "a directory under a commit is listed once"
+    );
+
+    // Control files are never stale: a new read sees new content, while a file opened
+    // before keeps reading its own complete snapshot.
+    use std::io::Read;
+    let mut held = std::fs::File::open(mount.at(".status/cache.json")).unwrap();
+    std::fs::read(root.join("pyproject.toml")).unwrap();
+    let cache_after: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(mount.at(".status/cache.json")).unwrap()).unwrap();
+    assert!(
+        cache_after["misses"].as_u64() > cache_before["misses"].as_u64(),
+        "{cache_before} -> {cache_after}"
+    );
+    let mut old = Vec::new();
+    held.read_to_end(&mut old).unwrap();
+    let old: serde_json::Value = serde_json::from_slice(&old).unwrap();
+    assert_eq!(old["misses"], cache_before["misses"]);
+    drop(held);
+    mount.unmount();
+}
+
+#[test]
+fn passthrough_mode_serves_the_same_tree() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "kit").unwrap();
+    let sha = r
+        .write("README.md", "# kit\n")
+        .write("src/a/b.py", "x = 1\n")
+        .executable("bin/run", "#!/bin/sh\n")
+        .symlink("link", "src/a/b.py")
+        .empty_file("empty")
+        .large_file("data/big.bin", 3 << 20, 7)
+        .commit("kit")
+        .unwrap();
+    let mount = TestMount::new(hub.cli(), &["--org", "acme", "--passthrough"]);
+    let work = tempfile::tempdir().unwrap();
+    let checkout = work.path().join("kit");
+    clone(&hub, "acme", "kit", &sha, &checkout);
+    // Twice: the second pass opens files whose backing file is already registered.
+    assert_same_tree(&checkout, &mount.at("acme/kit"));
+    assert_same_tree(&checkout, &mount.at("acme/kit"));
+    let status = status_json(&mount);
+    if mount.log().contains("does not offer FUSE passthrough") {
+        eprintln!("this kernel has no FUSE passthrough; checked the fallback reads only");
+        assert_eq!(status["open_mode"], "page-cache");
+    } else {
+        assert_eq!(status["open_mode"], "passthrough");
+        // In this mode every open is a request; reads go to the backing file.
+        assert!(request_count(&status, "open") >= 10, "{status}");
+        assert!(
+            request_count(&status, "read_bytes") < 3 << 20,
+            "the big file was read by the kernel from the store: {status}"
+        );
+    }
+    mount.unmount();
+}

@@ -100,9 +100,11 @@ struct MountArgs {
     /// Blob misses in a short window after which a repo is fetched whole as a tarball (0: never)
     #[arg(long, value_name = "N", default_value_t = 64)]
     hydrate_threshold: usize,
-    /// Serve reads through heimdall even where the kernel offers FUSE passthrough
+    /// Open files with FUSE passthrough (Linux 6.9+): the kernel reads cached blobs from
+    /// the store directly and keeps one copy in memory, but every open is a round trip to
+    /// heimdall; without it, opens cost nothing and files are served from the page cache
     #[arg(long)]
-    no_passthrough: bool,
+    passthrough: bool,
 }
 
 #[derive(Debug, Subcommand)]

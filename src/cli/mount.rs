@@ -167,7 +167,7 @@ fn start(
     };
     let options = MountOptions {
         allow_other: args.allow_other,
-        passthrough: !args.no_passthrough,
+        passthrough: args.passthrough,
     };
     Ok(crate::fs::mount(namespace, fs, &options, mountpoint)?)
 }

@@ -1,9 +1,10 @@
 //! The control tree: `/.patterns/<org>.json` (the codex export) and `/.status/...`
 //! (scan progress, rate limits, cache), as read-only files.
 //!
-//! A control file's content is made when it is opened and kept with the open handle, and
-//! it is served with direct I/O: every read of one open sees the same complete JSON, even
-//! if the next open sees a newer (longer or shorter) one.
+//! A control file's content is made when its name is looked up, which the kernel does on
+//! every open (entry TTL 0), and kept in an inode keyed by the content's hash: every read
+//! of one open sees the same complete JSON with its true size, the next open a newer one
+//! in a new inode, and the kernel may cache each inode's pages like a blob's.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ pub const PATTERNS_DIR: &str = ".patterns";
 pub const STATUS_DIR: &str = ".status";
 pub const RATE_LIMIT_FILE: &str = "rate_limit.json";
 pub const CACHE_FILE: &str = "cache.json";
+pub const MOUNT_FILE: &str = "mount.json";
 /// A codex export older than this is refreshed by a scan when read (`--cache-days` 7).
 pub const PATTERNS_MAX_AGE: Duration = Duration::from_secs(7 * 86400);
 /// Repositories scanned at once by a scan that reading `/.patterns` starts.
@@ -31,6 +33,7 @@ pub enum Control {
     Status(String),
     RateLimit,
     Cache,
+    Mount,
 }
 
 impl Control {
@@ -93,7 +96,7 @@ impl ControlFiles {
     pub async fn content(
         &self,
         file: &Control,
-        hydration: crate::fs::hydrate::HydrationStats,
+        mount: crate::fs::core::MountStatus,
     ) -> Result<Vec<u8>, String> {
         let scanner = Scanner::new(Arc::clone(&self.ns));
         match file {
@@ -137,9 +140,10 @@ impl ControlFiles {
                     } else {
                         reads as f64 / objects as f64
                     },
-                    hydrations: hydration,
+                    hydrations: mount.hydrations,
                 }))
             }
+            Control::Mount => Ok(pretty(&mount)),
             Control::PatternsDir | Control::StatusDir => Err("a directory".into()),
         }
     }

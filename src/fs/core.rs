@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -121,6 +121,70 @@ pub enum Invalidation {
     Entry(Ino, String),
 }
 
+/// FUSE requests this mount has answered, by kind, for `/.status/mount.json`: how a
+/// tool's run looks from here (a warm run in page-cache mode sends no open and no read).
+#[derive(Debug, Default)]
+pub struct RequestCounters {
+    pub lookup: AtomicU64,
+    pub getattr: AtomicU64,
+    pub open: AtomicU64,
+    pub read: AtomicU64,
+    pub read_bytes: AtomicU64,
+    pub opendir: AtomicU64,
+    pub readdir: AtomicU64,
+    pub readlink: AtomicU64,
+    pub xattr: AtomicU64,
+    pub forget: AtomicU64,
+}
+
+/// A copy of [`RequestCounters`].
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct RequestCounts {
+    pub lookup: u64,
+    pub getattr: u64,
+    pub open: u64,
+    pub read: u64,
+    pub read_bytes: u64,
+    pub opendir: u64,
+    pub readdir: u64,
+    pub readlink: u64,
+    pub xattr: u64,
+    pub forget: u64,
+}
+
+impl RequestCounters {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn counts(&self) -> RequestCounts {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        RequestCounts {
+            lookup: get(&self.lookup),
+            getattr: get(&self.getattr),
+            open: get(&self.open),
+            read: get(&self.read),
+            read_bytes: get(&self.read_bytes),
+            opendir: get(&self.opendir),
+            readdir: get(&self.readdir),
+            readlink: get(&self.readlink),
+            xattr: get(&self.xattr),
+            forget: get(&self.forget),
+        }
+    }
+}
+
+/// What `/.status/mount.json` reports besides the cache.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MountStatus {
+    /// `page-cache` (no open requests; the kernel caches file pages) or `passthrough`.
+    pub open_mode: &'static str,
+    pub mounted_at: String,
+    pub inodes: usize,
+    pub requests: RequestCounts,
+    pub hydrations: super::hydrate::HydrationStats,
+}
+
 /// An owner's repository names and when they were listed.
 type Listing = (Instant, Arc<Vec<String>>);
 
@@ -128,19 +192,6 @@ struct RootState {
     /// `None` for an empty repository.
     repo: Option<Arc<RepoContext>>,
     checked: Instant,
-}
-
-/// What `open` made: a blob-backed file, or a control file's content snapshot.
-pub enum Opened {
-    Blob(u64, Arc<OpenFile>),
-    Control(u64),
-}
-
-/// An open file: its content is pinned to the blob it was opened with.
-pub struct OpenFile {
-    pub ino: Ino,
-    pub file: Arc<File>,
-    pub path: PathBuf,
 }
 
 pub struct FsCore {
@@ -152,11 +203,13 @@ pub struct FsCore {
     /// Names under an owner found not to exist, and when (negative cache for `ref_ttl`).
     missing: Mutex<HashMap<(Ino, String), Instant>>,
     roots: Mutex<HashMap<Ino, RootState>>,
-    handles: Mutex<HashMap<u64, Arc<OpenFile>>>,
-    /// Open control files: their content as of the open.
-    control_handles: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
+    /// The newest snapshot inode of each control file, by (directory, name): readdir's
+    /// `d_ino` for it.
+    snapshots: Mutex<HashMap<(Ino, String), Ino>>,
     control: ControlFiles,
-    next_fh: AtomicU64,
+    requests: RequestCounters,
+    /// Whether files are opened with FUSE passthrough (set by the adapter at init).
+    passthrough: AtomicBool,
     hydrator: Hydrator,
     invalidate: Box<dyn Fn(Invalidation) + Send + Sync>,
     mounted_at: SystemTime,
@@ -198,12 +251,34 @@ impl FsCore {
             listings: Mutex::new(HashMap::new()),
             missing: Mutex::new(HashMap::new()),
             roots: Mutex::new(HashMap::new()),
-            handles: Mutex::new(HashMap::new()),
-            control_handles: Mutex::new(HashMap::new()),
+            snapshots: Mutex::new(HashMap::new()),
             control,
-            next_fh: AtomicU64::new(1),
+            requests: RequestCounters::default(),
+            passthrough: AtomicBool::new(false),
             invalidate,
             mounted_at: SystemTime::now(),
+        }
+    }
+
+    pub fn requests(&self) -> &RequestCounters {
+        &self.requests
+    }
+
+    pub fn set_passthrough(&self, on: bool) {
+        self.passthrough.store(on, Ordering::Relaxed);
+    }
+
+    pub fn status(&self) -> MountStatus {
+        MountStatus {
+            open_mode: if self.passthrough.load(Ordering::Relaxed) {
+                "passthrough"
+            } else {
+                "page-cache"
+            },
+            mounted_at: humantime::format_rfc3339_seconds(self.mounted_at).to_string(),
+            inodes: self.inodes.len(),
+            requests: self.requests.counts(),
+            hydrations: self.hydrator.stats(),
         }
     }
 
@@ -243,15 +318,12 @@ impl FsCore {
             NodeKind::Root | NodeKind::Owner { .. } => {
                 Ok((self.dir_attr(node.ino, self.mounted_at, 2), MUTABLE_TTL))
             }
-            NodeKind::Control(c) if c.is_dir() => {
-                Ok((self.dir_attr(node.ino, self.mounted_at, 2), MUTABLE_TTL))
-            }
-            NodeKind::Control(_) => Ok((
+            NodeKind::Control(_) => Ok((self.dir_attr(node.ino, self.mounted_at, 2), MUTABLE_TTL)),
+            NodeKind::Snapshot { content, .. } => Ok((
                 Attr {
                     ino: node.ino,
                     kind: Kind::File,
-                    // The real length is known at open; reads use direct I/O.
-                    size: 0,
+                    size: content.len() as u64,
                     perm: 0o444,
                     nlink: 1,
                     mtime: SystemTime::now(),
@@ -259,7 +331,8 @@ impl FsCore {
                     gid: self.opts.gid,
                     blksize: BLOCK_SIZE,
                 },
-                Duration::ZERO,
+                // This inode's content never changes; the name is looked up every time.
+                IMMUTABLE_TTL,
             )),
             NodeKind::RepoRoot { spec } => {
                 let repo = self.repo_root(node.ino, spec).await?;
@@ -323,20 +396,9 @@ impl FsCore {
         }
     }
 
-    /// With `fh`, an open control file reports the length of its own snapshot.
-    pub async fn getattr(&self, ino: Ino, fh: Option<u64>) -> FsResult<(Attr, Duration)> {
+    pub async fn getattr(&self, ino: Ino) -> FsResult<(Attr, Duration)> {
         let node = self.node(ino)?;
-        let (mut attr, ttl) = self.attr(&node).await?;
-        if let Some(content) = fh.and_then(|fh| {
-            self.control_handles
-                .lock()
-                .expect("control handles poisoned")
-                .get(&fh)
-                .cloned()
-        }) {
-            attr.size = content.len() as u64;
-        }
-        Ok((attr, ttl))
+        self.attr(&node).await
     }
 
     /// The commit a repo root shows now; re-resolved after `ref_ttl`.
@@ -423,7 +485,10 @@ impl FsCore {
                 ..
             } => return Ok(None),
             NodeKind::Content { .. } => return Err(Errno(libc::ENOTDIR)),
-            NodeKind::Root | NodeKind::Owner { .. } | NodeKind::Control(_) => {
+            NodeKind::Root
+            | NodeKind::Owner { .. }
+            | NodeKind::Control(_)
+            | NodeKind::Snapshot { .. } => {
                 return Err(Errno(libc::EINVAL));
             }
         };
@@ -480,6 +545,7 @@ impl FsCore {
                 let file = match (dir_kind, name) {
                     (Control::StatusDir, control::RATE_LIMIT_FILE) => Control::RateLimit,
                     (Control::StatusDir, control::CACHE_FILE) => Control::Cache,
+                    (Control::StatusDir, control::MOUNT_FILE) => Control::Mount,
                     (Control::StatusDir, _) => {
                         let org = control::org_of(name).ok_or(Errno(libc::ENOENT))?;
                         if !self.control.scanned_orgs().contains(&org) {
@@ -492,10 +558,7 @@ impl FsCore {
                     }
                     _ => return Err(Errno(libc::ENOTDIR)),
                 };
-                let node = self
-                    .inodes
-                    .lookup(named(parent, name), || NodeKind::Control(file));
-                self.attr(&node).await
+                self.snapshot(parent, name, file).await
             }
             NodeKind::Root => {
                 let login = name.to_ascii_lowercase();
@@ -567,6 +630,7 @@ impl FsCore {
                 };
                 Ok((attr, ttl))
             }
+            NodeKind::Snapshot { .. } => Err(Errno(libc::ENOTDIR)),
         }
     }
 
@@ -610,21 +674,65 @@ impl FsCore {
     /// How long the kernel may remember that a name is missing in `parent`: a day inside
     /// a commit (a tree never changes), briefly where a branch or listing can change.
     pub fn negative_ttl(&self, parent: Ino) -> Duration {
-        match self.inodes.get(parent).map(|n| match &n.kind {
+        if self.is_immutable_dir(parent) {
+            IMMUTABLE_TTL
+        } else {
+            MUTABLE_TTL
+        }
+    }
+
+    /// A directory whose listing never changes: a tree under a commit, or a repo root
+    /// pinned to a commit SHA.
+    pub fn is_immutable_dir(&self, ino: Ino) -> bool {
+        self.inodes.get(ino).is_some_and(|n| match &n.kind {
             NodeKind::Content { .. } => true,
             NodeKind::RepoRoot { spec } => is_pinned(spec),
-            NodeKind::Root | NodeKind::Owner { .. } | NodeKind::Control(_) => false,
-        }) {
-            Some(true) => IMMUTABLE_TTL,
-            _ => MUTABLE_TTL,
-        }
+            NodeKind::Root
+            | NodeKind::Owner { .. }
+            | NodeKind::Control(_)
+            | NodeKind::Snapshot { .. } => false,
+        })
     }
 
     pub fn forget(&self, ino: Ino, n: u64) {
         self.inodes.forget(ino, n);
         if self.inodes.get(ino).is_none() {
             self.roots.lock().expect("roots poisoned").remove(&ino);
+            self.snapshots
+                .lock()
+                .expect("snapshots poisoned")
+                .retain(|_, latest| *latest != ino);
         }
+    }
+
+    /// Makes a control file's content now and returns the inode holding it. Reading
+    /// `/.patterns/<org>.json` may run a scan first (see [`ControlFiles::content`]).
+    async fn snapshot(&self, parent: Ino, name: &str, file: Control) -> FsResult<(Attr, Duration)> {
+        let content = self
+            .control
+            .content(&file, self.status())
+            .await
+            .map_err(|why| {
+                tracing::warn!(file = name, %why, "control file unavailable");
+                Errno(libc::EIO)
+            })?;
+        let key = NodeKey {
+            parent,
+            name: name.to_string(),
+            identity: Identity::Object(crate::oid::blob_sha(&content), Mode::File),
+        };
+        let content = Arc::new(content);
+        let node = self
+            .inodes
+            .lookup(key, || NodeKind::Snapshot { file, content });
+        self.snapshots
+            .lock()
+            .expect("snapshots poisoned")
+            .insert((parent, name.to_string()), node.ino);
+        // Control files are looked up every time (entry TTL 0), so each open sees the
+        // content as of that open.
+        let (attr, _) = self.attr(&node).await?;
+        Ok((attr, Duration::ZERO))
     }
 
     /// Every entry of a directory, `.` and `..` first.
@@ -676,11 +784,16 @@ impl FsCore {
                     .collect();
                 if *which == Control::StatusDir {
                     names.push(control::CACHE_FILE.into());
+                    names.push(control::MOUNT_FILE.into());
                     names.push(control::RATE_LIMIT_FILE.into());
                 }
+                let latest = self.snapshots.lock().expect("snapshots poisoned");
                 for name in names {
                     out.push(DirEntry {
-                        ino: self.inodes.peek(&named(ino, &name)),
+                        ino: latest
+                            .get(&(ino, name.clone()))
+                            .copied()
+                            .unwrap_or_else(|| self.inodes.peek(&named(ino, &name))),
                         kind: Kind::File,
                         name,
                     });
@@ -721,6 +834,7 @@ impl FsCore {
                     }
                 }
             }
+            NodeKind::Snapshot { .. } => return Err(Errno(libc::ENOTDIR)),
         }
         Ok(out)
     }
@@ -836,73 +950,37 @@ impl FsCore {
         std::fs::read(&path).map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
     }
 
-    /// Opens a file: its blob is made local first, so reads never wait on the network.
-    pub async fn open(&self, ino: Ino) -> FsResult<Opened> {
+    /// The stored file holding a blob-backed inode's content, fetched first if needed
+    /// (for a passthrough open: the kernel then reads it directly).
+    pub async fn open_blob(&self, ino: Ino) -> FsResult<File> {
         let node = self.node(ino)?;
-        if let NodeKind::Control(file) = &node.kind {
-            if file.is_dir() {
-                return Err(Errno(libc::EISDIR));
-            }
-            let content = self
-                .control
-                .content(file, self.hydrator.stats())
-                .await
-                .map_err(|why| {
-                    tracing::warn!(file = %node.name, %why, "control file unavailable");
-                    Errno(libc::EIO)
-                })?;
-            let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-            self.control_handles
-                .lock()
-                .expect("control handles poisoned")
-                .insert(fh, Arc::new(content));
-            return Ok(Opened::Control(fh));
+        let path = self.local_blob(&node).await?;
+        File::open(&path).map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
+    }
+
+    /// Whether `ino` is a control file (read from memory, never passed through).
+    pub fn is_snapshot(&self, ino: Ino) -> bool {
+        self.inodes
+            .get(ino)
+            .is_some_and(|n| matches!(n.kind, NodeKind::Snapshot { .. }))
+    }
+
+    /// Reads `size` bytes at `offset` of a file. The inode fixes the content (a blob SHA
+    /// or a control snapshot), so a file opened before a branch moved keeps reading the
+    /// old content. A blob not yet local is fetched first.
+    pub async fn read(&self, ino: Ino, offset: u64, size: u32) -> FsResult<Vec<u8>> {
+        let node = self.node(ino)?;
+        if let NodeKind::Snapshot { content, .. } = &node.kind {
+            let start = (offset as usize).min(content.len());
+            let end = start.saturating_add(size as usize).min(content.len());
+            return Ok(content[start..end].to_vec());
         }
         let path = self.local_blob(&node).await?;
         let file = File::open(&path).map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
-        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-        let open = Arc::new(OpenFile {
-            ino,
-            file: Arc::new(file),
-            path,
-        });
-        self.handles
-            .lock()
-            .expect("handles poisoned")
-            .insert(fh, Arc::clone(&open));
-        Ok(Opened::Blob(fh, open))
-    }
-
-    /// A fresh file handle number (for opens the adapter answers itself).
-    pub fn next_handle(&self) -> u64 {
-        self.next_fh.fetch_add(1, Ordering::Relaxed)
-    }
-
-    pub fn read(&self, fh: u64, offset: u64, size: u32) -> FsResult<Vec<u8>> {
-        if let Some(content) = self
-            .control_handles
-            .lock()
-            .expect("control handles poisoned")
-            .get(&fh)
-        {
-            let start = (offset as usize).min(content.len());
-            let end = (start + size as usize).min(content.len());
-            return Ok(content[start..end].to_vec());
-        }
-        let open = self
-            .handles
-            .lock()
-            .expect("handles poisoned")
-            .get(&fh)
-            .cloned()
-            .ok_or(Errno(libc::EBADF))?;
         let mut buf = vec![0u8; size as usize];
         let mut filled = 0;
         while filled < buf.len() {
-            match open
-                .file
-                .read_at(&mut buf[filled..], offset + filled as u64)
-            {
+            match file.read_at(&mut buf[filled..], offset + filled as u64) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -911,18 +989,6 @@ impl FsCore {
         }
         buf.truncate(filled);
         Ok(buf)
-    }
-
-    pub fn release(&self, fh: u64) {
-        self.handles.lock().expect("handles poisoned").remove(&fh);
-        self.control_handles
-            .lock()
-            .expect("control handles poisoned")
-            .remove(&fh);
-    }
-
-    pub fn open_files(&self) -> usize {
-        self.handles.lock().expect("handles poisoned").len()
     }
 
     /// `user.heimdall.sha` and `user.heimdall.url`.
@@ -948,7 +1014,10 @@ impl FsCore {
                 }
                 None => return Err(Errno(libc::ENODATA)),
             },
-            NodeKind::Root | NodeKind::Owner { .. } | NodeKind::Control(_) => {
+            NodeKind::Root
+            | NodeKind::Owner { .. }
+            | NodeKind::Control(_)
+            | NodeKind::Snapshot { .. } => {
                 return Err(Errno(libc::ENODATA));
             }
         };
@@ -973,7 +1042,10 @@ impl FsCore {
     pub fn listxattr(&self, ino: Ino) -> FsResult<Vec<u8>> {
         let node = self.node(ino)?;
         match node.kind {
-            NodeKind::Root | NodeKind::Owner { .. } | NodeKind::Control(_) => Ok(Vec::new()),
+            NodeKind::Root
+            | NodeKind::Owner { .. }
+            | NodeKind::Control(_)
+            | NodeKind::Snapshot { .. } => Ok(Vec::new()),
             NodeKind::RepoRoot { .. } | NodeKind::Content { .. } => {
                 Ok(format!("{XATTR_SHA}\0{XATTR_URL}\0").into_bytes())
             }

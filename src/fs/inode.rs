@@ -6,7 +6,8 @@
 //!   under a commit the identity is the git object's SHA and mode, so a path whose content
 //!   changed when a branch moved gets a new inode, while unchanged subtrees keep theirs
 //!   (and the kernel's caches of them stay valid). Owners and repo roots are identified by
-//!   their name alone: they are the only mutable nodes.
+//!   their name alone: they are the only mutable nodes. A control file's identity is the
+//!   hash of its content as of the lookup that made it.
 //! - Every `ReplyEntry` sent for a node adds one kernel reference (`lookups`); `forget`
 //!   removes references, and a node with none left is dropped from the table, so memory
 //!   follows what the kernel holds, not what was ever visited.
@@ -43,8 +44,14 @@ pub enum NodeKind {
     RepoRoot {
         spec: RepoSpec,
     },
-    /// `/.patterns`, `/.status` and their files.
+    /// `/.patterns` and `/.status`.
     Control(super::control::Control),
+    /// A control file as of one lookup: its inode is keyed by the content's hash, so a
+    /// newer content is a new inode and the kernel may cache each one like a blob.
+    Snapshot {
+        file: super::control::Control,
+        content: Arc<Vec<u8>>,
+    },
     /// A tree, blob or gitlink under a commit: immutable.
     Content {
         repo: Arc<RepoContext>,
@@ -70,6 +77,7 @@ impl Node {
         match &self.kind {
             NodeKind::Root | NodeKind::Owner { .. } | NodeKind::RepoRoot { .. } => true,
             NodeKind::Control(control) => control.is_dir(),
+            NodeKind::Snapshot { .. } => false,
             NodeKind::Content { mode, .. } => matches!(mode, Mode::Tree | Mode::Submodule),
         }
     }
