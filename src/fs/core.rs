@@ -314,12 +314,34 @@ impl FsCore {
 
     /// Attributes of a node, resolving a repo root if its TTL ran out.
     pub async fn attr(&self, node: &Node) -> FsResult<(Attr, Duration)> {
-        match &node.kind {
-            NodeKind::Root | NodeKind::Owner { .. } => {
-                Ok((self.dir_attr(node.ino, self.mounted_at, 2), MUTABLE_TTL))
+        let NodeKind::RepoRoot { spec } = &node.kind else {
+            return Ok(self.attr_now(node).expect("only repo roots wait"));
+        };
+        let repo = self.repo_root(node.ino, spec).await?;
+        let mtime = repo
+            .as_ref()
+            .map_or(self.mounted_at, |r| Self::commit_time(&r.commit));
+        let nlink = match &repo {
+            Some(r) => self.nlink(r.commit.tree),
+            None => 2,
+        };
+        let ttl = if is_pinned(spec) {
+            IMMUTABLE_TTL
+        } else {
+            MUTABLE_TTL
+        };
+        Ok((self.dir_attr(node.ino, mtime, nlink), ttl))
+    }
+
+    /// Attributes known without waiting: those of every node but a repo root (`None`),
+    /// whose commit may need resolving.
+    pub fn attr_now(&self, node: &Node) -> Option<(Attr, Duration)> {
+        Some(match &node.kind {
+            NodeKind::RepoRoot { .. } => return None,
+            NodeKind::Root | NodeKind::Owner { .. } | NodeKind::Control(_) => {
+                (self.dir_attr(node.ino, self.mounted_at, 2), MUTABLE_TTL)
             }
-            NodeKind::Control(_) => Ok((self.dir_attr(node.ino, self.mounted_at, 2), MUTABLE_TTL)),
-            NodeKind::Snapshot { content, .. } => Ok((
+            NodeKind::Snapshot { content, .. } => (
                 Attr {
                     ino: node.ino,
                     kind: Kind::File,
@@ -333,23 +355,7 @@ impl FsCore {
                 },
                 // This inode's content never changes; the name is looked up every time.
                 IMMUTABLE_TTL,
-            )),
-            NodeKind::RepoRoot { spec } => {
-                let repo = self.repo_root(node.ino, spec).await?;
-                let mtime = repo
-                    .as_ref()
-                    .map_or(self.mounted_at, |r| Self::commit_time(&r.commit));
-                let nlink = match &repo {
-                    Some(r) => self.nlink(r.commit.tree),
-                    None => 2,
-                };
-                let ttl = if is_pinned(spec) {
-                    IMMUTABLE_TTL
-                } else {
-                    MUTABLE_TTL
-                };
-                Ok((self.dir_attr(node.ino, mtime, nlink), ttl))
-            }
+            ),
             NodeKind::Content {
                 repo,
                 mode,
@@ -381,9 +387,9 @@ impl FsCore {
                         blksize: BLOCK_SIZE,
                     },
                 };
-                Ok((attr, IMMUTABLE_TTL))
+                (attr, IMMUTABLE_TTL)
             }
-        }
+        })
     }
 
     /// 2 + subdirectories, when the tree is known locally (it almost always is).
@@ -523,6 +529,112 @@ impl FsCore {
             sha: entry.sha,
             size: entry.size,
         })
+    }
+
+    /// The listing of a tree under a commit, when it is local (memory or index): what the
+    /// FUSE thread may answer itself, without a task or the network.
+    fn local_tree(&self, dir: &Node) -> Option<(Arc<RepoContext>, Arc<Tree>, String)> {
+        let NodeKind::Content {
+            repo,
+            mode: Mode::Tree,
+            sha,
+            path,
+            ..
+        } = &dir.kind
+        else {
+            return None;
+        };
+        let tree = self.ns.cached_tree(*sha).ok()??;
+        Some((Arc::clone(repo), tree, path.clone()))
+    }
+
+    /// [`FsCore::lookup`] when it needs neither the network nor a wait: a name in a tree
+    /// whose listing is local. `None`: ask [`FsCore::lookup`].
+    pub fn lookup_local(&self, parent: Ino, name: &str) -> Option<FsResult<(Attr, Duration)>> {
+        let dir = self.inodes.get(parent)?;
+        let (repo, tree, path) = self.local_tree(&dir)?;
+        let Some(entry) = tree.get(name) else {
+            return Some(Err(Errno(libc::ENOENT)));
+        };
+        let node = self.content_node(parent, &repo, &path, entry);
+        self.attr_now(&node).map(Ok)
+    }
+
+    /// [`FsCore::getattr`] without waiting, for every node but a repo root.
+    pub fn getattr_local(&self, ino: Ino) -> Option<FsResult<(Attr, Duration)>> {
+        match self.inodes.get(ino) {
+            Some(node) => self.attr_now(&node).map(Ok),
+            None => Some(Err(Errno(libc::ESTALE))),
+        }
+    }
+
+    /// [`FsCore::read`] when the content is local (a stored blob or a control snapshot).
+    pub fn read_local(&self, ino: Ino, offset: u64, size: u32) -> Option<FsResult<Vec<u8>>> {
+        let node = self.inodes.get(ino)?;
+        match &node.kind {
+            NodeKind::Snapshot { content, .. } => Some(Ok(slice(content, offset, size))),
+            NodeKind::Content {
+                mode,
+                sha,
+                size: len,
+                ..
+            } if mode.is_blob() => {
+                let file = self.ns.store().open_blob(*sha, *len)?;
+                Some(read_file_at(&file, offset, size))
+            }
+            _ => None,
+        }
+    }
+
+    /// [`FsCore::readdir`] of a tree under a commit whose listing is local.
+    pub fn readdir_local(&self, ino: Ino) -> Option<FsResult<Vec<DirEntry>>> {
+        let dir = self.inodes.get(ino)?;
+        let (repo, tree, _) = self.local_tree(&dir)?;
+        let mut out = self.dots(&dir);
+        self.push_tree_entries(&mut out, ino, &repo, &tree);
+        Some(Ok(out))
+    }
+
+    /// `.` and `..` of a directory listing.
+    fn dots(&self, dir: &Node) -> Vec<DirEntry> {
+        vec![
+            DirEntry {
+                ino: dir.ino,
+                kind: Kind::Directory,
+                name: ".".into(),
+            },
+            DirEntry {
+                ino: dir.parent,
+                kind: Kind::Directory,
+                name: "..".into(),
+            },
+        ]
+    }
+
+    fn push_tree_entries(
+        &self,
+        out: &mut Vec<DirEntry>,
+        ino: Ino,
+        repo: &RepoContext,
+        tree: &Tree,
+    ) {
+        self.hydrator.note_listing(repo.commit.sha);
+        for entry in &tree.entries {
+            let key = NodeKey {
+                parent: ino,
+                name: entry.name.clone(),
+                identity: Identity::Object(entry.sha, entry.mode),
+            };
+            out.push(DirEntry {
+                ino: self.inodes.peek(&key),
+                kind: match entry.mode {
+                    Mode::Tree | Mode::Submodule => Kind::Directory,
+                    Mode::Symlink => Kind::Symlink,
+                    Mode::File | Mode::Executable => Kind::File,
+                },
+                name: entry.name.clone(),
+            });
+        }
     }
 
     /// Looks `name` up in directory `parent`; the returned node carries one new kernel
@@ -738,18 +850,7 @@ impl FsCore {
     /// Every entry of a directory, `.` and `..` first.
     pub async fn readdir(&self, ino: Ino) -> FsResult<Vec<DirEntry>> {
         let dir = self.node(ino)?;
-        let mut out = vec![
-            DirEntry {
-                ino,
-                kind: Kind::Directory,
-                name: ".".into(),
-            },
-            DirEntry {
-                ino: dir.parent,
-                kind: Kind::Directory,
-                name: "..".into(),
-            },
-        ];
+        let mut out = self.dots(&dir);
         match &dir.kind {
             NodeKind::Root => {
                 let owners: Vec<String> = self
@@ -815,23 +916,7 @@ impl FsCore {
             }
             NodeKind::RepoRoot { .. } | NodeKind::Content { .. } => {
                 if let Some((repo, tree, _)) = self.dir_tree(&dir).await? {
-                    self.hydrator.note_listing(repo.commit.sha);
-                    for entry in &tree.entries {
-                        let key = NodeKey {
-                            parent: ino,
-                            name: entry.name.clone(),
-                            identity: Identity::Object(entry.sha, entry.mode),
-                        };
-                        out.push(DirEntry {
-                            ino: self.inodes.peek(&key),
-                            kind: match entry.mode {
-                                Mode::Tree | Mode::Submodule => Kind::Directory,
-                                Mode::Symlink => Kind::Symlink,
-                                Mode::File | Mode::Executable => Kind::File,
-                            },
-                            name: entry.name.clone(),
-                        });
-                    }
+                    self.push_tree_entries(&mut out, ino, &repo, &tree);
                 }
             }
             NodeKind::Snapshot { .. } => return Err(Errno(libc::ENOTDIR)),
@@ -971,24 +1056,11 @@ impl FsCore {
     pub async fn read(&self, ino: Ino, offset: u64, size: u32) -> FsResult<Vec<u8>> {
         let node = self.node(ino)?;
         if let NodeKind::Snapshot { content, .. } = &node.kind {
-            let start = (offset as usize).min(content.len());
-            let end = start.saturating_add(size as usize).min(content.len());
-            return Ok(content[start..end].to_vec());
+            return Ok(slice(content, offset, size));
         }
         let path = self.local_blob(&node).await?;
         let file = File::open(&path).map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
-        let mut buf = vec![0u8; size as usize];
-        let mut filled = 0;
-        while filled < buf.len() {
-            match file.read_at(&mut buf[filled..], offset + filled as u64) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
-            }
-        }
-        buf.truncate(filled);
-        Ok(buf)
+        read_file_at(&file, offset, size)
     }
 
     /// `user.heimdall.sha` and `user.heimdall.url`.
@@ -1055,6 +1127,30 @@ impl FsCore {
     pub fn hydrator(&self) -> &Hydrator {
         &self.hydrator
     }
+}
+
+/// Up to `size` bytes of `content` at `offset`.
+fn slice(content: &[u8], offset: u64, size: u32) -> Vec<u8> {
+    let start = usize::try_from(offset).map_or(content.len(), |o| o.min(content.len()));
+    let end = start.saturating_add(size as usize).min(content.len());
+    content[start..end].to_vec()
+}
+
+/// Up to `size` bytes of `file` from `offset` (short only at the end).
+fn read_file_at(file: &File, offset: u64, size: u32) -> FsResult<Vec<u8>> {
+    let os_error = |e: std::io::Error| Errno(e.raw_os_error().unwrap_or(libc::EIO));
+    let mut buf = vec![0u8; size as usize];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(os_error(e)),
+        }
+    }
+    buf.truncate(filled);
+    Ok(buf)
 }
 
 /// A ref that names a commit by its full SHA never moves.

@@ -15,6 +15,7 @@
 //! else. A hydration that fails is logged and readers fall back to single blobs.
 
 use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ use super::inode::RepoContext;
 use crate::namespace::Namespace;
 use crate::oid::Sha;
 use crate::remote::Mode;
+use crate::store::StoreError;
 
 /// How far back activity counts.
 pub const WINDOW: Duration = Duration::from_secs(10);
@@ -287,6 +289,15 @@ async fn expected_blobs(
     Ok(out)
 }
 
+/// Hydrated blobs recorded in the index per transaction.
+const INDEX_BATCH: usize = 512;
+/// Threads writing a tarball's files into the store.
+const WRITERS: usize = 2;
+/// Files read ahead of the writers (each at most [`INLINE_ABOVE`] bytes).
+const QUEUE_FILES: usize = 64;
+/// Files larger than this are written by the extracting thread itself, streamed.
+const INLINE_ABOVE: u64 = 1 << 20;
+
 /// Streams the commit's tarball into the store. Returns (files stored, bytes stored).
 async fn hydrate(
     ns: &Arc<Namespace>,
@@ -314,61 +325,166 @@ async fn hydrate(
     .map_err(|e| format!("extraction task failed: {e}"))?
 }
 
+/// Index rows of stored blobs, written one transaction per [`INDEX_BATCH`] (a transaction
+/// per file cost more than writing the file) and on drop, so an extraction that fails
+/// halfway still records what it stored.
+struct IndexBatch<'a> {
+    store: &'a crate::store::Store,
+    rows: Vec<(Sha, u64)>,
+}
+
+impl IndexBatch<'_> {
+    fn push(&mut self, sha: Sha, size: u64) {
+        self.rows.push((sha, size));
+        if self.rows.len() >= INDEX_BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.rows.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.index().put_blobs(&self.rows) {
+            tracing::warn!(error = %e, "cannot record hydrated blobs in the index");
+        }
+        self.rows.clear();
+    }
+}
+
+impl Drop for IndexBatch<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// One file of the tarball, read into memory, for a writer thread.
+struct Job {
+    path: String,
+    sha: Sha,
+    size: u64,
+    content: Vec<u8>,
+}
+
+/// Stores what a [`Job`] or an inline file produced and counts it.
+struct Sink<'a> {
+    batch: Mutex<IndexBatch<'a>>,
+    files: AtomicU64,
+    bytes: AtomicU64,
+    on_stored: &'a (dyn Fn() + Sync),
+}
+
+impl Sink<'_> {
+    fn done(&self, path: &str, sha: Sha, size: u64, result: Result<PathBuf, StoreError>) {
+        match result {
+            Ok(_) => {
+                self.files.fetch_add(1, Ordering::Relaxed);
+                self.bytes.fetch_add(size, Ordering::Relaxed);
+                self.batch.lock().expect("batch poisoned").push(sha, size);
+                (self.on_stored)();
+            }
+            Err(e) => tracing::warn!(path, error = %e, "tarball file refused"),
+        }
+    }
+}
+
 fn extract(
     store: &crate::store::Store,
     source: impl std::io::Read,
     expected: HashMap<String, Expected>,
     limit: u64,
-    on_stored: &dyn Fn(),
+    on_stored: &(dyn Fn() + Sync),
 ) -> Result<(u64, u64), String> {
     use std::io::Read;
     let gz = flate2::read::GzDecoder::new(source);
     let mut archive = tar::Archive::new(gz.take(limit));
-    let (mut files, mut bytes) = (0u64, 0u64);
-    for entry in archive.entries().map_err(|e| e.to_string())? {
-        let mut entry = entry.map_err(|e| e.to_string())?;
-        let kind = entry.header().entry_type();
-        if !(kind.is_file() || kind.is_symlink()) {
-            continue;
+    let sink = Sink {
+        batch: Mutex::new(IndexBatch {
+            store,
+            rows: Vec::with_capacity(INDEX_BATCH),
+        }),
+        files: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        on_stored,
+    };
+    // This thread inflates and parses the archive; small files go to writer threads,
+    // which hash, write and rename them (creating files is most of the cost).
+    let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(QUEUE_FILES);
+    let queue = Mutex::new(queue);
+    let result = std::thread::scope(|scope| {
+        for _ in 0..WRITERS {
+            scope.spawn(|| {
+                loop {
+                    let job = queue.lock().expect("queue poisoned").recv();
+                    let Ok(job) = job else { break };
+                    let result =
+                        store.write_blob_from_reader(job.sha, job.size, &mut &job.content[..]);
+                    sink.done(&job.path, job.sha, job.size, result);
+                }
+            });
         }
-        let raw = entry.path_bytes().into_owned();
-        let raw = String::from_utf8_lossy(&raw);
-        // GitHub's layout: `{owner}-{repo}-{sha7}/path`; the first component is dropped.
-        let Some((_, path)) = raw.split_once('/') else {
-            continue;
-        };
-        let Some(want) = expected.get(path) else {
-            tracing::debug!(path, "tarball entry not in the tree; skipped");
-            continue;
-        };
-        if store.blob_path(want.sha, want.size).is_some() {
-            continue;
-        }
-        let result = if kind.is_symlink() {
-            if want.mode != Mode::Symlink {
-                continue;
+        let result = (|| -> Result<(), String> {
+            for entry in archive.entries().map_err(|e| e.to_string())? {
+                let mut entry = entry.map_err(|e| e.to_string())?;
+                let kind = entry.header().entry_type();
+                if !(kind.is_file() || kind.is_symlink()) {
+                    continue;
+                }
+                let raw = entry.path_bytes().into_owned();
+                let raw = String::from_utf8_lossy(&raw);
+                // GitHub's layout: `{owner}-{repo}-{sha7}/path`; the first component is dropped.
+                let Some((_, path)) = raw.split_once('/') else {
+                    continue;
+                };
+                let Some(want) = expected.get(path) else {
+                    tracing::debug!(path, "tarball entry not in the tree; skipped");
+                    continue;
+                };
+                if kind.is_symlink() != (want.mode == Mode::Symlink)
+                    || store.blob_path(want.sha, want.size).is_some()
+                {
+                    continue;
+                }
+                let content = if kind.is_symlink() {
+                    entry
+                        .link_name_bytes()
+                        .map(|l| l.into_owned())
+                        .unwrap_or_default()
+                } else if want.size > INLINE_ABOVE {
+                    // Big files are streamed here, never held in memory.
+                    let result = store.write_blob_from_reader(want.sha, want.size, &mut entry);
+                    sink.done(path, want.sha, want.size, result);
+                    continue;
+                } else {
+                    let mut content = Vec::with_capacity(want.size as usize);
+                    // One byte more than announced, so a longer file fails verification.
+                    (&mut entry)
+                        .take(want.size + 1)
+                        .read_to_end(&mut content)
+                        .map_err(|e| e.to_string())?;
+                    content
+                };
+                let job = Job {
+                    path: path.to_string(),
+                    sha: want.sha,
+                    size: want.size,
+                    content,
+                };
+                if jobs.send(job).is_err() {
+                    return Err("the tarball writers stopped".into());
+                }
             }
-            let target = entry
-                .link_name_bytes()
-                .map(|l| l.into_owned())
-                .unwrap_or_default();
-            store.put_blob_from_reader(want.sha, want.size, &mut &target[..])
-        } else {
-            if want.mode == Mode::Symlink {
-                continue;
-            }
-            store.put_blob_from_reader(want.sha, want.size, &mut entry)
-        };
-        match result {
-            Ok(_) => {
-                files += 1;
-                bytes += want.size;
-                on_stored();
-            }
-            Err(e) => tracing::warn!(path, error = %e, "tarball file refused"),
-        }
-    }
-    Ok((files, bytes))
+            Ok(())
+        })();
+        // Closing the queue lets the writers finish what is queued and stop.
+        drop(jobs);
+        result
+    });
+    result?;
+    Ok((
+        sink.files.load(Ordering::Relaxed),
+        sink.bytes.load(Ordering::Relaxed),
+    ))
 }
 
 #[cfg(test)]

@@ -67,6 +67,77 @@ fn errno(e: core::Errno) -> Errno {
     Errno::from_i32(e.0)
 }
 
+fn reply_entry(
+    core: &FsCore,
+    parent: INodeNo,
+    result: Result<(Attr, Duration), core::Errno>,
+    reply: ReplyEntry,
+) {
+    match result {
+        Ok((attr, ttl)) => reply.entry(&ttl, &to_attr(&attr), Generation(0)),
+        // A negative entry (inode 0): the kernel caches the miss, so tools probing for the
+        // same config files in every directory ask once, not every time.
+        Err(e) if e.0 == libc::ENOENT => {
+            let mut attr = to_attr(&Attr {
+                ino: 0,
+                kind: Kind::File,
+                size: 0,
+                perm: 0,
+                nlink: 0,
+                mtime: std::time::UNIX_EPOCH,
+                uid: 0,
+                gid: 0,
+                blksize: 0,
+            });
+            attr.ino = INodeNo(0);
+            reply.entry(&core.negative_ttl(parent.0), &attr, Generation(0));
+        }
+        Err(e) => reply.error(errno(e)),
+    }
+}
+
+fn reply_attr(result: Result<(Attr, Duration), core::Errno>, reply: ReplyAttr) {
+    match result {
+        Ok((attr, ttl)) => reply.attr(&ttl, &to_attr(&attr)),
+        Err(e) => reply.error(errno(e)),
+    }
+}
+
+fn reply_read(core: &FsCore, result: Result<Vec<u8>, core::Errno>, reply: ReplyData) {
+    match result {
+        Ok(data) => {
+            core.requests()
+                .read_bytes
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+            reply.data(&data)
+        }
+        Err(e) => reply.error(errno(e)),
+    }
+}
+
+fn reply_dir(
+    result: Result<Vec<core::DirEntry>, core::Errno>,
+    offset: u64,
+    mut reply: ReplyDirectory,
+) {
+    match result {
+        Ok(entries) => {
+            for (i, entry) in entries.iter().enumerate().skip(offset as usize) {
+                if reply.add(
+                    INodeNo(entry.ino),
+                    (i + 1) as u64,
+                    to_file_type(entry.kind),
+                    &entry.name,
+                ) {
+                    break;
+                }
+            }
+            reply.ok();
+        }
+        Err(e) => reply.error(errno(e)),
+    }
+}
+
 struct Adapter {
     core: Arc<FsCore>,
     rt: tokio::runtime::Handle,
@@ -108,30 +179,14 @@ impl Filesystem for Adapter {
             reply.error(Errno::ENOENT);
             return;
         };
+        // Names in a tree that is already local are answered here, without a task.
+        if let Some(result) = self.core.lookup_local(parent.0, &name) {
+            return reply_entry(&self.core, parent, result, reply);
+        }
         let core = Arc::clone(&self.core);
         self.spawn(async move {
-            match core.lookup(parent.0, &name).await {
-                Ok((attr, ttl)) => reply.entry(&ttl, &to_attr(&attr), Generation(0)),
-                // A negative entry (inode 0): the kernel caches the miss, so tools probing
-                // for the same config files in every directory ask once, not every time.
-                Err(e) if e.0 == libc::ENOENT => {
-                    let ttl = core.negative_ttl(parent.0);
-                    let mut attr = to_attr(&core::Attr {
-                        ino: 0,
-                        kind: Kind::File,
-                        size: 0,
-                        perm: 0,
-                        nlink: 0,
-                        mtime: std::time::UNIX_EPOCH,
-                        uid: 0,
-                        gid: 0,
-                        blksize: 0,
-                    });
-                    attr.ino = INodeNo(0);
-                    reply.entry(&ttl, &attr, Generation(0));
-                }
-                Err(e) => reply.error(errno(e)),
-            }
+            let result = core.lookup(parent.0, &name).await;
+            reply_entry(&core, parent, result, reply);
         });
     }
 
@@ -148,13 +203,11 @@ impl Filesystem for Adapter {
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         RequestCounters::bump(&self.core.requests().getattr);
+        if let Some(result) = self.core.getattr_local(ino.0) {
+            return reply_attr(result, reply);
+        }
         let core = Arc::clone(&self.core);
-        self.spawn(async move {
-            match core.getattr(ino.0).await {
-                Ok((attr, ttl)) => reply.attr(&ttl, &to_attr(&attr)),
-                Err(e) => reply.error(errno(e)),
-            }
-        });
+        self.spawn(async move { reply_attr(core.getattr(ino.0).await, reply) });
     }
 
     fn setattr(
@@ -321,17 +374,14 @@ impl Filesystem for Adapter {
         reply: ReplyData,
     ) {
         RequestCounters::bump(&self.core.requests().read);
+        // Local content (a stored blob, a control snapshot) is read here, without a task.
+        if let Some(result) = self.core.read_local(ino.0, offset, size) {
+            return reply_read(&self.core, result, reply);
+        }
         let core = Arc::clone(&self.core);
         self.spawn(async move {
-            match core.read(ino.0, offset, size).await {
-                Ok(data) => {
-                    core.requests()
-                        .read_bytes
-                        .fetch_add(data.len() as u64, Ordering::Relaxed);
-                    reply.data(&data)
-                }
-                Err(e) => reply.error(errno(e)),
-            }
+            let result = core.read(ino.0, offset, size).await;
+            reply_read(&core, result, reply);
         });
     }
 
@@ -394,28 +444,14 @@ impl Filesystem for Adapter {
         ino: INodeNo,
         _fh: FileHandle,
         offset: u64,
-        mut reply: ReplyDirectory,
+        reply: ReplyDirectory,
     ) {
         RequestCounters::bump(&self.core.requests().readdir);
+        if let Some(result) = self.core.readdir_local(ino.0) {
+            return reply_dir(result, offset, reply);
+        }
         let core = Arc::clone(&self.core);
-        self.spawn(async move {
-            match core.readdir(ino.0).await {
-                Ok(entries) => {
-                    for (i, entry) in entries.iter().enumerate().skip(offset as usize) {
-                        if reply.add(
-                            INodeNo(entry.ino),
-                            (i + 1) as u64,
-                            to_file_type(entry.kind),
-                            &entry.name,
-                        ) {
-                            break;
-                        }
-                    }
-                    reply.ok();
-                }
-                Err(e) => reply.error(errno(e)),
-            }
-        });
+        self.spawn(async move { reply_dir(core.readdir(ino.0).await, offset, reply) });
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {

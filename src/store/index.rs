@@ -329,6 +329,24 @@ impl Index {
         Ok(())
     }
 
+    /// [`Index::put_blob`] for many blobs in one transaction.
+    pub fn put_blobs(&self, blobs: &[(Sha, u64)]) -> Result<(), StoreError> {
+        let t = now();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO blobs (sha, size, stored_at, last_access) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT (sha) DO UPDATE SET last_access = excluded.last_access",
+            )?;
+            for (sha, size) in blobs {
+                insert.execute(params![sha.to_hex(), *size as i64, t])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn touch_blob(&self, sha: Sha) -> Result<(), StoreError> {
         self.conn().execute(
             "UPDATE blobs SET last_access = ?2 WHERE sha = ?1",

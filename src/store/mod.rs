@@ -168,6 +168,22 @@ impl Store {
         }
     }
 
+    /// The stored blob opened for reading, if it is present with the expected size: one
+    /// path lookup where [`Store::blob_path`] and an open take two.
+    pub fn open_blob(&self, sha: Sha, size: u64) -> Option<std::fs::File> {
+        let file = std::fs::File::open(self.object_path(sha)).ok()?;
+        match file.metadata() {
+            Ok(meta) if meta.len() == size => Some(file),
+            Ok(_) => {
+                drop(file);
+                // Checks again and drops the truncated object.
+                let _ = self.blob_path(sha, size);
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
     /// Starts writing blob `sha` of `size` bytes.
     pub async fn blob_writer(&self, sha: Sha, size: u64) -> Result<BlobWriter<'_>, StoreError> {
         let dir = self
@@ -210,17 +226,42 @@ impl Store {
         size: u64,
         reader: &mut dyn std::io::Read,
     ) -> Result<PathBuf, StoreError> {
+        let path = self.write_blob_from_reader(sha, size, reader)?;
+        self.index.put_blob(sha, size)?;
+        Ok(path)
+    }
+
+    /// [`Store::put_blob_from_reader`] without the index row: for writers of many blobs
+    /// at once, which record them with one [`Index::put_blobs`] per batch (one SQLite
+    /// transaction instead of one per file). The object is in place and readable either
+    /// way; a row missing after a crash only leaves it out of `cache stats`.
+    pub fn write_blob_from_reader(
+        &self,
+        sha: Sha,
+        size: u64,
+        reader: &mut dyn std::io::Read,
+    ) -> Result<PathBuf, StoreError> {
         use std::io::Write;
         let target = self.object_path(sha);
         let dir = target.parent().expect("objects have a parent");
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::io("cannot create", dir, e))?;
         let temp = temp_path(dir, sha);
         let result = (|| {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&temp)
-                .map_err(|e| StoreError::io("cannot create", &temp, e))?;
+            let create = || {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&temp)
+            };
+            // The fan-out directory exists after its first object: create it only then.
+            let file = match create() {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| StoreError::io("cannot create", dir, e))?;
+                    create()
+                }
+                other => other,
+            }
+            .map_err(|e| StoreError::io("cannot create", &temp, e))?;
             let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
             let mut hasher = BlobHasher::new(size);
             let mut limited = reader.take(size + 1);
@@ -241,7 +282,6 @@ impl Store {
             verify(hasher, sha, size)?;
             std::fs::rename(&temp, &target)
                 .map_err(|e| StoreError::io("cannot move into place", &target, e))?;
-            self.index.put_blob(sha, size)?;
             Ok(target.clone())
         })();
         if result.is_err() {
