@@ -97,13 +97,13 @@ run_ruff() { # dir file
 findings() { grep -cE ':[0-9]+:[0-9]+: [A-Z]+[0-9]+' "$1" || true; }
 findings_digest() { { grep -E ':[0-9]+:[0-9]+: [A-Z]+[0-9]+' "$1" || true; } | sort | md5sum | cut -c1-12; }
 
-mount_fresh() { # mountpoint cache -> sets MOUNT_SECS
+mount_fresh() { # mountpoint cache [mount options...] -> sets MOUNT_SECS
     local mnt=$1 cache=$2 t0 out
     mkdir -p "$mnt"
     LAST_CACHE=$cache
     t0=$(bench_now)
     MOUNTS+=("$mnt")
-    out=$(HEIMDALL_CACHE_DIR=$cache timeout 120 "$HEIMDALL" -q mount "$mnt" --org acme 2>&1) || {
+    out=$(HEIMDALL_CACHE_DIR=$cache timeout 120 "$HEIMDALL" -q mount "$mnt" --org acme "${@:3}" 2>&1) || {
         echo "heimdall mount failed: $out" >&2
         return 1
     }
@@ -204,12 +204,35 @@ for i in $(seq "$REPS"); do
     printf '  rep %d: mount %s MB/s, local %s MB/s\n' "$i" "${mount_mbs[-1]}" "${local_mbs[-1]}"
 done
 
+echo "== --passthrough: a second mount of the same warm cache; warm ruff and ${BIG_MB} MB reads, $REPS repetitions"
+pmnt=$work/mnt-passthrough
+mount_fresh "$pmnt" "$LAST_CACHE" --passthrough
+run_ruff "$pmnt/acme/api" "$work/ruff-pwarm-0.txt" # first run on this mount: lookups
+p_times=() pd_times=() p_mbs=() pl_mbs=()
+for i in $(seq "$REPS"); do
+    t0=$(bench_now)
+    run_ruff "$pmnt/acme/api" "$work/ruff-pwarm-$i.txt"
+    p_times+=("$(bench_since "$t0")")
+    t0=$(bench_now)
+    run_ruff "$local_co" "$work/ruff-plocal-$i.txt"
+    pd_times+=("$(bench_since "$t0")")
+done
+cat "$pmnt/acme/blobs/data.bin" >/dev/null
+cmp -s "$pmnt/acme/blobs/data.bin" "$local_big" || same_bytes=NO
+for i in $(seq "$REPS"); do
+    p_mbs+=("$(bench_read_mbs "$pmnt/acme/blobs/data.bin")")
+    pl_mbs+=("$(bench_read_mbs "$local_big")")
+    printf '  rep %d: warm ruff %ss (local %ss); read %s MB/s (local %s MB/s)\n' \
+        "$i" "${p_times[-1]}" "${pd_times[-1]}" "${p_mbs[-1]}" "${pl_mbs[-1]}"
+done
+open_mode=$(sed -n 's/.*"open_mode": "\([a-z-]*\)".*/\1/p' "$pmnt/.status/mount.json")
+
 # Findings: every run against the first checkout run.
 ref=$work/ruff-clone-1.txt
 ref_n=$(findings "$ref")
 ref_d=$(findings_digest "$ref")
 mismatch=0
-for f in "$work"/ruff-{clone,cold,warm,local}-*.txt; do
+for f in "$work"/ruff-{clone,cold,warm,local,pwarm,plocal}-*.txt; do
     if [ "$(findings_digest "$f")" != "$ref_d" ]; then
         echo "  findings differ: $(basename "$f") has $(findings "$f"), $(basename "$ref") has $ref_n" >&2
         mismatch=1
@@ -228,6 +251,14 @@ r_read=$(bench_ratio "$M" "$L")
 v_cold=$(bench_verdict "$r_cold" "<=" 1.0)
 v_warm=$(bench_verdict "$r_warm" "<=" 1.2)
 v_read=$(bench_verdict "$r_read" ">=" 0.8)
+P=$(bench_median "${p_times[@]}")
+PD=$(bench_median "${pd_times[@]}")
+PM=$(printf '%.1f' "$(bench_median "${p_mbs[@]}")")
+PL=$(printf '%.1f' "$(bench_median "${pl_mbs[@]}")")
+r_pwarm=$(bench_ratio "$P" "$PD")
+r_pread=$(bench_ratio "$PM" "$PL")
+v_pwarm=$(bench_verdict "$r_pwarm" "<=" 1.2)
+v_pread=$(bench_verdict "$r_pread" ">=" 0.8)
 
 echo
 echo "== heimdall mount benchmark: $FILES .py files, ${LATENCY_MS} ms latency, median of $REPS"
@@ -241,6 +272,10 @@ row "(c) ruff, warm mount" "${c_times[@]}"
 row "(d) ruff, local checkout" "${d_times[@]}"
 printf '%-44s %7s MB/s (min %s, max %s)\n' "read ${BIG_MB} MB, warm mount" "$M" "$(bench_min "${mount_mbs[@]}")" "$(bench_max "${mount_mbs[@]}")"
 printf '%-44s %7s MB/s (min %s, max %s)\n' "read ${BIG_MB} MB, local disk" "$L" "$(bench_min "${local_mbs[@]}")" "$(bench_max "${local_mbs[@]}")"
+row "(c) ruff, warm --passthrough mount" "${p_times[@]}"
+row "(d) ruff, local checkout (beside it)" "${pd_times[@]}"
+printf '%-44s %7s MB/s (min %s, max %s)\n' "read ${BIG_MB} MB, warm --passthrough mount" "$PM" "$(bench_min "${p_mbs[@]}")" "$(bench_max "${p_mbs[@]}")"
+printf '%-44s %7s MB/s (min %s, max %s)\n' "read ${BIG_MB} MB, local disk (beside it)" "$PL" "$(bench_min "${pl_mbs[@]}")" "$(bench_max "${pl_mbs[@]}")"
 printf '%-44s %8ss  (%s)\n' "read ${BIG_MB} MB, first read on the mount" "$first_read" "$first_read_stats"
 printf '%-44s %8ss\n' "    curl of the same blob from fakehub" "$curl_read"
 printf '%-44s %8ss  (fakehub gzips it when asked, like the API)\n' "    the same with curl --compressed" "$curl_gz_read"
@@ -249,6 +284,9 @@ printf '%-34s %7s   %-10s %s\n' "ratio" "value" "target" "verdict"
 printf '%-34s %6sx   %-10s %s\n' "cold mount / clone+ruff" "$r_cold" "<= 1.0x" "$v_cold"
 printf '%-34s %6sx   %-10s %s\n' "warm mount / local" "$r_warm" "<= 1.2x" "$v_warm"
 printf '%-34s %6sx   %-10s %s\n' "mount / local read throughput" "$r_read" ">= 0.8x" "$v_read"
+printf '%-34s %6sx   %-10s %s\n' "  --passthrough: warm / local" "$r_pwarm" "<= 1.2x" "$v_pwarm"
+printf '%-34s %6sx   %-10s %s\n' "  --passthrough: read throughput" "$r_pread" ">= 0.8x" "$v_pread"
+echo "(the second mount reports open_mode: ${open_mode:-unknown})"
 echo
 echo "ruff findings: checkout $ref_n, cold mount $(findings "$work/ruff-cold-1.txt"), warm mount $(findings "$work/ruff-warm-1.txt"), local $(findings "$work/ruff-local-1.txt"); identical in every run: $([ $mismatch = 0 ] && echo yes || echo NO)"
 echo "tree: $n_mount files on the mount, $n_local in the checkout; .py contents equal: $([ "$sum_mount" = "$sum_local" ] && echo yes || echo NO); ${BIG_MB} MB file bytes equal: $same_bytes"

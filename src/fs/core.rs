@@ -210,7 +210,7 @@ pub struct FsCore {
     requests: RequestCounters,
     /// Whether files are opened with FUSE passthrough (set by the adapter at init).
     passthrough: AtomicBool,
-    hydrator: Hydrator,
+    hydrator: Arc<Hydrator>,
     invalidate: Box<dyn Fn(Invalidation) + Send + Sync>,
     mounted_at: SystemTime,
 }
@@ -243,7 +243,7 @@ impl FsCore {
         let owners = opts.owners.iter().map(|o| o.to_ascii_lowercase()).collect();
         let control = ControlFiles::new(Arc::clone(&ns));
         FsCore {
-            hydrator: Hydrator::new(opts.hydrate_threshold),
+            hydrator: Arc::new(Hydrator::new(opts.hydrate_threshold)),
             ns,
             opts,
             inodes: Inodes::default(),
@@ -615,10 +615,10 @@ impl FsCore {
         &self,
         out: &mut Vec<DirEntry>,
         ino: Ino,
-        repo: &RepoContext,
+        repo: &Arc<RepoContext>,
         tree: &Tree,
     ) {
-        self.hydrator.note_listing(repo.commit.sha);
+        self.hydrator.note_listing(&self.ns, repo);
         for entry in &tree.entries {
             let key = NodeKey {
                 parent: ino,

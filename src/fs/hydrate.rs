@@ -70,6 +70,8 @@ pub struct HydrationStats {
 
 pub struct Hydrator {
     threshold: usize,
+    /// Where walk-started hydrations run (the mount's runtime).
+    runtime: Option<tokio::runtime::Handle>,
     activity: Mutex<HashMap<Sha, Activity>>,
     /// Hydrations under way, by commit.
     running: Mutex<HashMap<Sha, Arc<Running>>>,
@@ -77,11 +79,34 @@ pub struct Hydrator {
 }
 
 /// A hydration in progress: readers wait on it for their own blob, not for the whole
-/// archive; `notify` fires after every stored file and at the end.
+/// archive. Each waited-for blob has its own `Notify`, fired when that blob is stored or
+/// the hydration ends, so storing a file wakes only its readers.
 #[derive(Default)]
 struct Running {
-    notify: tokio::sync::Notify,
+    waiters: Mutex<HashMap<Sha, Arc<tokio::sync::Notify>>>,
     done: std::sync::atomic::AtomicBool,
+}
+
+impl Running {
+    fn waiter(&self, sha: Sha) -> Arc<tokio::sync::Notify> {
+        let mut waiters = self.waiters.lock().expect("waiters poisoned");
+        Arc::clone(waiters.entry(sha).or_default())
+    }
+
+    fn stored(&self, sha: Sha) {
+        let waiter = self.waiters.lock().expect("waiters poisoned").remove(&sha);
+        if let Some(waiter) = waiter {
+            waiter.notify_waiters();
+        }
+    }
+
+    fn finish(&self) {
+        self.done.store(true, Ordering::SeqCst);
+        let waiters = std::mem::take(&mut *self.waiters.lock().expect("waiters poisoned"));
+        for waiter in waiters.into_values() {
+            waiter.notify_waiters();
+        }
+    }
 }
 
 /// One blob of the commit, by path.
@@ -95,6 +120,7 @@ impl Hydrator {
     pub fn new(threshold: usize) -> Hydrator {
         Hydrator {
             threshold,
+            runtime: tokio::runtime::Handle::try_current().ok(),
             activity: Mutex::new(HashMap::new()),
             running: Mutex::new(HashMap::new()),
             counters: Arc::new(Counters::default()),
@@ -111,13 +137,25 @@ impl Hydrator {
         }
     }
 
-    /// A directory of `commit` was listed.
-    pub fn note_listing(&self, commit: Sha) {
+    /// A directory of `repo`'s commit was listed. A walk (many listings) after a file
+    /// was read starts the hydration at once, before the walker's first read: tools read
+    /// their config, walk the tree, then read every file.
+    pub fn note_listing(self: &Arc<Self>, ns: &Arc<Namespace>, repo: &Arc<RepoContext>) {
         let now = Instant::now();
-        let mut activity = self.activity.lock().expect("activity poisoned");
-        let entry = activity.entry(commit).or_default();
-        entry.prune(now);
-        entry.listings.push_back(now);
+        let start = {
+            let mut activity = self.activity.lock().expect("activity poisoned");
+            let entry = activity.entry(repo.commit.sha).or_default();
+            entry.prune(now);
+            entry.listings.push_back(now);
+            self.threshold > 0
+                && !entry.done
+                && entry.listings.len() == WALK_DIRS
+                && !entry.misses.is_empty()
+        };
+        if let (true, Some(runtime)) = (start, &self.runtime) {
+            let (me, ns, repo) = (Arc::clone(self), Arc::clone(ns), Arc::clone(repo));
+            runtime.spawn(async move { me.start(&ns, &repo, false).await });
+        }
     }
 
     /// Called before fetching missing blob `sha` of `repo`: records the miss and, when the
@@ -149,44 +187,67 @@ impl Hydrator {
             (entry.misses.len(), entry.listings.len())
         };
         let burst = misses > self.threshold;
-        let walk = listings >= WALK_DIRS;
-        if !burst && !walk {
+        if !burst && listings < WALK_DIRS {
             return;
+        }
+        if let Some(running) = self.start(ns, repo, burst).await {
+            wait_for(ns, &running, sha, size).await;
+        }
+    }
+
+    /// Starts hydrating `repo`'s commit (or joins the hydration under way), unless the
+    /// commit is too big, or, for a walk rather than a burst of misses, too small to be
+    /// worth a tarball.
+    async fn start(
+        &self,
+        ns: &Arc<Namespace>,
+        repo: &Arc<RepoContext>,
+        burst: bool,
+    ) -> Option<Arc<Running>> {
+        let commit = repo.commit.sha;
+        if let Some(running) = self.running_for(commit) {
+            return Some(running);
         }
         let expected = match expected_blobs(ns, repo).await {
             Ok(expected) => expected,
             Err(e) => {
                 tracing::warn!(repo = %repo.spec, error = %e, "cannot list the commit for hydration");
-                return;
+                return None;
             }
         };
         let total: u64 = expected.values().map(|e| e.size).sum();
         if (!burst && expected.len() <= self.threshold) || total > MAX_HYDRATE_BYTES {
-            return;
+            return None;
         }
-        let running = {
-            let mut running = self.running.lock().expect("running poisoned");
-            if let Some(existing) = running.get(&commit) {
-                Arc::clone(existing)
-            } else {
-                self.mark_done(commit);
-                let fresh = Arc::new(Running::default());
-                running.insert(commit, Arc::clone(&fresh));
-                let (ns, repo, counters, progress) = (
-                    Arc::clone(ns),
-                    Arc::clone(repo),
-                    Arc::clone(&self.counters),
-                    Arc::clone(&fresh),
-                );
-                tokio::spawn(async move {
-                    counters.run(&ns, &repo, expected, total, &progress).await;
-                    progress.done.store(true, Ordering::SeqCst);
-                    progress.notify.notify_waiters();
-                });
-                fresh
-            }
-        };
-        wait_for(ns, &running, sha, size).await;
+        let mut running = self.running.lock().expect("running poisoned");
+        if let Some(existing) = running.get(&commit) {
+            return Some(Arc::clone(existing));
+        }
+        if self.is_done(commit) {
+            return None;
+        }
+        self.mark_done(commit);
+        let fresh = Arc::new(Running::default());
+        running.insert(commit, Arc::clone(&fresh));
+        let (ns, repo, counters, progress) = (
+            Arc::clone(ns),
+            Arc::clone(repo),
+            Arc::clone(&self.counters),
+            Arc::clone(&fresh),
+        );
+        tokio::spawn(async move {
+            counters.run(&ns, &repo, expected, total, &progress).await;
+            progress.finish();
+        });
+        Some(fresh)
+    }
+
+    fn is_done(&self, commit: Sha) -> bool {
+        self.activity
+            .lock()
+            .expect("activity poisoned")
+            .get(&commit)
+            .is_some_and(|a| a.done)
     }
 
     fn running_for(&self, commit: Sha) -> Option<Arc<Running>> {
@@ -249,7 +310,8 @@ impl Counters {
 async fn wait_for(ns: &Namespace, running: &Running, sha: Sha, size: u64) {
     loop {
         // Register before checking, so a file stored in between still wakes us.
-        let notified = running.notify.notified();
+        let waiter = running.waiter(sha);
+        let notified = waiter.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         if running.done.load(Ordering::SeqCst) || ns.store().blob_path(sha, size).is_some() {
@@ -317,9 +379,7 @@ async fn hydrate(
     let limit = total + expected.len() as u64 * TAR_OVERHEAD_PER_FILE + TAR_OVERHEAD_SLACK;
     let store = Arc::clone(ns.store());
     tokio::task::spawn_blocking(move || {
-        extract(&store, bridge, expected, limit, &|| {
-            progress.notify.notify_waiters()
-        })
+        extract(&store, bridge, expected, limit, &|sha| progress.stored(sha))
     })
     .await
     .map_err(|e| format!("extraction task failed: {e}"))?
@@ -371,7 +431,7 @@ struct Sink<'a> {
     batch: Mutex<IndexBatch<'a>>,
     files: AtomicU64,
     bytes: AtomicU64,
-    on_stored: &'a (dyn Fn() + Sync),
+    on_stored: &'a (dyn Fn(Sha) + Sync),
 }
 
 impl Sink<'_> {
@@ -381,7 +441,7 @@ impl Sink<'_> {
                 self.files.fetch_add(1, Ordering::Relaxed);
                 self.bytes.fetch_add(size, Ordering::Relaxed);
                 self.batch.lock().expect("batch poisoned").push(sha, size);
-                (self.on_stored)();
+                (self.on_stored)(sha);
             }
             Err(e) => tracing::warn!(path, error = %e, "tarball file refused"),
         }
@@ -393,7 +453,7 @@ fn extract(
     source: impl std::io::Read,
     expected: HashMap<String, Expected>,
     limit: u64,
-    on_stored: &(dyn Fn() + Sync),
+    on_stored: &(dyn Fn(Sha) + Sync),
 ) -> Result<(u64, u64), String> {
     use std::io::Read;
     let gz = flate2::read::GzDecoder::new(source);
@@ -550,7 +610,7 @@ mod tests {
             ("acme-api-1234567/../../escape", b"evil\n", None),
             ("acme-api-1234567/link", b"", Some("a.txt")),
         ]);
-        let (files, bytes) = extract(&store, &gz[..], expected, 1 << 20, &|| {}).unwrap();
+        let (files, bytes) = extract(&store, &gz[..], expected, 1 << 20, &|_| {}).unwrap();
         assert_eq!((files, bytes), (2, 6 + 5));
         assert!(store.blob_path(blob_sha(b"right\n"), 6).is_some());
         assert!(store.blob_path(blob_sha(b"a.txt"), 5).is_some());
@@ -580,7 +640,7 @@ mod tests {
             [expect("big", &big, Mode::File)].into_iter().collect();
         let gz = tarball(&[("top/big", &big, None)]);
         // A limit below the archive's size: the read stops there and nothing is stored.
-        let result = extract(&store, &gz[..], expected, 10_000, &|| {});
+        let result = extract(&store, &gz[..], expected, 10_000, &|_| {});
         assert!(result.is_err() || result.unwrap().0 == 0);
         assert!(store.blob_path(blob_sha(&big), big.len() as u64).is_none());
     }
