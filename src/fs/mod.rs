@@ -639,9 +639,9 @@ pub fn mount(
     })
 }
 
-/// Read-ahead for the mount, in KiB. The kernel gives a FUSE mount 128 KiB, and the
-/// page cache then holds a file in small folios: warm reads of a big file ran at about
-/// 0.6x of the local disk with it, and at parity with 1 MiB (scripts/bench-mount.sh).
+/// Read-ahead for the mount, in KiB. The kernel gives a FUSE mount 128 KiB, so a file not
+/// yet in the page cache is read in 128 KiB requests; 1 MiB requests read a stored 200 MB
+/// file through the mount at ~1.8 GB/s instead of ~1.45 GB/s (measured on Linux 6.18).
 const READ_AHEAD_KB: u32 = 1024;
 
 /// Raises the mount's read-ahead through sysfs (`/sys/class/bdi/<dev>/read_ahead_kb`).
