@@ -16,8 +16,8 @@
 # Targets: cold scan >= 5x faster than the clone approach; warm rescan < 2 s.
 #
 # Environment (defaults):
-#   REPOS=200 SEED=1 LATENCY_MS=20 CLONE_PARALLEL=8 SCAN_PARALLEL=8 OWNER=acme
-#   SCAN_CONCURRENCY=    heimdall's --concurrency (unset: its default, 8)
+#   REPOS=200 SEED=1 LATENCY_MS=20 CLONE_PARALLEL=8 SCAN_PARALLEL=16 OWNER=acme
+#   SCAN_CONCURRENCY=    heimdall's --concurrency (unset: its default, 16)
 #   RUNS=3           each measurement is repeated (fresh cache / fresh clones
 #                    for cold ones); the table shows medians and [min-max]
 #   CARGO_TARGET_DIR=/work/target-fakehub
@@ -33,7 +33,7 @@ REPOS=${REPOS:-200}
 SEED=${SEED:-1}
 LATENCY_MS=${LATENCY_MS:-20}
 CLONE_PARALLEL=${CLONE_PARALLEL:-8}
-SCAN_PARALLEL=${SCAN_PARALLEL:-8}
+SCAN_PARALLEL=${SCAN_PARALLEL:-16}
 SCAN_CONCURRENCY=${SCAN_CONCURRENCY:-}
 RUNS=${RUNS:-3}
 OWNER=${OWNER:-acme}

@@ -253,7 +253,9 @@ impl Namespace {
         self.commit(spec, sha).await
     }
 
-    async fn resolve_sha(&self, spec: &RepoSpec) -> Result<Sha, NamespaceError> {
+    /// The commit SHA `spec` names now (within `ref_ttl`): a conditional poll, free when
+    /// nothing moved.
+    pub async fn resolve_sha(&self, spec: &RepoSpec) -> Result<Sha, NamespaceError> {
         let name = spec.ref_name().to_string();
         if let Some(sha) = full_sha(&name) {
             return Ok(sha);
@@ -282,6 +284,21 @@ impl Namespace {
         let commit = self.client.commit(&spec.owner, &spec.repo, sha).await?;
         self.store.index().put_commit(&commit)?;
         Ok(commit)
+    }
+
+    /// The root tree of `commit`: from its stored commit object, or with one trees request
+    /// that brings every tree of the commit (and no commit object: its time is unknown, so
+    /// nothing is stored for the commit itself).
+    pub async fn commit_root(&self, spec: &RepoSpec, commit: Sha) -> Result<Sha, NamespaceError> {
+        if let Some(known) = self.store.index().commit(commit)? {
+            return Ok(known.tree);
+        }
+        let (root, trees) = self
+            .client
+            .commit_trees(&spec.owner, &spec.repo, commit)
+            .await?;
+        self.store.index().put_trees(&trees)?;
+        Ok(root)
     }
 
     /// Tree `sha` of `spec`'s repository: from memory, the index, or GitHub (which

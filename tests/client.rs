@@ -226,6 +226,25 @@ async fn truncated_trees_are_completed_with_subtree_listings() {
     let pieced = client.trees("acme", "big", info.tree).await.unwrap();
     assert_eq!(flatten(&pieced, info.tree), expected);
     assert!(hub.hub.stats().route("tree") > 1);
+
+    // Naming the commit instead of its tree gives the same trees without the commit
+    // request, truncated or not.
+    for threshold in [100_000, 10] {
+        hub.hub.set_truncate_threshold(threshold);
+        let (client, _s3, _d3) = client_with_store(&hub, None);
+        hub.hub.reset_stats();
+        let (root, trees) = client
+            .commit_trees("acme", "big", sha(&commit))
+            .await
+            .unwrap();
+        assert_eq!(root, info.tree);
+        assert_eq!(flatten(&trees, root), expected);
+        let stats = hub.hub.stats();
+        assert_eq!(stats.route("git_commit"), 0, "{stats:?}");
+        if threshold > 10 {
+            assert_eq!(stats.requests, 1, "{stats:?}");
+        }
+    }
 }
 
 #[tokio::test]

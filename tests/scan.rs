@@ -272,3 +272,185 @@ fn the_mount_serves_the_export_and_status() {
     assert_eq!(limits["resources"][0]["resource"], "core");
     mount.unmount();
 }
+
+#[test]
+fn with_github_unreachable_a_scan_serves_the_last_results_and_says_so() {
+    let hub = Hub::new();
+    org(&hub, 3);
+    let mut cli = hub.cli();
+    let online = json(&cli.ok(&["github", "scan-org", "acme"]));
+    // Nothing listens there: every request fails to connect.
+    cli.api = "http://127.0.0.1:9".into();
+    let out = cli.run(&["github", "scan-org", "acme"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unreachable"), "says so: {stderr}");
+    let mut offline = json(&out.stdout);
+    let mut expected = online.clone();
+    offline["scan_date"] = serde_json::Value::Null;
+    expected["scan_date"] = serde_json::Value::Null;
+    assert_eq!(offline, expected, "the last results, from cache");
+    let status = json(&cli.ok(&["github", "scan-status", "acme", "--json"]));
+    assert_eq!(status["offline"], true, "{status:#}");
+    assert_eq!(status["repos_failed"], 1, "only the empty repo: {status:#}");
+}
+
+#[test]
+fn a_rate_limit_mid_scan_is_waited_out_or_reported_and_resumed() {
+    let hub = Hub::new();
+    org(&hub, 6);
+    // A budget that runs out a few repos into the scan, refilled 2 s later: the scan
+    // waits for the reset and finishes with nothing failed but the empty repo.
+    hub.hub.set_rate_limit(12, Duration::from_secs(2));
+    let cli = hub.cli();
+    let started = Instant::now();
+    let codex = json(&cli.ok(&["github", "scan-org", "acme", "--parallel", "2"]));
+    assert!(started.elapsed() >= Duration::from_secs(1), "it waited");
+    assert_eq!(codex["repositories_scanned"], 8, "{codex:#}");
+    let status = json(&cli.ok(&["github", "scan-status", "acme", "--json"]));
+    assert_eq!(status["repos_failed"], 1, "{status:#}");
+
+    // When the reset is further away than heimdall may wait, the repos it could not
+    // reach are listed with the reason, the scan still finishes, and the next scan
+    // (after the reset) picks up exactly those.
+    let hub = Hub::new();
+    org(&hub, 6);
+    hub.hub.set_rate_limit(12, Duration::from_secs(3600));
+    let mut cli = hub.cli();
+    cli.extra_env
+        .push(("HEIMDALL_MAX_RATE_LIMIT_WAIT".into(), "0".into()));
+    let partial = json(&cli.ok(&["github", "scan-org", "acme", "--parallel", "2"]));
+    let status = json(&cli.ok(&["github", "scan-status", "acme", "--json"]));
+    assert_eq!(status["state"], "finished");
+    let limited: Vec<&serde_json::Value> = status["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["reason"].as_str().unwrap().contains("rate limited"))
+        .collect();
+    assert!(!limited.is_empty(), "{status:#}");
+    let done_first = partial["repositories_scanned"].as_u64().unwrap();
+    assert!(done_first < 8, "{partial:#}");
+
+    hub.hub.set_rate_limit(5000, Duration::from_secs(3600));
+    hub.hub.reset_stats();
+    let full = json(&cli.ok(&["github", "scan-org", "acme"]));
+    assert_eq!(full["repositories_scanned"], 8, "{full:#}");
+    let stats = hub.hub.stats();
+    assert_eq!(
+        stats.route("tree"),
+        8 - done_first,
+        "only the repos not done before are read: {stats:?}"
+    );
+}
+
+#[test]
+fn progress_is_a_bar_on_a_terminal_and_log_lines_otherwise() {
+    let hub = Hub::with(fakehub::Config {
+        tokens: vec![common::TEST_TOKEN.into()],
+        latency: Duration::from_millis(30),
+        ..fakehub::Config::default()
+    });
+    org(&hub, 3);
+    let mut cli = hub.cli();
+    cli.token = Some(common::TEST_TOKEN.into());
+    // Not a terminal: one plain line per repo, with the requests used and the budget left.
+    let work = tempfile::tempdir().unwrap();
+    let export = work.path().join("acme.json");
+    let export = export.to_str().unwrap();
+    let out = cli.run(&["github", "scan-org", "acme", "--output", export]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let lines: Vec<&str> = log.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(lines.len(), 6, "{log}");
+    assert!(lines.iter().any(|l| l.contains("requests, ")), "{log}");
+    assert!(!log.contains('\r') && !log.contains('\u{1b}'), "{log:?}");
+
+    // On a terminal (a pty from script(1)): a bar redrawn in place, no per-repo lines.
+    let shell = format!(
+        "{} github scan-org acme --output {export}",
+        env!("CARGO_BIN_EXE_heimdall")
+    );
+    let cmd = cli.command(&[]);
+    let envs: Vec<(std::ffi::OsString, std::ffi::OsString)> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+        .collect();
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", &shell, "/dev/null"])
+        .env_clear()
+        .envs(envs)
+        .env("TERM", "xterm")
+        .stdin(Stdio::null());
+    let out = script.output().expect("script(1) runs");
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{tty}");
+    assert!(tty.contains("scanning 6 repositories of acme"), "{tty:?}");
+    assert!(
+        tty.contains('\r') || tty.contains('\u{1b}'),
+        "the bar is drawn in place: {tty:?}"
+    );
+    assert!(tty.contains("/6"), "done/total: {tty:?}");
+    assert!(
+        !tty.contains("[1/6]"),
+        "no log lines on a terminal: {tty:?}"
+    );
+}
+
+#[test]
+fn output_into_a_pipe_or_through_a_symlink_keeps_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let hub = Hub::new();
+    org(&hub, 1);
+    let cli = hub.cli();
+    let expected = cli.ok(&["github", "scan-org", "acme"]);
+    let work = tempfile::tempdir().unwrap();
+    let export = |to: &std::path::Path| {
+        cli.ok(&[
+            "github",
+            "export-patterns",
+            "acme",
+            "--format",
+            "codex",
+            "--output",
+            to.to_str().unwrap(),
+        ])
+    };
+
+    // A FIFO is written into, not replaced by a file.
+    let fifo = work.path().join("pipe");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    export(&fifo);
+    let read = reader.join().unwrap();
+    let strip = |v: &[u8]| {
+        let mut v = json(v);
+        v["scan_date"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(strip(&read), strip(&expected));
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+
+    // Through a symlink, the file it names gets the export and the link stays a link.
+    let target = work.path().join("real.json");
+    std::fs::write(&target, "old").unwrap();
+    let link = work.path().join("link.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    export(&link);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(strip(&std::fs::read(&target).unwrap()), strip(&expected));
+}

@@ -90,12 +90,27 @@ fn today() -> String {
 
 fn write_output(output: Option<&Path>, text: &str) -> Result<()> {
     match output {
+        // A device or a pipe (`/dev/null`, `/dev/stdout`, a FIFO) is written to as it is:
+        // renaming over it would replace it.
+        Some(path) if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(text.as_bytes()))
+                .with_context(|| format!("cannot write `{}`", path.display()))?;
+        }
         Some(path) => {
+            // Through a symlink, the file it points to is replaced, not the link.
+            let path = match std::fs::symlink_metadata(path) {
+                Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path)
+                    .with_context(|| format!("cannot write `{}`", path.display()))?,
+                _ => path.to_path_buf(),
+            };
             // Write beside and rename, so a reader never sees half an export.
             let temp = path.with_extension("tmp-heimdall");
             std::fs::write(&temp, text)
                 .with_context(|| format!("cannot write `{}`", temp.display()))?;
-            std::fs::rename(&temp, path)
+            std::fs::rename(&temp, &path)
                 .with_context(|| format!("cannot write `{}`", path.display()))?;
         }
         None => {
@@ -147,15 +162,21 @@ fn reporter(org: &str) -> impl Fn(ScanEvent) + Send + Sync + use<> {
             total,
             cached,
             error,
+            requests,
+            rate_limit_remaining,
         } => {
             let what = match (&error, cached) {
                 (Some(e), _) => format!("failed: {e}"),
                 (None, true) => "unchanged (cached)".to_string(),
                 (None, false) => "scanned".to_string(),
             };
+            let budget = match rate_limit_remaining {
+                Some(left) => format!("{requests} requests, {left} left"),
+                None => format!("{requests} requests"),
+            };
             if tty {
                 bar.set_position(done as u64);
-                bar.set_message(repo.clone());
+                bar.set_message(format!("{repo} ({budget})"));
                 if error.is_some() {
                     bar.println(format!("{repo}: {what}"));
                 }
@@ -163,7 +184,7 @@ fn reporter(org: &str) -> impl Fn(ScanEvent) + Send + Sync + use<> {
                     bar.finish_and_clear();
                 }
             } else {
-                eprintln!("[{done}/{total}] {repo}: {what}");
+                eprintln!("[{done}/{total}] {repo}: {what} ({budget})");
             }
         }
     }

@@ -29,7 +29,7 @@ pub struct Cli {
     /// Cache directory [env: HEIMDALL_CACHE_DIR] [default: $XDG_CACHE_HOME/heimdall]
     #[arg(long, global = true, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
-    /// Most requests to GitHub at once [default: 8]
+    /// Most requests to GitHub at once [default: 16]
     #[arg(long, global = true, value_name = "N")]
     concurrency: Option<usize>,
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides

@@ -22,8 +22,6 @@ pub const CACHE_FILE: &str = "cache.json";
 pub const MOUNT_FILE: &str = "mount.json";
 /// A codex export older than this is refreshed by a scan when read (`--cache-days` 7).
 pub const PATTERNS_MAX_AGE: Duration = Duration::from_secs(7 * 86400);
-/// Repositories scanned at once by a scan that reading `/.patterns` starts.
-const SCAN_PARALLEL: usize = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Control {
@@ -168,7 +166,7 @@ impl ControlFiles {
                     org: org.clone(),
                     filter: RepoFilter::default(),
                     files: None,
-                    parallel: SCAN_PARALLEL,
+                    parallel: crate::scan::run::DEFAULT_PARALLEL,
                     max_result_age: None,
                 };
                 tracing::info!(org, "scanning for /.patterns");

@@ -431,10 +431,23 @@ impl Inner {
         spec: &RequestSpec,
     ) -> Result<(reqwest::Response, OwnedSemaphorePermit), RemoteError> {
         let mut attempt = 0;
+        let mut primary_waits = 0;
         loop {
             match self.attempt(spec, attempt).await {
                 Attempt::Done(response, permit) => return Ok((response, permit)),
                 Attempt::Fail(error) => return Err(error),
+                // An exhausted primary limit is not a failure of the request: the next
+                // attempt waits for the reset (bounded by the longest wait allowed), and
+                // only the number of such waits is bounded.
+                Attempt::Retry(delay, error @ RemoteError::RateLimited { .. })
+                    if is_primary_limit(&error) =>
+                {
+                    primary_waits += 1;
+                    if primary_waits > MAX_PRIMARY_LIMIT_WAITS {
+                        return Err(error);
+                    }
+                    tokio::time::sleep(delay).await;
+                }
                 Attempt::Retry(delay, error) => {
                     attempt += 1;
                     if attempt >= MAX_ATTEMPTS {
@@ -544,6 +557,14 @@ impl Inner {
     }
 }
 
+/// Primary rate-limit waits one request may go through (each up to the reset): a window
+/// that fills up again before this request gets its turn is waited out again.
+const MAX_PRIMARY_LIMIT_WAITS: u32 = 10;
+
+fn is_primary_limit(error: &RemoteError) -> bool {
+    matches!(error, RemoteError::RateLimited { resource, .. } if resource != "secondary")
+}
+
 fn with_attempts(error: RemoteError, attempts: u32) -> RemoteError {
     match error {
         RemoteError::Server { what, status, .. } => RemoteError::Server {
@@ -614,7 +635,26 @@ impl HttpClient {
         sha: Sha,
         recursive: bool,
     ) -> Result<(Vec<Tree>, bool), RemoteError> {
-        let mut path = format!("/repos/{}/{}/git/trees/{}", seg(owner), seg(repo), sha);
+        let (root, trees, truncated) = self.tree_listing_of(owner, repo, sha, recursive).await?;
+        if root != sha {
+            return Err(RemoteError::Corrupt {
+                what: format!("GET /repos/{owner}/{repo}/git/trees/{sha}"),
+                why: format!("asked for tree {sha}, got {root}"),
+            });
+        }
+        Ok((trees, truncated))
+    }
+
+    /// The listing of `tree_ish` (a tree, or a commit whose tree GitHub peels): the root
+    /// tree's SHA as GitHub names it, the trees, and whether GitHub truncated them.
+    async fn tree_listing_of(
+        &self,
+        owner: &str,
+        repo: &str,
+        tree_ish: Sha,
+        recursive: bool,
+    ) -> Result<(Sha, Vec<Tree>, bool), RemoteError> {
+        let mut path = format!("/repos/{}/{}/git/trees/{}", seg(owner), seg(repo), tree_ish);
         if recursive {
             path.push_str("?recursive=1");
         }
@@ -623,19 +663,17 @@ impl HttpClient {
             .await?;
         let what = format!("GET {}", path.split('?').next().unwrap_or(&path));
         let response: wire::TreeResponse = parse_json(&page.body, &what)?;
-        if Sha::parse(&response.sha).ok() != Some(sha) {
-            return Err(RemoteError::Corrupt {
-                what,
-                why: format!("asked for tree {sha}, got {}", response.sha),
-            });
-        }
+        let sha = Sha::parse(&response.sha).map_err(|_| RemoteError::Corrupt {
+            what: what.clone(),
+            why: format!("`{}` is not a tree SHA", response.sha),
+        })?;
         let split = split_listing(sha, &response, recursive);
         let mut trees = split.trees;
         // Root first, for callers that want it.
         if let Some(pos) = trees.iter().position(|t| t.sha == sha) {
             trees.swap(0, pos);
         }
-        Ok((trees, response.truncated))
+        Ok((sha, trees, response.truncated))
     }
 
     fn complete_trees<'a>(
@@ -788,6 +826,19 @@ impl GitHubClient for HttpClient {
 
     async fn trees(&self, owner: &str, repo: &str, sha: Sha) -> Result<Vec<Tree>, RemoteError> {
         self.complete_trees(owner, repo, sha).await
+    }
+
+    async fn commit_trees(
+        &self,
+        owner: &str,
+        repo: &str,
+        commit: Sha,
+    ) -> Result<(Sha, Vec<Tree>), RemoteError> {
+        let (root, trees, truncated) = self.tree_listing_of(owner, repo, commit, true).await?;
+        if truncated {
+            return Ok((root, self.complete_trees(owner, repo, root).await?));
+        }
+        Ok((root, trees))
     }
 
     async fn tree(&self, owner: &str, repo: &str, sha: Sha) -> Result<Tree, RemoteError> {

@@ -60,6 +60,15 @@ pub trait GitHubClient: Send + Sync {
     async fn trees(&self, owner: &str, repo: &str, sha: Sha) -> Result<Vec<Tree>, RemoteError>;
     /// One tree object alone (non-recursive).
     async fn tree(&self, owner: &str, repo: &str, sha: Sha) -> Result<Tree, RemoteError>;
+    /// The root tree of commit `commit` and every tree below it, without fetching the
+    /// commit object (GitHub's trees endpoint takes a commit SHA): one request where
+    /// `commit` then `trees` take two, for callers that need no commit time.
+    async fn commit_trees(
+        &self,
+        owner: &str,
+        repo: &str,
+        commit: Sha,
+    ) -> Result<(Sha, Vec<Tree>), RemoteError>;
     /// The raw bytes of a blob, streamed.
     async fn blob(&self, owner: &str, repo: &str, sha: Sha) -> Result<ByteStream, RemoteError>;
     /// A gzipped tarball of a commit (GitHub's `{owner}-{repo}-{sha7}/` layout), streamed.

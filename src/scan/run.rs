@@ -2,7 +2,7 @@
 //!
 //! For each selected repository: resolve its default branch (a conditional poll, free
 //! when nothing moved); if a result for that commit and extractor version is stored,
-//! reuse it (no file is read); otherwise list its tree, read the target files through the
+//! reuse it (no file is read); otherwise list its trees (one request naming the commit), read the target files through the
 //! store (anything the mount already fetched is free, and the scan warms the mount),
 //! follow requirement includes, extract, and store the result keyed by commit. Each
 //! repo's outcome is logged in the index as it finishes, so a killed scan resumes where it
@@ -28,8 +28,9 @@ use crate::store::{RepoScanRow, StoreError};
 pub const MAX_SCAN_FILE: u64 = 1 << 20;
 /// Rounds of following requirement includes (`-r other.txt`).
 const MAX_FOLLOW_ROUNDS: usize = 5;
-/// Repositories scanned at once by default (`--parallel`).
-pub const DEFAULT_PARALLEL: usize = 8;
+/// Repositories scanned at once by default (`--parallel`): with `--concurrency` 16, the
+/// requests of 16 repos (a poll, a tree, a few blobs each) keep the bound busy.
+pub const DEFAULT_PARALLEL: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -68,6 +69,10 @@ pub enum ScanEvent {
         total: usize,
         cached: bool,
         error: Option<String>,
+        /// Requests sent by this scan so far.
+        requests: u64,
+        /// The core rate limit left, as GitHub last reported it.
+        rate_limit_remaining: Option<u64>,
     },
 }
 
@@ -194,6 +199,8 @@ impl Scanner {
                         total,
                         cached: row.cached,
                         error,
+                        requests: self.ns.client().counts().sent - sent_before,
+                        rate_limit_remaining: self.core_remaining(),
                     });
                 }
             })
@@ -235,10 +242,10 @@ impl Scanner {
         options: &ScanOptions,
     ) -> Result<Outcome, String> {
         let spec = RepoSpec::new(org, &repo.name, None).map_err(|e| e.to_string())?;
-        let commit = self.ns.resolve(&spec).await.map_err(|e| reason(&e))?;
+        let commit = self.ns.resolve_sha(&spec).await.map_err(|e| reason(&e))?;
         let index = self.ns.store().index();
         if let Some((_, at)) = index
-            .repo_patterns(org, &repo.name, commit.sha, EXTRACTOR_VERSION)
+            .repo_patterns(org, &repo.name, commit, EXTRACTOR_VERSION)
             .map_err(|e| e.to_string())?
         {
             let age = crate::remote::ratelimit::now_epoch() as i64 - at;
@@ -247,21 +254,27 @@ impl Scanner {
                 .is_none_or(|max| age >= 0 && (age as u64) < max.as_secs());
             if fresh {
                 return Ok(Outcome {
-                    commit: commit.sha,
+                    commit,
                     cached: true,
                 });
             }
         }
+        // The commit's trees without its commit object: a scan needs no commit time.
+        let root = self
+            .ns
+            .commit_root(&spec, commit)
+            .await
+            .map_err(|e| reason(&e))?;
         let patterns = self
-            .extract(&spec, repo, commit.tree, options)
+            .extract(&spec, repo, root, options)
             .await
             .map_err(|e| reason(&e))?;
         let json = serde_json::to_string(&patterns).map_err(|e| e.to_string())?;
         index
-            .put_repo_patterns(org, &repo.name, commit.sha, EXTRACTOR_VERSION, &json)
+            .put_repo_patterns(org, &repo.name, commit, EXTRACTOR_VERSION, &json)
             .map_err(|e| e.to_string())?;
         Ok(Outcome {
-            commit: commit.sha,
+            commit,
             cached: false,
         })
     }
@@ -390,6 +403,15 @@ impl Scanner {
         Ok(codex::aggregate(org, scan_date, &repos))
     }
 
+    fn core_remaining(&self) -> Option<u64> {
+        self.ns
+            .client()
+            .rate_limits()
+            .into_iter()
+            .find(|l| l.resource == "core")
+            .map(|l| l.remaining)
+    }
+
     /// The org's latest scan, if any.
     pub fn status(&self, org: &str) -> Result<Option<ScanStatus>, ScanError> {
         let index = self.ns.store().index();
@@ -435,13 +457,7 @@ impl Scanner {
             } else {
                 hits as f64 / scanned as f64
             },
-            rate_limit_remaining: self
-                .ns
-                .client()
-                .rate_limits()
-                .into_iter()
-                .find(|l| l.resource == "core")
-                .map(|l| l.remaining),
+            rate_limit_remaining: self.core_remaining(),
             offline: scan.offline,
         }))
     }
