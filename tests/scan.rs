@@ -369,6 +369,10 @@ fn progress_is_a_bar_on_a_terminal_and_log_lines_otherwise() {
     assert_eq!(lines.len(), 6, "{log}");
     assert!(lines.iter().any(|l| l.contains("requests, ")), "{log}");
     assert!(!log.contains('\r') && !log.contains('\u{1b}'), "{log:?}");
+    // -q: nothing but errors.
+    let out = cli.run(&["-q", "github", "scan-org", "acme", "--output", export]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 
     // On a terminal (a pty from script(1)): a bar redrawn in place, no per-repo lines.
     let shell = format!(

@@ -122,12 +122,13 @@ fn write_output(output: Option<&Path>, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// A progress bar on a terminal, plain log lines otherwise.
-fn reporter(org: &str) -> impl Fn(ScanEvent) + Send + Sync + use<> {
+/// A progress bar on a terminal, plain log lines otherwise, nothing with `-q`.
+fn reporter(org: &str, quiet: bool) -> impl Fn(ScanEvent) + Send + Sync + use<> {
     let tty = std::io::stderr().is_terminal();
     let bar = indicatif::ProgressBar::hidden();
     let org = org.to_string();
     move |event| match event {
+        _ if quiet => {}
         ScanEvent::Started {
             total,
             resumed,
@@ -210,7 +211,8 @@ fn print_summary(status: &ScanStatus) {
     }
 }
 
-pub async fn run(namespace: Arc<Namespace>, command: GithubCommand) -> Result<()> {
+/// `quiet` (`-q`) leaves out progress and the summary; errors are still reported.
+pub async fn run(namespace: Arc<Namespace>, command: GithubCommand, quiet: bool) -> Result<()> {
     let scanner = Scanner::new(namespace);
     match command {
         GithubCommand::ScanOrg(args) => {
@@ -242,9 +244,11 @@ pub async fn run(namespace: Arc<Namespace>, command: GithubCommand) -> Result<()
                 max_result_age: None,
             };
             let status = scanner
-                .scan_organization(&options, &reporter(&args.org))
+                .scan_organization(&options, &reporter(&args.org, quiet))
                 .await?;
-            print_summary(&status);
+            if !quiet {
+                print_summary(&status);
+            }
             let codex = scanner.export_codex(&args.org, &today())?;
             write_output(
                 args.output.as_deref(),
@@ -263,8 +267,12 @@ pub async fn run(namespace: Arc<Namespace>, command: GithubCommand) -> Result<()
                 parallel,
                 max_result_age: Some(Duration::from_secs(cache_days * 86400)),
             };
-            let status = scanner.scan_organization(&options, &reporter(&org)).await?;
-            print_summary(&status);
+            let status = scanner
+                .scan_organization(&options, &reporter(&org, quiet))
+                .await?;
+            if !quiet {
+                print_summary(&status);
+            }
             Ok(())
         }
         GithubCommand::ScanStatus { org, json } => {

@@ -223,7 +223,7 @@ fn run(cli: Cli) -> Result<()> {
             Command::Tree { repo, path, recursive } => tree(&app, &repo, path.as_deref(), recursive).await,
             Command::Cat { target } => cat(&app, &target).await,
             Command::Mount(args) => mount::serve(app.namespace, &app.settings, args).await,
-            Command::Github { command } => github::run(app.namespace, command).await,
+            Command::Github { command } => github::run(app.namespace, command, cli.quiet).await,
             Command::Unmount { .. } => unreachable!("handled before the runtime starts"),
             Command::Cache {
                 command: CacheCommand::Stats { json },

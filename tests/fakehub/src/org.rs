@@ -3248,7 +3248,8 @@ fn choose_malformed(plans: &mut [RepoPlan], spec: &OrgSpec) -> io::Result<()> {
                 "{}\n[tool.broken\nreason = \"unterminated table header\"\n",
                 f.text
             ),
-            Syntax::Json => f.text.replacen("{\n", "{\n  \"broken\": ,\n", 1),
+            // After the first `{`, whatever the layout (some files are one line).
+            Syntax::Json => f.text.replacen('{', "{ \"broken\": ,", 1),
             Syntax::Yaml => format!("{}\nbroken: [unclosed, flow\n", f.text),
         };
         f.malformed = true;
