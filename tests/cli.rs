@@ -319,3 +319,79 @@ fn kill_9_during_a_download_leaves_no_partial_object() {
         serde_json::from_slice(&cli.ok(&["cache", "stats", "--json"])).unwrap();
     assert_eq!(stats["objects"], 1);
 }
+
+/// Where the cache keeps blob `sha` (hex).
+fn object_path(cli: &common::Cli, sha: &str) -> std::path::PathBuf {
+    cli.cache_dir().join("objects-v1").join(&sha[..2]).join(sha)
+}
+
+fn blob_id(content: &[u8]) -> String {
+    heimdall::oid::blob_sha(content).to_hex()
+}
+
+#[test]
+fn cache_verify_removes_an_object_corrupted_on_disk() {
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("a.txt", "alpha\n")
+        .write("b.txt", "bravo\n")
+        .commit("c")
+        .unwrap();
+    let cli = hub.cli();
+    cli.ok(&["cat", "acme/api/a.txt"]);
+    cli.ok(&["cat", "acme/api/b.txt"]);
+    let bad = object_path(&cli, &blob_id(b"bravo\n"));
+    std::fs::write(&bad, "BRAVO\n").unwrap();
+
+    let report: serde_json::Value =
+        serde_json::from_slice(&cli.ok(&["cache", "verify", "--json"])).unwrap();
+    assert_eq!(report["verified"], 1, "{report:#}");
+    assert_eq!(
+        report["corrupt"][0]["sha"],
+        blob_id(b"bravo\n"),
+        "{report:#}"
+    );
+    assert!(!bad.exists(), "the corrupt object is gone");
+    let text = String::from_utf8(cli.ok(&["cache", "verify"])).unwrap();
+    assert!(
+        text.contains("verified 1 objects") && text.contains("0 corrupt"),
+        "{text}"
+    );
+
+    // The next read fetches it again, verified.
+    hub.hub.reset_stats();
+    assert_eq!(cli.ok(&["cat", "acme/api/b.txt"]), b"bravo\n");
+    assert_eq!(hub.hub.stats().route("blob"), 1);
+}
+
+#[test]
+fn cache_gc_evicts_the_least_recently_read_down_to_the_budget() {
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    let body = |c: char| c.to_string().repeat(1000);
+    r.write("a.txt", body('a'))
+        .write("b.txt", body('b'))
+        .write("c.txt", body('c'))
+        .commit("c")
+        .unwrap();
+    let cli = hub.cli();
+    // Read order a, b, c, then a again: b is the least recently read.
+    for file in ["a", "b", "c", "a"] {
+        cli.ok(&["cat", &format!("acme/api/{file}.txt")]);
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&cli.ok(&["cache", "gc", "--max-size", "2500", "--json"])).unwrap();
+    assert_eq!(report["evicted"], 1, "{report:#}");
+    assert_eq!(report["after_bytes"], 2000, "{report:#}");
+    assert!(!object_path(&cli, &blob_id(body('b').as_bytes())).exists());
+    assert!(object_path(&cli, &blob_id(body('a').as_bytes())).exists());
+    assert!(object_path(&cli, &blob_id(body('c').as_bytes())).exists());
+
+    // Evicted content is fetched again when read; a bad size is a clear error.
+    hub.hub.reset_stats();
+    assert_eq!(cli.ok(&["cat", "acme/api/b.txt"]), body('b').as_bytes());
+    assert_eq!(hub.hub.stats().route("blob"), 1);
+    let err = cli.fails(&["cache", "gc", "--max-size", "lots"]);
+    assert!(err.contains("is not a size"), "{err}");
+}

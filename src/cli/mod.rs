@@ -114,6 +114,19 @@ enum CacheCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-hash every stored object; remove (and report) those that are corrupt
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evict the least recently read objects until the cache fits in a size
+    Gc {
+        /// Budget, like 512M or 10G [default: 10% of the disk, at most 20G]
+        #[arg(long, value_name = "SIZE", value_parser = crate::store::maintain::parse_size)]
+        max_size: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Entry point of the `heimdall` binary.
@@ -228,6 +241,12 @@ fn run(cli: Cli) -> Result<()> {
             Command::Cache {
                 command: CacheCommand::Stats { json },
             } => cache_stats(&app, json),
+            Command::Cache {
+                command: CacheCommand::Verify { json },
+            } => cache_verify(&app, json),
+            Command::Cache {
+                command: CacheCommand::Gc { max_size, json },
+            } => cache_gc(&app, max_size, json),
         }
     })
 }
@@ -377,6 +396,75 @@ struct CacheStats {
     hits: u64,
     misses: u64,
     hit_rate: f64,
+}
+
+fn cache_verify(app: &App, json: bool) -> Result<()> {
+    let report = app.store().verify()?;
+    let mut out = io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "verified {} objects ({} bytes); {} corrupt",
+        report.verified,
+        report.bytes,
+        report.corrupt.len()
+    )?;
+    for bad in &report.corrupt {
+        writeln!(out, "  removed {}: {}", bad.sha, bad.why)?;
+    }
+    if report.missing_rows + report.unindexed > 0 {
+        writeln!(
+            out,
+            "index: {} rows without an object dropped, {} objects without a row recorded",
+            report.missing_rows, report.unindexed
+        )?;
+    }
+    for path in &report.foreign {
+        writeln!(out, "  not an object (left alone): {}", path.display())?;
+    }
+    Ok(())
+}
+
+/// The default cache budget: 10% of the cache's file system, at most 20 GiB.
+fn default_cache_budget(dir: &std::path::Path) -> u64 {
+    const CAP: u64 = 20 << 30;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return CAP;
+    };
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and a zeroed out-parameter.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return CAP;
+    }
+    let disk = stat.f_blocks as u64 * stat.f_frsize as u64;
+    (disk / 10).min(CAP)
+}
+
+fn cache_gc(app: &App, max_size: Option<u64>, json: bool) -> Result<()> {
+    let max = max_size.unwrap_or_else(|| default_cache_budget(app.store().root()));
+    // Nothing is pinned from here: an object evicted under a live mount stays readable
+    // through the files already open on it and is fetched again when next needed.
+    let report = app.store().gc(max, &|_| false)?;
+    let mut out = io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "cache: {} bytes, budget {}: evicted {} objects ({} bytes), now {} bytes",
+            report.before_bytes,
+            report.max_bytes,
+            report.evicted,
+            report.evicted_bytes,
+            report.after_bytes
+        )?;
+    }
+    Ok(())
 }
 
 fn cache_stats(app: &App, json: bool) -> Result<()> {

@@ -66,6 +66,15 @@ pub struct Index {
     conn: Mutex<Connection>,
 }
 
+/// One stored blob as the index records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobRow {
+    pub sha: Sha,
+    pub size: u64,
+    /// Epoch seconds of the last read through the namespace (or of storing it).
+    pub last_access: i64,
+}
+
 fn now() -> i64 {
     crate::remote::ratelimit::now_epoch() as i64
 }
@@ -351,6 +360,58 @@ impl Index {
         self.conn().execute(
             "UPDATE blobs SET last_access = ?2 WHERE sha = ?1",
             params![sha.to_hex(), now()],
+        )?;
+        Ok(())
+    }
+
+    /// Every blob row, least recently accessed first (ties: oldest stored first).
+    pub fn blob_rows(&self) -> Result<Vec<BlobRow>, StoreError> {
+        let conn = self.conn();
+        let mut query = conn.prepare(
+            "SELECT sha, size, last_access FROM blobs ORDER BY last_access, stored_at, sha",
+        )?;
+        let rows = query
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(sha, size, last_access)| {
+                Some(BlobRow {
+                    sha: Sha::parse(&sha).ok()?,
+                    size: size.max(0) as u64,
+                    last_access,
+                })
+            })
+            .collect())
+    }
+
+    /// Rows for objects found on disk without one: (sha, size, when stored).
+    pub fn put_blobs_at(&self, blobs: &[(Sha, u64, i64)]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO blobs (sha, size, stored_at, last_access)
+                 VALUES (?1, ?2, ?3, ?3)",
+            )?;
+            for (sha, size, at) in blobs {
+                insert.execute(params![sha.to_hex(), *size as i64, at])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn set_last_access(&self, sha: Sha, at: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE blobs SET last_access = ?2 WHERE sha = ?1",
+            params![sha.to_hex(), at],
         )?;
         Ok(())
     }

@@ -14,6 +14,7 @@
 //! on a later open. Identical content from any repo or ref has one id, so it is stored once.
 
 mod index;
+pub mod maintain;
 mod scans;
 
 use std::io::{self, Read};
@@ -22,7 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::io::{AsyncWriteExt, BufWriter};
 
-pub use index::Index;
+pub use index::{BlobRow, Index};
 pub use scans::{RepoScanRow, ScanRow};
 
 use crate::config::prepare_cache_dir;
