@@ -164,6 +164,7 @@ fn start(
         uid: unsafe { libc::getuid() },
         gid: unsafe { libc::getgid() },
         web_url: settings.web_url(),
+        view: None,
     };
     let options = MountOptions {
         allow_other: args.allow_other,

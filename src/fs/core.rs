@@ -110,6 +110,21 @@ pub struct FsOptions {
     pub gid: u32,
     /// `https://github.com` or the Enterprise host, for `user.heimdall.url`.
     pub web_url: String,
+    /// Mount one resource instead of the whole namespace (an allocation).
+    pub view: Option<View>,
+}
+
+/// What a mount of one resource shows at its root: a tree of a commit, and when a glob
+/// chose the files, only those and the directories leading to them.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub repo: Arc<RepoContext>,
+    /// The tree shown at the root, and its path in the repository.
+    pub tree: crate::oid::Sha,
+    pub path: String,
+    /// Repository paths that may be shown (files and their ancestor directories); `None`
+    /// shows everything under `path`.
+    pub visible: Option<Arc<std::collections::HashSet<String>>>,
 }
 
 /// Something the kernel must forget: sent by the adapter, never from inside a reply.
@@ -242,11 +257,21 @@ impl FsCore {
     ) -> FsCore {
         let owners = opts.owners.iter().map(|o| o.to_ascii_lowercase()).collect();
         let control = ControlFiles::new(Arc::clone(&ns));
+        let inodes = match &opts.view {
+            Some(view) => Inodes::with_root(NodeKind::Content {
+                repo: Arc::clone(&view.repo),
+                path: view.path.clone(),
+                mode: Mode::Tree,
+                sha: view.tree,
+                size: 0,
+            }),
+            None => Inodes::default(),
+        };
         FsCore {
             hydrator: Arc::new(Hydrator::new(opts.hydrate_threshold)),
             ns,
             opts,
-            inodes: Inodes::default(),
+            inodes,
             owners: Mutex::new(owners),
             listings: Mutex::new(HashMap::new()),
             missing: Mutex::new(HashMap::new()),
@@ -531,6 +556,23 @@ impl FsCore {
         })
     }
 
+    /// Whether entry `name` of the directory at repository path `dir` is shown: always,
+    /// except in a view chosen by a glob.
+    fn shown(&self, dir: &str, name: &str) -> bool {
+        let Some(View {
+            visible: Some(visible),
+            ..
+        }) = &self.opts.view
+        else {
+            return true;
+        };
+        if dir.is_empty() {
+            visible.contains(name)
+        } else {
+            visible.contains(&format!("{dir}/{name}"))
+        }
+    }
+
     /// The listing of a tree under a commit, when it is local (memory or index): what the
     /// FUSE thread may answer itself, without a task or the network.
     fn local_tree(&self, dir: &Node) -> Option<(Arc<RepoContext>, Arc<Tree>, String)> {
@@ -553,7 +595,7 @@ impl FsCore {
     pub fn lookup_local(&self, parent: Ino, name: &str) -> Option<FsResult<(Attr, Duration)>> {
         let dir = self.inodes.get(parent)?;
         let (repo, tree, path) = self.local_tree(&dir)?;
-        let Some(entry) = tree.get(name) else {
+        let Some(entry) = tree.get(name).filter(|_| self.shown(&path, name)) else {
             return Some(Err(Errno(libc::ENOENT)));
         };
         let node = self.content_node(parent, &repo, &path, entry);
@@ -589,9 +631,9 @@ impl FsCore {
     /// [`FsCore::readdir`] of a tree under a commit whose listing is local.
     pub fn readdir_local(&self, ino: Ino) -> Option<FsResult<Vec<DirEntry>>> {
         let dir = self.inodes.get(ino)?;
-        let (repo, tree, _) = self.local_tree(&dir)?;
+        let (repo, tree, path) = self.local_tree(&dir)?;
         let mut out = self.dots(&dir);
-        self.push_tree_entries(&mut out, ino, &repo, &tree);
+        self.push_tree_entries(&mut out, ino, &repo, &tree, &path);
         Some(Ok(out))
     }
 
@@ -617,9 +659,10 @@ impl FsCore {
         ino: Ino,
         repo: &Arc<RepoContext>,
         tree: &Tree,
+        path: &str,
     ) {
         self.hydrator.note_listing(&self.ns, repo);
-        for entry in &tree.entries {
+        for entry in tree.entries.iter().filter(|e| self.shown(path, &e.name)) {
             let key = NodeKey {
                 parent: ino,
                 name: entry.name.clone(),
@@ -731,7 +774,10 @@ impl FsCore {
                 let Some((repo, tree, path)) = self.dir_tree(&dir).await? else {
                     return Err(Errno(libc::ENOENT));
                 };
-                let entry = tree.get(name).ok_or(Errno(libc::ENOENT))?;
+                let entry = tree
+                    .get(name)
+                    .filter(|_| self.shown(&path, name))
+                    .ok_or(Errno(libc::ENOENT))?;
                 let node = self.content_node(parent, &repo, &path, entry);
                 let (attr, ttl) = self.attr(&node).await?;
                 // Entries directly in a mutable root expire soon, so lookups come back here
@@ -915,8 +961,8 @@ impl FsCore {
                 }
             }
             NodeKind::RepoRoot { .. } | NodeKind::Content { .. } => {
-                if let Some((repo, tree, _)) = self.dir_tree(&dir).await? {
-                    self.push_tree_entries(&mut out, ino, &repo, &tree);
+                if let Some((repo, tree, path)) = self.dir_tree(&dir).await? {
+                    self.push_tree_entries(&mut out, ino, &repo, &tree, &path);
                 }
             }
             NodeKind::Snapshot { .. } => return Err(Errno(libc::ENOTDIR)),

@@ -118,11 +118,19 @@ pub struct Inodes {
 
 impl Default for Inodes {
     fn default() -> Self {
+        Inodes::with_root(NodeKind::Root)
+    }
+}
+
+impl Inodes {
+    /// A table whose root (inode 1) is `root`: [`NodeKind::Root`] for the whole namespace,
+    /// or a tree under a commit for a mount of one resource (an allocation).
+    pub fn with_root(root: NodeKind) -> Inodes {
         let root = Arc::new(Node {
             ino: ROOT_INO,
             parent: ROOT_INO,
             name: String::new(),
-            kind: NodeKind::Root,
+            kind: root,
             lookups: AtomicU64::new(1),
         });
         let mut nodes = HashMap::new();
@@ -134,9 +142,6 @@ impl Default for Inodes {
             }),
         }
     }
-}
-
-impl Inodes {
     fn table(&self) -> std::sync::MutexGuard<'_, Table> {
         self.table.lock().expect("inode table poisoned")
     }
