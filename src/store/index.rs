@@ -57,6 +57,13 @@ const MIGRATIONS: &[&str] = &[
          org TEXT NOT NULL, repo TEXT NOT NULL, run INTEGER NOT NULL, state TEXT NOT NULL,
          commit_sha TEXT, error TEXT, cached INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
          PRIMARY KEY (org, repo));",
+    // v3: allocations (mounts of one resource handed to a client for a while).
+    "CREATE TABLE allocations (
+         id INTEGER PRIMARY KEY AUTOINCREMENT, resource TEXT NOT NULL, path TEXT NOT NULL,
+         client TEXT NOT NULL, commit_sha TEXT NOT NULL, ttl INTEGER NOT NULL,
+         explicit_ttl INTEGER NOT NULL, bytes INTEGER NOT NULL, files INTEGER NOT NULL,
+         created_at INTEGER NOT NULL, state TEXT NOT NULL, released_at INTEGER, reason TEXT);
+     CREATE INDEX allocations_live ON allocations (state, path);",
 ];
 
 /// How long a writer waits for another process's lock (the daemon and a CLI share it).

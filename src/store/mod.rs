@@ -15,6 +15,7 @@
 
 mod index;
 pub mod maintain;
+mod allocations;
 mod scans;
 
 use std::io::{self, Read};
@@ -24,6 +25,7 @@ use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncWriteExt, BufWriter};
 
 pub use index::{BlobRow, Index};
+pub use allocations::{AllocationRow, NewAllocation};
 pub use scans::{RepoScanRow, ScanRow};
 
 use crate::config::prepare_cache_dir;
@@ -442,7 +444,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            assert_eq!(store.index().schema_version().unwrap(), 2);
+            assert_eq!(store.index().schema_version().unwrap(), 3);
         }
         let conn = rusqlite::Connection::open(dir.path().join(INDEX_FILE)).unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();
