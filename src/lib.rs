@@ -5,6 +5,7 @@
 //! (the CLI today; the FUSE mount, the org scanner and allocations build on the same
 //! pieces).
 
+pub mod alloc;
 pub mod cli;
 pub mod codex;
 pub mod config;

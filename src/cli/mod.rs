@@ -80,6 +80,22 @@ enum Command {
         #[command(subcommand)]
         command: CacheCommand,
     },
+    /// Mount one resource (a repo, a path or a glob) for a while; prints its path
+    Allocate(alloc::AllocateArgs),
+    /// The live allocations
+    Allocated {
+        #[command(subcommand)]
+        command: alloc::AllocatedCommand,
+    },
+    /// Give an allocation back (unmount it)
+    Release(alloc::ReleaseArgs),
+    /// Release allocations in bulk
+    Cleanup(alloc::CleanupArgs),
+    /// The per-user daemon that holds the allocations
+    Daemon {
+        #[command(subcommand)]
+        command: alloc::DaemonCommand,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -155,6 +171,7 @@ fn one_line(error: &anyhow::Error) -> String {
     crate::logging::error_chain(error.as_ref())
 }
 
+mod alloc;
 mod github;
 mod mount;
 
@@ -224,6 +241,33 @@ fn run(cli: Cli) -> Result<()> {
     if let Command::Unmount { mountpoint } = &cli.command {
         return crate::fs::unmount(mountpoint).map_err(Into::into);
     }
+    // The daemon's clients need only the cache dir (for the daemon's log).
+    let client_command = matches!(
+        cli.command,
+        Command::Allocate(_)
+            | Command::Allocated { .. }
+            | Command::Release(_)
+            | Command::Cleanup(_)
+            | Command::Daemon {
+                command: alloc::DaemonCommand::Status | alloc::DaemonCommand::Stop
+            }
+    );
+    if client_command {
+        let input = SettingsInput {
+            api_url: cli.api_url.clone(),
+            cache_dir: cli.cache_dir.clone(),
+            concurrency: cli.concurrency,
+        };
+        let cache = Settings::resolve(input, &ProcessEnv)?.cache_dir;
+        return match cli.command {
+            Command::Allocate(args) => alloc::allocate(&cache, args),
+            Command::Allocated { command } => alloc::allocated(&cache, command),
+            Command::Release(args) => alloc::release(&cache, args),
+            Command::Cleanup(args) => alloc::cleanup(&cache, args),
+            Command::Daemon { command } => alloc::daemon(&cache, &command),
+            _ => unreachable!("matched above"),
+        };
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -237,7 +281,15 @@ fn run(cli: Cli) -> Result<()> {
             Command::Cat { target } => cat(&app, &target).await,
             Command::Mount(args) => mount::serve(app.namespace, &app.settings, args).await,
             Command::Github { command } => github::run(app.namespace, command, cli.quiet).await,
-            Command::Unmount { .. } => unreachable!("handled before the runtime starts"),
+            Command::Daemon {
+                command: alloc::DaemonCommand::Run,
+            } => crate::alloc::daemon::run(app.namespace, app.settings.web_url()).await,
+            Command::Unmount { .. }
+            | Command::Allocate(_)
+            | Command::Allocated { .. }
+            | Command::Release(_)
+            | Command::Cleanup(_)
+            | Command::Daemon { .. } => unreachable!("handled before the runtime starts"),
             Command::Cache {
                 command: CacheCommand::Stats { json },
             } => cache_stats(&app, json),

@@ -351,6 +351,20 @@ async fn expected_blobs(
     Ok(out)
 }
 
+/// Fetches a whole commit as one tarball now (for `allocate --hydrate`), outside the
+/// adaptive rule. Returns (files stored, bytes stored).
+pub async fn hydrate_commit(ns: &Arc<Namespace>, repo: &RepoContext) -> Result<(u64, u64), String> {
+    let expected = expected_blobs(ns, repo).await?;
+    let total: u64 = expected.values().map(|e| e.size).sum();
+    if total > MAX_HYDRATE_BYTES {
+        return Err(format!(
+            "{} is {total} bytes, more than a tarball may bring ({MAX_HYDRATE_BYTES})",
+            repo.spec
+        ));
+    }
+    hydrate(ns, repo, expected, total, Arc::new(Running::default())).await
+}
+
 /// Hydrated blobs recorded in the index per transaction.
 const INDEX_BATCH: usize = 512;
 /// Threads writing a tarball's files into the store.

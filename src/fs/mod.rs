@@ -726,11 +726,30 @@ fn which(program: &str) -> Option<PathBuf> {
 
 /// Unmounts a Heimdall mount by path (from another process).
 pub fn unmount(mountpoint: &Path) -> io::Result<()> {
-    let attempts: [(&str, &[&str]); 3] = [
-        ("fusermount3", &["-u"]),
-        ("fusermount", &["-u"]),
-        ("umount", &[]),
-    ];
+    unmount_with(
+        mountpoint,
+        [
+            ("fusermount3", &["-u"]),
+            ("fusermount", &["-u"]),
+            ("umount", &[]),
+        ],
+    )
+}
+
+/// Detaches a mount even if it is busy or its server is gone (`fusermount3 -uz`): what
+/// the daemon does with mounts a dead daemon left behind.
+pub fn unmount_lazy(mountpoint: &Path) -> io::Result<()> {
+    unmount_with(
+        mountpoint,
+        [
+            ("fusermount3", &["-uz"]),
+            ("fusermount", &["-uz"]),
+            ("umount", &["-l"]),
+        ],
+    )
+}
+
+fn unmount_with(mountpoint: &Path, attempts: [(&str, &[&str]); 3]) -> io::Result<()> {
     let mut last = String::from("no unmount tool found (install fuse3)");
     for (tool, args) in attempts {
         if which(tool).is_none() {

@@ -13,9 +13,9 @@
 //! A crash at any point leaves at most a `.tmp-*` file, which is never read and is swept
 //! on a later open. Identical content from any repo or ref has one id, so it is stored once.
 
+mod allocations;
 mod index;
 pub mod maintain;
-mod allocations;
 mod scans;
 
 use std::io::{self, Read};
@@ -24,8 +24,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::io::{AsyncWriteExt, BufWriter};
 
-pub use index::{BlobRow, Index};
 pub use allocations::{AllocationRow, NewAllocation};
+pub use index::{BlobRow, Index};
 pub use scans::{RepoScanRow, ScanRow};
 
 use crate::config::prepare_cache_dir;

@@ -1,0 +1,245 @@
+//! The per-user daemon: holds the allocations' FUSE sessions, runs the cleaner, and answers
+//! the CLI on a Unix socket in the runtime directory. The CLI starts it on demand
+//! ([`ensure_running`]); it logs to `<cache>/daemon.log`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use super::protocol::{self, DaemonStatus, MAX_LINE, Request, Response};
+use super::{AllocateRequest, Allocator, CLEAN_INTERVAL};
+use crate::namespace::Namespace;
+
+/// How long the CLI waits for a daemon it started to listen.
+pub const START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Where allocations are mounted: `$HEIMDALL_ALLOC_ROOT`, else `<runtime>/alloc`.
+pub fn alloc_root(runtime: &Path) -> PathBuf {
+    std::env::var_os("HEIMDALL_ALLOC_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| runtime.join("alloc"))
+}
+
+fn clean_interval() -> Duration {
+    std::env::var("HEIMDALL_CLEAN_INTERVAL")
+        .ok()
+        .and_then(|v| humantime::parse_duration(&v).ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(CLEAN_INTERVAL)
+}
+
+/// Starts the daemon unless one answers on `socket`: re-runs this binary as
+/// `heimdall daemon run` in its own session, logging to `log`, and waits until it listens.
+pub fn ensure_running(socket: &Path, log: &Path) -> std::io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+        return Ok(());
+    }
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command
+        .args(["daemon", "run"])
+        .stdin(std::process::Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file);
+    // SAFETY: between fork and exec only setsid runs (async-signal-safe).
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = command.spawn()?;
+    let started = std::time::Instant::now();
+    while started.elapsed() < START_TIMEOUT {
+        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+            return Ok(());
+        }
+        // A second starter lost the race for the socket and exited: the winner answers.
+        if let Ok(Some(status)) = child.try_wait()
+            && !protocol::wait_for(socket, Duration::from_secs(2))
+        {
+            return Err(std::io::Error::other(format!(
+                "the daemon exited ({status}) before listening; see {}",
+                log.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(std::io::Error::other(format!(
+        "the daemon did not start listening within {}s; see {}",
+        START_TIMEOUT.as_secs(),
+        log.display()
+    )))
+}
+
+/// Binds the socket, or returns `None` when another daemon already answers on it.
+fn bind(socket: &Path) -> std::io::Result<Option<UnixListener>> {
+    if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+        return Ok(None);
+    }
+    // Nobody answers: a socket file left by a daemon that died.
+    let _ = std::fs::remove_file(socket);
+    match UnixListener::bind(socket) {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs the daemon until `daemon stop`, SIGINT or SIGTERM.
+pub async fn run(ns: Arc<Namespace>, web_url: String) -> anyhow::Result<()> {
+    let runtime = protocol::runtime_dir()?;
+    let socket = protocol::socket_path(&runtime);
+    let Some(listener) = bind(&socket)? else {
+        tracing::info!(socket = %socket.display(), "another daemon is running");
+        return Ok(());
+    };
+    let root = alloc_root(&runtime);
+    std::fs::create_dir_all(&root)?;
+    let allocator = Arc::new(Allocator::new(Arc::clone(&ns), root.clone(), web_url));
+    let (restored, lost) = allocator.restore().await?;
+    tracing::info!(socket = %socket.display(), restored, lost, pid = std::process::id(), "daemon listening");
+    let status = DaemonStatus {
+        pid: std::process::id(),
+        started_at: crate::remote::ratelimit::now_epoch() as i64,
+        socket: socket.clone(),
+        cache_dir: ns.store().root().to_path_buf(),
+        alloc_root: root,
+        allocations: 0,
+    };
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let cleaner = {
+        let allocator = Arc::clone(&allocator);
+        let interval = clean_interval();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = allocator.clean().await {
+                    tracing::warn!(error = %e, "cleaner pass failed");
+                }
+            }
+        })
+    };
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let (allocator, status, stop) =
+                    (Arc::clone(&allocator), status.clone(), Arc::clone(&stop));
+                tokio::spawn(async move {
+                    if let Err(e) = serve(stream, &allocator, status, &stop).await {
+                        tracing::debug!(error = %e, "client connection ended");
+                    }
+                });
+            }
+            _ = stop.notified() => break,
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
+        }
+    }
+    cleaner.abort();
+    tracing::info!("daemon stopping: unmounting allocations (they are restored at the next start)");
+    let unmounting = Arc::clone(&allocator);
+    tokio::task::spawn_blocking(move || unmounting.unmount_all()).await?;
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
+}
+
+async fn serve(
+    stream: UnixStream,
+    allocator: &Allocator,
+    mut status: DaemonStatus,
+    stop: &tokio::sync::Notify,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read.take(MAX_LINE));
+    let mut line = String::new();
+    reader.read_line(&mut line).await?;
+    let response = match serde_json::from_str::<Request>(&line) {
+        Err(e) => Response::Error {
+            message: format!("bad request: {e}"),
+        },
+        Ok(Request::Stop) => {
+            stop.notify_one();
+            Response::Stopping
+        }
+        Ok(Request::Status) => {
+            status.allocations = allocator.list().map(|l| l.len()).unwrap_or(0);
+            Response::Status(status)
+        }
+        Ok(request) => handle(allocator, request).await,
+    };
+    let mut out = serde_json::to_vec(&response).map_err(std::io::Error::other)?;
+    out.push(b'\n');
+    write.write_all(&out).await?;
+    write.shutdown().await
+}
+
+async fn handle(allocator: &Allocator, request: Request) -> Response {
+    let result = match request {
+        Request::Allocate {
+            resource,
+            ttl_secs,
+            client,
+            hydrate,
+        } => allocator
+            .allocate(&AllocateRequest {
+                resource,
+                ttl: ttl_secs.map(Duration::from_secs),
+                client,
+                hydrate,
+            })
+            .await
+            .map(|allocation| Response::Allocated { allocation }),
+        Request::List => allocator
+            .list()
+            .map(|allocations| Response::Allocations { allocations }),
+        Request::Release { path } => {
+            allocator
+                .release(&path)
+                .await
+                .map(|a| Response::Allocations {
+                    allocations: vec![a],
+                })
+        }
+        Request::ReleaseAll { client } => allocator
+            .release_where(
+                |row, _| client.as_deref().is_none_or(|c| c == row.client),
+                "released",
+            )
+            .await
+            .map(|allocations| Response::Allocations { allocations }),
+        Request::Cleanup {
+            expired,
+            older_than_secs,
+        } => allocator
+            .release_where(
+                |row, now| {
+                    (expired && now >= row.created_at + row.ttl)
+                        || older_than_secs.is_some_and(|age| now - row.created_at >= age as i64)
+                },
+                if expired {
+                    "expired"
+                } else {
+                    "cleanup --older-than"
+                },
+            )
+            .await
+            .map(|allocations| Response::Allocations { allocations }),
+        Request::Status | Request::Stop => unreachable!("answered by serve"),
+    };
+    result.unwrap_or_else(|e| Response::Error {
+        message: crate::logging::error_chain(&e),
+    })
+}

@@ -1,0 +1,636 @@
+//! Allocations: a mount of one resource (`owner/repo[@ref][/path | /glob]`) handed to a
+//! client for a while. The daemon ([`daemon`]) holds the mounts; the CLI asks it over a
+//! Unix socket ([`protocol`]). Each allocation shows the commit its ref named when it was
+//! made (it does not move for its life), is recorded in the index, and is released by its
+//! client, by `cleanup`, or by the cleaner when its TTL runs out.
+
+pub mod daemon;
+pub mod protocol;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use globset::{GlobBuilder, GlobMatcher};
+
+use crate::fs::core::{FsOptions, View};
+use crate::fs::inode::RepoContext;
+use crate::fs::{Mount, MountOptions};
+use crate::namespace::{Namespace, NamespaceError, RepoSpec, parse_target};
+use crate::oid::Sha;
+use crate::remote::Mode;
+use crate::store::{AllocationRow, NewAllocation};
+
+/// Longest TTL a client may ask for.
+pub const MAX_TTL: Duration = Duration::from_secs(7 * 86400);
+/// Allocations without an explicit TTL are released after this, whatever happens.
+pub const FORCE_RELEASE_AGE: Duration = Duration::from_secs(48 * 3600);
+/// How often the cleaner looks for expired allocations (`HEIMDALL_CLEAN_INTERVAL`).
+pub const CLEAN_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// The TTL of an allocation of `bytes` without `--ttl`: small (< 1 MB) 1 h, medium
+/// (< 100 MB) 12 h, larger 24 h.
+pub fn default_ttl(bytes: u64) -> Duration {
+    match bytes {
+        b if b < 1_000_000 => Duration::from_secs(3600),
+        b if b < 100_000_000 => Duration::from_secs(12 * 3600),
+        _ => Duration::from_secs(24 * 3600),
+    }
+}
+
+fn now() -> i64 {
+    crate::remote::ratelimit::now_epoch() as i64
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AllocError {
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot mount `{path}`: {source}")]
+    Mount {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{0}` is not an allocation")]
+    NotAllocated(String),
+}
+
+/// What a client asked for.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub text: String,
+    pub spec: RepoSpec,
+    /// Path components inside the repository (a subtree, or the file a glob is made of).
+    pub path: Vec<String>,
+    /// A glob over repository paths: only matching files (and their directories) show.
+    pub glob: Option<String>,
+}
+
+fn is_glob(component: &str) -> bool {
+    component.contains(['*', '?', '[', '{'])
+}
+
+impl Resource {
+    /// `owner/repo[@ref][/path]` or `owner/repo[@ref]/glob` (`**/*.py`, `src/*.toml`).
+    pub fn parse(text: &str) -> Result<Resource, AllocError> {
+        let (spec, path) = parse_target(text)?;
+        let glob = path.iter().any(|c| is_glob(c)).then(|| path.join("/"));
+        Ok(Resource {
+            text: text.to_string(),
+            spec,
+            path: if glob.is_some() { Vec::new() } else { path },
+            glob,
+        })
+    }
+}
+
+/// A resolved resource: the view a mount shows, and its size.
+struct Planned {
+    view: View,
+    bytes: u64,
+    files: u64,
+    /// Every blob the view shows, for `--hydrate`.
+    blobs: Vec<crate::remote::TreeEntry>,
+}
+
+/// Every file under tree `root` (at repository path `prefix`), recursively.
+async fn files_under(
+    ns: &Namespace,
+    spec: &RepoSpec,
+    root: Sha,
+    prefix: &str,
+) -> Result<Vec<(String, crate::remote::TreeEntry)>, NamespaceError> {
+    let mut out = Vec::new();
+    let mut stack = vec![(root, prefix.to_string())];
+    while let Some((sha, dir)) = stack.pop() {
+        let tree = ns.tree(spec, sha).await?;
+        for entry in &tree.entries {
+            let path = if dir.is_empty() {
+                entry.name.clone()
+            } else {
+                format!("{dir}/{}", entry.name)
+            };
+            match entry.mode {
+                Mode::Tree => stack.push((entry.sha, path)),
+                Mode::Submodule => {}
+                Mode::File | Mode::Executable | Mode::Symlink => out.push((path, entry.clone())),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The matching files of a view chosen by `glob`, and their ancestor directories.
+fn visible_paths(
+    files: &[(String, crate::remote::TreeEntry)],
+    glob: &GlobMatcher,
+) -> HashSet<String> {
+    let mut visible = HashSet::new();
+    for (path, _) in files.iter().filter(|(p, _)| glob.is_match(p)) {
+        let mut at = path.as_str();
+        visible.insert(at.to_string());
+        while let Some((parent, _)) = at.rsplit_once('/') {
+            if !visible.insert(parent.to_string()) {
+                break;
+            }
+            at = parent;
+        }
+    }
+    visible
+}
+
+async fn plan(ns: &Arc<Namespace>, resource: &Resource) -> Result<Planned, AllocError> {
+    let commit = ns.resolve(&resource.spec).await?;
+    let repo = Arc::new(RepoContext {
+        spec: resource.spec.clone(),
+        commit,
+    });
+    // A path names a subtree (shown at the root) or one file (shown alone, as a glob of
+    // exactly that path would).
+    let mut glob = resource.glob.clone();
+    let mut tree = repo.commit.tree;
+    let mut path = String::new();
+    if !resource.path.is_empty() {
+        let entry = ns
+            .lookup(&resource.spec, repo.commit.tree, &resource.path)
+            .await?
+            .ok_or_else(|| AllocError::Invalid(format!("`{}` has no such path", resource.text)))?;
+        if entry.mode == Mode::Tree {
+            tree = entry.sha;
+            path = resource.path.join("/");
+        } else {
+            glob = Some(globset::escape(&resource.path.join("/")));
+        }
+    }
+    let files = files_under(ns, &resource.spec, tree, &path).await?;
+    let (visible, shown): (Option<Arc<HashSet<String>>>, Vec<_>) = match &glob {
+        Some(pattern) => {
+            let matcher = GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| AllocError::Invalid(format!("`{pattern}` is not a glob: {e}")))?
+                .compile_matcher();
+            let shown: Vec<_> = files
+                .into_iter()
+                .filter(|(p, _)| matcher.is_match(p))
+                .collect();
+            if shown.is_empty() {
+                return Err(AllocError::Invalid(format!(
+                    "`{}` matches no file",
+                    resource.text
+                )));
+            }
+            (Some(Arc::new(visible_paths(&shown, &matcher))), shown)
+        }
+        None => (None, files),
+    };
+    let blobs: Vec<_> = shown.into_iter().map(|(_, e)| e).collect();
+    Ok(Planned {
+        bytes: blobs.iter().map(|e| e.size).sum(),
+        files: blobs.len() as u64,
+        blobs,
+        view: View {
+            repo,
+            tree,
+            path,
+            visible,
+        },
+    })
+}
+
+/// What `allocate` asks for.
+#[derive(Debug, Clone)]
+pub struct AllocateRequest {
+    pub resource: String,
+    pub ttl: Option<Duration>,
+    pub client: String,
+    pub hydrate: bool,
+}
+
+/// An allocation as listed.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Allocation {
+    pub path: String,
+    pub resource: String,
+    pub client: String,
+    pub commit: String,
+    pub created_at: i64,
+    pub age_secs: i64,
+    pub ttl_secs: i64,
+    pub bytes: u64,
+    pub files: u64,
+    pub expired: bool,
+}
+
+impl Allocation {
+    fn from_row(row: &AllocationRow, now: i64) -> Allocation {
+        Allocation {
+            path: row.path.clone(),
+            resource: row.resource.clone(),
+            client: row.client.clone(),
+            commit: row.commit.clone(),
+            created_at: row.created_at,
+            age_secs: now - row.created_at,
+            ttl_secs: row.ttl,
+            bytes: row.bytes,
+            files: row.files,
+            expired: now >= row.created_at + row.ttl,
+        }
+    }
+}
+
+/// The daemon's allocations and their live mounts.
+pub struct Allocator {
+    ns: Arc<Namespace>,
+    root: PathBuf,
+    web_url: String,
+    mounts: Mutex<HashMap<i64, Mount>>,
+    /// One allocation or release at a time: paths and mounts stay consistent.
+    serial: tokio::sync::Mutex<()>,
+}
+
+impl Allocator {
+    /// `root` is where allocations are mounted (`<alloc-root>/<owner>_<repo>`).
+    pub fn new(ns: Arc<Namespace>, root: PathBuf, web_url: String) -> Allocator {
+        Allocator {
+            ns,
+            root,
+            web_url,
+            mounts: Mutex::new(HashMap::new()),
+            serial: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn fs_options(&self, view: View) -> FsOptions {
+        FsOptions {
+            owners: Vec::new(),
+            ref_ttl: crate::namespace::DEFAULT_REF_TTL,
+            hydrate_threshold: 64,
+            uid: unsafe { libc::getuid() },
+            gid: unsafe { libc::getgid() },
+            web_url: self.web_url.clone(),
+            view: Some(view),
+        }
+    }
+
+    fn mount(&self, path: &Path, view: View) -> Result<Mount, AllocError> {
+        let options = MountOptions {
+            allow_other: false,
+            passthrough: false,
+        };
+        crate::fs::mount(Arc::clone(&self.ns), self.fs_options(view), &options, path).map_err(
+            |source| AllocError::Mount {
+                path: path.to_path_buf(),
+                source,
+            },
+        )
+    }
+
+    /// A fresh mountpoint for `spec`: `<root>/<owner>_<repo>`, then `_2`, `_3`, ...
+    fn fresh_path(&self, spec: &RepoSpec) -> Result<PathBuf, AllocError> {
+        let live: HashSet<String> = self
+            .ns
+            .store()
+            .index()
+            .live_allocations()?
+            .into_iter()
+            .map(|r| r.path)
+            .collect();
+        let base = format!("{}_{}", spec.owner, spec.repo).to_ascii_lowercase();
+        for n in 1.. {
+            let name = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}_{n}")
+            };
+            let path = self.root.join(&name);
+            let taken = live.contains(path.to_string_lossy().as_ref())
+                || std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_some())
+                || is_mountpoint(&path);
+            if !taken {
+                std::fs::create_dir_all(&path).map_err(|source| AllocError::Mount {
+                    path: path.clone(),
+                    source,
+                })?;
+                return Ok(path);
+            }
+        }
+        unreachable!("some suffix is free")
+    }
+
+    /// Mounts a new allocation and records it.
+    pub async fn allocate(&self, request: &AllocateRequest) -> Result<Allocation, AllocError> {
+        let resource = Resource::parse(&request.resource)?;
+        if let Some(ttl) = request.ttl.filter(|t| *t > MAX_TTL || t.is_zero()) {
+            return Err(AllocError::Invalid(format!(
+                "a TTL of {} is outside 1s..7d",
+                humantime::format_duration(ttl)
+            )));
+        }
+        let planned = plan(&self.ns, &resource).await?;
+        if request.hydrate {
+            self.hydrate(&planned).await?;
+        }
+        let ttl = request.ttl.unwrap_or_else(|| default_ttl(planned.bytes));
+        let _serial = self.serial.lock().await;
+        let path = self.fresh_path(&resource.spec)?;
+        let mount = self.mount(&path, planned.view.clone())?;
+        let path_text = path.to_string_lossy().into_owned();
+        let commit = planned.view.repo.commit.sha.to_hex();
+        let id = self.ns.store().index().add_allocation(&NewAllocation {
+            resource: &resource.text,
+            path: &path_text,
+            client: &request.client,
+            commit: &commit,
+            ttl: ttl.as_secs() as i64,
+            explicit_ttl: request.ttl.is_some(),
+            bytes: planned.bytes,
+            files: planned.files,
+        })?;
+        self.mounts
+            .lock()
+            .expect("mounts poisoned")
+            .insert(id, mount);
+        tracing::info!(path = %path_text, resource = %resource.text, client = %request.client, ttl_secs = ttl.as_secs(), "allocated");
+        let row = self
+            .ns
+            .store()
+            .index()
+            .live_allocations()?
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| AllocError::NotAllocated(path_text.clone()))?;
+        Ok(Allocation::from_row(&row, now()))
+    }
+
+    /// Fetches everything the view shows before the allocation is handed out: one tarball
+    /// when there are many files, blob by blob otherwise.
+    async fn hydrate(&self, planned: &Planned) -> Result<(), AllocError> {
+        use futures_util::StreamExt;
+        let spec = &planned.view.repo.spec;
+        let missing: Vec<_> = planned
+            .blobs
+            .iter()
+            .filter(|e| self.ns.store().blob_path(e.sha, e.size).is_none())
+            .cloned()
+            .collect();
+        if missing.len() > 64 {
+            crate::fs::hydrate::hydrate_commit(&self.ns, &planned.view.repo)
+                .await
+                .map_err(AllocError::Invalid)?;
+        }
+        let left: Vec<_> = missing
+            .into_iter()
+            .filter(|e| self.ns.store().blob_path(e.sha, e.size).is_none())
+            .collect();
+        let mut fetches = futures_util::stream::iter(left)
+            .map(|entry| async move { self.ns.blob(spec, &entry).await })
+            .buffer_unordered(16);
+        while let Some(result) = fetches.next().await {
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Live allocations (those past their TTL are marked expired until the cleaner runs).
+    pub fn list(&self) -> Result<Vec<Allocation>, AllocError> {
+        let now = now();
+        Ok(self
+            .ns
+            .store()
+            .index()
+            .live_allocations()?
+            .iter()
+            .map(|r| Allocation::from_row(r, now))
+            .collect())
+    }
+
+    /// Unmounts one allocation and records why.
+    async fn end(&self, row: &AllocationRow, reason: &str) -> Result<(), AllocError> {
+        let mount = self.mounts.lock().expect("mounts poisoned").remove(&row.id);
+        match mount {
+            Some(mount) => {
+                if let Err(e) = mount.unmount() {
+                    tracing::warn!(path = %row.path, error = %e, "unmount failed; detaching");
+                    let _ = crate::fs::unmount_lazy(Path::new(&row.path));
+                }
+            }
+            None if is_mountpoint(Path::new(&row.path)) => {
+                let _ = crate::fs::unmount_lazy(Path::new(&row.path));
+            }
+            None => {}
+        }
+        let _ = std::fs::remove_dir(&row.path);
+        self.ns
+            .store()
+            .index()
+            .end_allocation(row.id, "released", reason)?;
+        tracing::info!(path = %row.path, client = %row.client, age_secs = now() - row.created_at, reason, "released");
+        Ok(())
+    }
+
+    /// Releases the allocation mounted at `path`.
+    pub async fn release(&self, path: &str) -> Result<Allocation, AllocError> {
+        let _serial = self.serial.lock().await;
+        let wanted = std::fs::canonicalize(path)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| path.trim_end_matches('/').to_string());
+        let row = self
+            .ns
+            .store()
+            .index()
+            .live_allocations()?
+            .into_iter()
+            .find(|r| r.path == wanted || r.path == path.trim_end_matches('/'))
+            .ok_or_else(|| AllocError::NotAllocated(path.to_string()))?;
+        let listed = Allocation::from_row(&row, now());
+        self.end(&row, "released").await?;
+        Ok(listed)
+    }
+
+    /// Releases every live allocation that `select` picks, with `reason`.
+    pub async fn release_where(
+        &self,
+        select: impl Fn(&AllocationRow, i64) -> bool,
+        reason: &str,
+    ) -> Result<Vec<Allocation>, AllocError> {
+        let _serial = self.serial.lock().await;
+        let now = now();
+        let mut out = Vec::new();
+        for row in self.ns.store().index().live_allocations()? {
+            if select(&row, now) {
+                out.push(Allocation::from_row(&row, now));
+                self.end(&row, reason).await?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The cleaner's pass: releases expired allocations, and any older than 48 h that
+    /// had no explicit TTL.
+    pub async fn clean(&self) -> Result<Vec<Allocation>, AllocError> {
+        let mut out = self
+            .release_where(|r, now| now >= r.created_at + r.ttl, "expired")
+            .await?;
+        out.extend(
+            self.release_where(
+                |r, now| {
+                    !r.explicit_ttl && now - r.created_at >= FORCE_RELEASE_AGE.as_secs() as i64
+                },
+                "older than 48 h without an explicit TTL",
+            )
+            .await?,
+        );
+        Ok(out)
+    }
+
+    /// At daemon start: clears mounts left by a daemon that died, then mounts again every
+    /// live, unexpired allocation; one that cannot be restored is recorded as lost.
+    pub async fn restore(&self) -> Result<(u64, u64), AllocError> {
+        let _serial = self.serial.lock().await;
+        let (mut restored, mut lost) = (0, 0);
+        let now = now();
+        for row in self.ns.store().index().live_allocations()? {
+            let path = PathBuf::from(&row.path);
+            if is_mountpoint(&path) || is_stale_mount(&path) {
+                let _ = crate::fs::unmount_lazy(&path);
+            }
+            if now >= row.created_at + row.ttl {
+                let _ = std::fs::remove_dir(&path);
+                self.ns.store().index().end_allocation(
+                    row.id,
+                    "released",
+                    "expired while the daemon was down",
+                )?;
+                continue;
+            }
+            match self.remount(&row).await {
+                Ok(mount) => {
+                    self.mounts
+                        .lock()
+                        .expect("mounts poisoned")
+                        .insert(row.id, mount);
+                    restored += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(path = %row.path, error = %e, "allocation lost");
+                    self.ns.store().index().end_allocation(
+                        row.id,
+                        "lost",
+                        &format!("lost: {e}"),
+                    )?;
+                    lost += 1;
+                }
+            }
+        }
+        Ok((restored, lost))
+    }
+
+    async fn remount(&self, row: &AllocationRow) -> Result<Mount, AllocError> {
+        let resource = Resource::parse(&row.resource)?;
+        // The allocation keeps the commit it was made with.
+        let mut pinned = resource.clone();
+        pinned.spec.reference = Some(row.commit.clone());
+        let planned = plan(&self.ns, &pinned).await?;
+        std::fs::create_dir_all(&row.path).map_err(|source| AllocError::Mount {
+            path: PathBuf::from(&row.path),
+            source,
+        })?;
+        self.mount(Path::new(&row.path), planned.view)
+    }
+
+    /// Unmounts everything (the daemon is stopping); allocations stay recorded and are
+    /// restored by the next daemon.
+    pub fn unmount_all(&self) {
+        let mounts: Vec<Mount> = self
+            .mounts
+            .lock()
+            .expect("mounts poisoned")
+            .drain()
+            .map(|(_, m)| m)
+            .collect();
+        for mount in mounts {
+            let path = mount.mountpoint.clone();
+            if let Err(e) = mount.unmount() {
+                tracing::warn!(path = %path.display(), error = %e, "unmount failed; detaching");
+                let _ = crate::fs::unmount_lazy(&path);
+            }
+        }
+    }
+}
+
+/// Whether `path` is a mount point (its device differs from its parent's).
+pub fn is_mountpoint(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(meta), Some(parent)) = (std::fs::metadata(path), path.parent()) else {
+        return false;
+    };
+    std::fs::metadata(parent).is_ok_and(|p| p.dev() != meta.dev())
+}
+
+/// A FUSE mount whose server is gone: any access fails with ENOTCONN.
+fn is_stale_mount(path: &Path) -> bool {
+    matches!(std::fs::metadata(path), Err(e) if e.raw_os_error() == Some(libc::ENOTCONN))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_parse_into_repo_path_and_glob() {
+        let r = Resource::parse("acme/api").unwrap();
+        assert_eq!(
+            (r.spec.repo.as_str(), r.path.len(), r.glob),
+            ("api", 0, None)
+        );
+        let r = Resource::parse("acme/api@v1.0/src/pkg").unwrap();
+        assert_eq!(r.spec.reference.as_deref(), Some("v1.0"));
+        assert_eq!(r.path, ["src", "pkg"]);
+        let r = Resource::parse("acme/api/**/*.py").unwrap();
+        assert_eq!(r.glob.as_deref(), Some("**/*.py"));
+        assert!(r.path.is_empty());
+        assert!(Resource::parse("acme").is_err());
+        assert!(Resource::parse("acme/api/../etc").is_err());
+    }
+
+    #[test]
+    fn default_ttls_follow_size_classes() {
+        assert_eq!(default_ttl(10), Duration::from_secs(3600));
+        assert_eq!(default_ttl(5_000_000), Duration::from_secs(12 * 3600));
+        assert_eq!(default_ttl(500_000_000), Duration::from_secs(24 * 3600));
+    }
+
+    #[test]
+    fn a_glob_shows_matching_files_and_their_directories() {
+        let entry = |name: &str| crate::remote::TreeEntry {
+            name: name.into(),
+            mode: Mode::File,
+            sha: crate::oid::blob_sha(name.as_bytes()),
+            size: 1,
+        };
+        let files: Vec<_> = [
+            "a.py",
+            "src/b.py",
+            "src/c.txt",
+            "src/deep/d.py",
+            "docs/e.md",
+        ]
+        .iter()
+        .map(|p| (p.to_string(), entry(p)))
+        .collect();
+        let glob = GlobBuilder::new("src/**/*.py")
+            .literal_separator(true)
+            .build()
+            .unwrap()
+            .compile_matcher();
+        let mut visible: Vec<String> = visible_paths(&files, &glob).into_iter().collect();
+        visible.sort();
+        assert_eq!(visible, ["src", "src/b.py", "src/deep", "src/deep/d.py"]);
+    }
+}

@@ -1,0 +1,119 @@
+//! The daemon's protocol: one JSON request per line on its Unix socket, one JSON response
+//! line back. The socket lives in the user's runtime directory (0700), so only the user
+//! who started the daemon can talk to it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::Allocation;
+
+/// Longest request or response line accepted.
+pub const MAX_LINE: u64 = 4 << 20;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    Allocate {
+        resource: String,
+        ttl_secs: Option<u64>,
+        client: String,
+        hydrate: bool,
+    },
+    List,
+    Release {
+        path: String,
+    },
+    ReleaseAll {
+        client: Option<String>,
+    },
+    Cleanup {
+        expired: bool,
+        older_than_secs: Option<u64>,
+    },
+    Status,
+    Stop,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Response {
+    Allocated { allocation: Allocation },
+    Allocations { allocations: Vec<Allocation> },
+    Status(DaemonStatus),
+    Stopping,
+    Error { message: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DaemonStatus {
+    pub pid: u32,
+    pub started_at: i64,
+    pub socket: PathBuf,
+    pub cache_dir: PathBuf,
+    pub alloc_root: PathBuf,
+    pub allocations: usize,
+}
+
+/// The user's runtime directory for Heimdall: `$HEIMDALL_RUNTIME_DIR`, else
+/// `$XDG_RUNTIME_DIR/heimdall`, else `/tmp/heimdall-<uid>`; created 0700 and refused if
+/// another user owns it.
+pub fn runtime_dir() -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let uid = unsafe { libc::getuid() };
+    let dir = std::env::var_os("HEIMDALL_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("heimdall")))
+        .unwrap_or_else(|| PathBuf::from(format!("/tmp/heimdall-{uid}")));
+    std::fs::create_dir_all(&dir)?;
+    let meta = std::fs::metadata(&dir)?;
+    if meta.uid() != uid {
+        return Err(std::io::Error::other(format!(
+            "`{}` belongs to another user",
+            dir.display()
+        )));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(dir)
+}
+
+pub fn socket_path(runtime: &Path) -> PathBuf {
+    runtime.join("daemon.sock")
+}
+
+/// Sends one request and reads the response. `timeout` bounds the whole exchange.
+pub fn call(socket: &Path, request: &Request, timeout: Duration) -> std::io::Result<Response> {
+    let stream = UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    let mut line = serde_json::to_vec(request).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    (&stream).write_all(&line)?;
+    let mut reader = BufReader::new(std::io::Read::take(&stream, MAX_LINE));
+    let mut answer = String::new();
+    reader.read_line(&mut answer)?;
+    if answer.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the daemon closed the connection without answering",
+        ));
+    }
+    serde_json::from_str(&answer).map_err(std::io::Error::other)
+}
+
+/// Waits until something accepts connections on `socket`.
+pub fn wait_for(socket: &Path, within: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if UnixStream::connect(socket).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
