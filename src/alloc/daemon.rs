@@ -44,7 +44,8 @@ pub fn ensure_running(socket: &Path, log: &Path) -> std::io::Result<()> {
         .open(log)?;
     let mut command = std::process::Command::new(std::env::current_exe()?);
     command
-        .args(["daemon", "run"])
+        // Info level: the log records every allocation and release, with client and age.
+        .args(["-v", "daemon", "run"])
         .stdin(std::process::Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file);

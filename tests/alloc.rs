@@ -1,0 +1,300 @@
+//! Allocations through the CLI and the daemon it starts: real mounts of one resource,
+//! listed, shared, expired, released, and surviving a daemon killed with kill -9.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{Cli, Hub};
+use fakehub::repo;
+use serde_json::Value;
+
+/// A CLI whose daemon lives in its own runtime dir, stopped (or killed) when dropped.
+struct Daemon {
+    cli: Cli,
+    runtime: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn new(hub: &Hub, extra: &[(&str, &str)]) -> Daemon {
+        let runtime = tempfile::tempdir().unwrap();
+        let mut cli = hub.cli();
+        cli.extra_env.push((
+            "HEIMDALL_RUNTIME_DIR".into(),
+            runtime.path().to_string_lossy().into_owned(),
+        ));
+        for (k, v) in extra {
+            cli.extra_env.push((k.to_string(), v.to_string()));
+        }
+        Daemon { cli, runtime }
+    }
+
+    fn allocate(&self, args: &[&str]) -> PathBuf {
+        let mut full = vec!["allocate"];
+        full.extend_from_slice(args);
+        let out = String::from_utf8(self.cli.ok(&full)).unwrap();
+        PathBuf::from(out.trim().trim_end_matches('/'))
+    }
+
+    fn list(&self) -> Vec<Value> {
+        let out = self.cli.ok(&["allocated", "list", "--json"]);
+        serde_json::from_slice::<Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    fn pid(&self) -> i32 {
+        let status: Value = serde_json::from_slice(&self.cli.ok(&["daemon", "status"])).unwrap();
+        status["pid"].as_i64().unwrap() as i32
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.cli.cache_dir().join("daemon.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.cli.run(&["daemon", "stop"]);
+        // Whatever is left mounted under the runtime dir goes too.
+        if let Ok(mounts) = std::fs::read_to_string("/proc/mounts") {
+            let root = self.runtime.path().to_string_lossy().into_owned();
+            for line in mounts.lines() {
+                if let Some(point) = line.split(' ').nth(1).filter(|p| p.starts_with(&root)) {
+                    let _ = std::process::Command::new("fusermount3")
+                        .args(["-uz", point])
+                        .status();
+                }
+            }
+        }
+    }
+}
+
+fn mounted(path: &Path) -> bool {
+    std::fs::read_to_string("/proc/mounts")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(1) == Some(path.to_str().unwrap()))
+}
+
+fn sample(hub: &Hub) {
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("README.md", "# api\n")
+        .write("src/app/main.py", "print('main')\n")
+        .write("src/app/util.py", "X = 1\n")
+        .write("src/app/data.json", "{}\n")
+        .write("docs/guide.md", "guide\n")
+        .commit("c")
+        .unwrap();
+}
+
+fn files_under(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                out.push(
+                    entry
+                        .path()
+                        .strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn allocate_lists_reads_and_releases() {
+    require_fuse!();
+    let hub = Hub::new();
+    sample(&hub);
+    let d = Daemon::new(&hub, &[]);
+    let path = d.allocate(&["acme/api", "--client", "ci-job-7"]);
+    assert!(mounted(&path), "{}", d.log());
+    assert_eq!(
+        std::fs::read_to_string(path.join("src/app/main.py")).unwrap(),
+        "print('main')\n"
+    );
+    let list = d.list();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["client"], "ci-job-7");
+    assert_eq!(list[0]["resource"], "acme/api");
+    assert_eq!(list[0]["expired"], false);
+    // Small (< 1 MB): an hour.
+    assert_eq!(list[0]["ttl_secs"], 3600);
+    let table = String::from_utf8(d.cli.ok(&["allocated", "list"])).unwrap();
+    assert!(
+        table.starts_with("PATH\tRESOURCE\tAGE\tTTL\tCLIENT\tSIZE"),
+        "{table}"
+    );
+    assert!(table.contains("ci-job-7"), "{table}");
+
+    // A subtree shows at the root.
+    let sub = d.allocate(&["acme/api/src/app"]);
+    assert_eq!(files_under(&sub), ["data.json", "main.py", "util.py"]);
+
+    d.cli.ok(&["release", path.to_str().unwrap()]);
+    assert!(!mounted(&path));
+    assert!(!path.exists(), "the mountpoint is removed");
+    assert_eq!(d.list().len(), 1);
+    d.cli.ok(&["release", "--all"]);
+    assert!(!mounted(&sub));
+    assert!(d.list().is_empty());
+    let err = d.cli.fails(&["release", path.to_str().unwrap()]);
+    assert!(err.contains("is not an allocation"), "{err}");
+    let err = d.cli.fails(&["allocate", "acme/api/no/such/dir"]);
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn a_glob_allocation_shows_exactly_the_matching_files() {
+    require_fuse!();
+    let hub = Hub::new();
+    sample(&hub);
+    let d = Daemon::new(&hub, &[]);
+    let path = d.allocate(&["acme/api/**/*.py"]);
+    assert_eq!(files_under(&path), ["src/app/main.py", "src/app/util.py"]);
+    assert!(!path.join("README.md").exists());
+    assert_eq!(
+        std::fs::read_to_string(path.join("src/app/util.py")).unwrap(),
+        "X = 1\n"
+    );
+    // One file is a view of that file alone.
+    let one = d.allocate(&["acme/api/docs/guide.md"]);
+    assert_eq!(files_under(&one), ["docs/guide.md"]);
+    let err = d.cli.fails(&["allocate", "acme/api/**/*.rs"]);
+    assert!(err.contains("matches no file"), "{err}");
+}
+
+#[test]
+fn expired_allocations_are_listed_then_cleaned_and_the_cleaner_releases_them() {
+    require_fuse!();
+    let hub = Hub::new();
+    sample(&hub);
+    // The cleaner runs rarely here: expiry is visible before cleanup.
+    let d = Daemon::new(&hub, &[]);
+    let short = d.allocate(&["acme/api", "--ttl", "1s"]);
+    let long = d.allocate(&["acme/api", "--ttl", "1h"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let list = d.list();
+    let expired: Vec<bool> = list
+        .iter()
+        .map(|a| a["expired"].as_bool().unwrap())
+        .collect();
+    assert_eq!(expired, [true, false], "{list:?}");
+    let table = String::from_utf8(d.cli.ok(&["allocated", "list"])).unwrap();
+    assert!(table.contains("[EXPIRED]"), "{table}");
+    d.cli.ok(&["cleanup", "--expired"]);
+    assert!(!mounted(&short));
+    assert!(mounted(&long));
+    d.cli.ok(&["cleanup", "--older-than", "0s"]);
+    assert!(!mounted(&long));
+    let err = d.cli.fails(&["allocate", "acme/api", "--ttl", "8d"]);
+    assert!(err.contains("outside"), "{err}");
+
+    // With the cleaner every second, an expired allocation goes on its own.
+    let fast = Daemon::new(&hub, &[("HEIMDALL_CLEAN_INTERVAL", "1s")]);
+    let gone = fast.allocate(&["acme/api", "--ttl", "1s", "--client", "bot"]);
+    let started = Instant::now();
+    while mounted(&gone) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{}",
+            fast.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(fast.list().is_empty());
+    let log = fast.log();
+    assert!(
+        log.contains("released") && log.contains("bot") && log.contains("expired"),
+        "{log}"
+    );
+}
+
+#[test]
+fn two_clients_share_stored_objects_and_release_independently() {
+    require_fuse!();
+    let hub = Hub::new();
+    sample(&hub);
+    let d = Daemon::new(&hub, &[]);
+    let a = d.allocate(&["acme/api", "--client", "a"]);
+    let b = d.allocate(&["acme/api", "--client", "b"]);
+    assert_ne!(a, b);
+    hub.hub.reset_stats();
+    assert_eq!(std::fs::read(a.join("README.md")).unwrap(), b"# api\n");
+    assert_eq!(std::fs::read(b.join("README.md")).unwrap(), b"# api\n");
+    assert_eq!(hub.hub.stats().route("blob"), 1, "one download for both");
+    d.cli.ok(&["release", "--all", "--client", "a"]);
+    assert!(!mounted(&a));
+    assert_eq!(
+        std::fs::read(b.join("src/app/util.py")).unwrap(),
+        b"X = 1\n"
+    );
+    let list = d.list();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["client"], "b");
+}
+
+#[test]
+fn hydrate_makes_everything_local_before_returning() {
+    require_fuse!();
+    let hub = Hub::new();
+    sample(&hub);
+    let d = Daemon::new(&hub, &[]);
+    let path = d.allocate(&["acme/api", "--hydrate"]);
+    hub.hub.reset_stats();
+    assert_eq!(files_under(&path).len(), 5);
+    for file in files_under(&path) {
+        std::fs::read(path.join(file)).unwrap();
+    }
+    assert_eq!(hub.hub.stats().requests, 0, "everything was local");
+}
+
+#[test]
+fn a_killed_daemon_is_restarted_with_its_allocations_and_no_stale_mount() {
+    require_fuse!();
+    let hub = Hub::new();
+    sample(&hub);
+    let d = Daemon::new(&hub, &[]);
+    let path = d.allocate(&["acme/api", "--client", "keep"]);
+    std::fs::read(path.join("README.md")).unwrap();
+    let pid = d.pid();
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let started = Instant::now();
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The mount is dead (ENOTCONN) until a command brings a new daemon.
+    let list = d.list();
+    assert_eq!(list.len(), 1, "the index kept it");
+    assert_ne!(d.pid(), pid);
+    assert_eq!(
+        std::fs::read_to_string(path.join("src/app/main.py")).unwrap(),
+        "print('main')\n"
+    );
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert_eq!(
+        mounts
+            .lines()
+            .filter(|l| l.contains(path.to_str().unwrap()))
+            .count(),
+        1,
+        "exactly one live mount there: {mounts}"
+    );
+    let verify: Value = serde_json::from_slice(&d.cli.ok(&["cache", "verify", "--json"])).unwrap();
+    assert_eq!(verify["corrupt"].as_array().unwrap().len(), 0);
+}
