@@ -298,3 +298,63 @@ fn a_killed_daemon_is_restarted_with_its_allocations_and_no_stale_mount() {
     let verify: Value = serde_json::from_slice(&d.cli.ok(&["cache", "verify", "--json"])).unwrap();
     assert_eq!(verify["corrupt"].as_array().unwrap().len(), 0);
 }
+
+fn object_bytes(cache: &Path) -> u64 {
+    let mut total = 0;
+    for dir in std::fs::read_dir(cache.join("objects-v1"))
+        .unwrap()
+        .flatten()
+    {
+        for file in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            if !file.file_name().to_string_lossy().starts_with(".tmp-") {
+                total += file.metadata().unwrap().len();
+            }
+        }
+    }
+    total
+}
+
+#[test]
+fn the_cache_budget_holds_under_churn_and_never_evicts_live_allocations() {
+    require_fuse!();
+    const FILE: usize = 2000;
+    const BUDGET: u64 = 24 * 1024;
+    let hub = Hub::new();
+    let content = |repo: usize, file: usize| format!("{repo:02}{file:02}").repeat(FILE / 4);
+    for repo in 0..8 {
+        let mut r = repo::create(hub.path(), "acme", &format!("r{repo}")).unwrap();
+        for file in 0..4 {
+            r.write(format!("f{file}.txt"), content(repo, file));
+        }
+        r.commit("c").unwrap();
+    }
+    let d = Daemon::new(&hub, &[("HEIMDALL_CACHE_MAX_SIZE", "24K")]);
+    let keep = d.allocate(&["acme/r0", "--hydrate"]);
+    let read_all = |path: &Path, repo: usize| {
+        for file in 0..4 {
+            let got = std::fs::read_to_string(path.join(format!("f{file}.txt"))).unwrap();
+            assert_eq!(got, content(repo, file), "r{repo}/f{file}");
+        }
+    };
+    let mut peak = 0;
+    for repo in 1..8 {
+        let path = d.allocate(&[&format!("acme/r{repo}"), "--hydrate"]);
+        read_all(&path, repo);
+        let bytes = object_bytes(&d.cli.cache_dir());
+        peak = peak.max(bytes);
+        assert!(
+            bytes <= BUDGET + FILE as u64,
+            "{bytes} bytes stored with a {BUDGET}-byte budget\n{}",
+            d.log()
+        );
+        d.cli.ok(&["release", path.to_str().unwrap()]);
+    }
+    assert!(
+        peak > BUDGET - FILE as u64 * 4,
+        "the budget was reached: {peak}"
+    );
+    // The live allocation's objects were never evicted: reading it costs nothing.
+    hub.hub.reset_stats();
+    read_all(&keep, 0);
+    assert_eq!(hub.hub.stats().route("blob"), 0);
+}

@@ -23,6 +23,15 @@ pub fn alloc_root(runtime: &Path) -> PathBuf {
         .unwrap_or_else(|| runtime.join("alloc"))
 }
 
+/// `HEIMDALL_CACHE_MAX_SIZE` (like 10G), else 10% of the disk, at most 20 GiB.
+fn cache_budget(cache: &Path) -> anyhow::Result<u64> {
+    match std::env::var("HEIMDALL_CACHE_MAX_SIZE") {
+        Ok(text) => crate::store::maintain::parse_size(&text)
+            .map_err(|e| anyhow::anyhow!("HEIMDALL_CACHE_MAX_SIZE: {e}")),
+        Err(_) => Ok(crate::store::maintain::default_budget(cache)),
+    }
+}
+
 fn clean_interval() -> Duration {
     std::env::var("HEIMDALL_CLEAN_INTERVAL")
         .ok()
@@ -105,6 +114,9 @@ pub async fn run(ns: Arc<Namespace>, web_url: String) -> anyhow::Result<()> {
     let root = alloc_root(&runtime);
     std::fs::create_dir_all(&root)?;
     let allocator = Arc::new(Allocator::new(Arc::clone(&ns), root.clone(), web_url));
+    let budget = cache_budget(ns.store().root())?;
+    ns.store().set_budget(budget, allocator.pin_check())?;
+    tracing::info!(bytes = budget, "cache budget");
     let (restored, lost) = allocator.restore().await?;
     tracing::info!(socket = %socket.display(), restored, lost, pid = std::process::id(), "daemon listening");
     let status = DaemonStatus {

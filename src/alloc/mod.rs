@@ -250,6 +250,10 @@ pub struct Allocator {
     root: PathBuf,
     web_url: String,
     mounts: Mutex<HashMap<i64, Mount>>,
+    /// Blobs of live allocations, counted per allocation showing them: never evicted.
+    pins: Arc<Mutex<HashMap<Sha, usize>>>,
+    /// Each live allocation's pinned blobs.
+    pinned_by: Mutex<HashMap<i64, Vec<Sha>>>,
     /// One allocation or release at a time: paths and mounts stay consistent.
     serial: tokio::sync::Mutex<()>,
 }
@@ -262,7 +266,41 @@ impl Allocator {
             root,
             web_url,
             mounts: Mutex::new(HashMap::new()),
+            pins: Arc::default(),
+            pinned_by: Mutex::new(HashMap::new()),
             serial: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Whether a blob belongs to a live allocation (for the cache budget).
+    pub fn pin_check(&self) -> Box<dyn Fn(Sha) -> bool + Send + Sync> {
+        let pins = Arc::clone(&self.pins);
+        Box::new(move |sha| pins.lock().expect("pins poisoned").contains_key(&sha))
+    }
+
+    fn pin(&self, blobs: &[crate::remote::TreeEntry]) -> Vec<Sha> {
+        let shas: Vec<Sha> = blobs
+            .iter()
+            .map(|e| e.sha)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut pins = self.pins.lock().expect("pins poisoned");
+        for sha in &shas {
+            *pins.entry(*sha).or_default() += 1;
+        }
+        shas
+    }
+
+    fn unpin(&self, shas: &[Sha]) {
+        let mut pins = self.pins.lock().expect("pins poisoned");
+        for sha in shas {
+            if let Some(n) = pins.get_mut(sha) {
+                *n -= 1;
+                if *n == 0 {
+                    pins.remove(sha);
+                }
+            }
         }
     }
 
@@ -333,8 +371,30 @@ impl Allocator {
             )));
         }
         let planned = plan(&self.ns, &resource).await?;
+        // Pinned before anything is fetched: the budget never evicts this allocation's
+        // blobs to make room for its other blobs.
+        let pinned = self.pin(&planned.blobs);
+        let result = self.allocate_pinned(request, &resource, &planned).await;
+        match &result {
+            Ok((id, _)) => {
+                self.pinned_by
+                    .lock()
+                    .expect("pins poisoned")
+                    .insert(*id, pinned);
+            }
+            Err(_) => self.unpin(&pinned),
+        }
+        result.map(|(_, allocation)| allocation)
+    }
+
+    async fn allocate_pinned(
+        &self,
+        request: &AllocateRequest,
+        resource: &Resource,
+        planned: &Planned,
+    ) -> Result<(i64, Allocation), AllocError> {
         if request.hydrate {
-            self.hydrate(&planned).await?;
+            self.hydrate(planned).await?;
         }
         let ttl = request.ttl.unwrap_or_else(|| default_ttl(planned.bytes));
         let _serial = self.serial.lock().await;
@@ -365,7 +425,7 @@ impl Allocator {
             .into_iter()
             .find(|r| r.id == id)
             .ok_or_else(|| AllocError::NotAllocated(path_text.clone()))?;
-        Ok(Allocation::from_row(&row, now()))
+        Ok((id, Allocation::from_row(&row, now())))
     }
 
     /// Fetches everything the view shows before the allocation is handed out: one tarball
@@ -426,6 +486,13 @@ impl Allocator {
             None => {}
         }
         let _ = std::fs::remove_dir(&row.path);
+        let pinned = self
+            .pinned_by
+            .lock()
+            .expect("pins poisoned")
+            .remove(&row.id)
+            .unwrap_or_default();
+        self.unpin(&pinned);
         self.ns
             .store()
             .index()
@@ -510,11 +577,16 @@ impl Allocator {
                 continue;
             }
             match self.remount(&row).await {
-                Ok(mount) => {
+                Ok((mount, blobs)) => {
                     self.mounts
                         .lock()
                         .expect("mounts poisoned")
                         .insert(row.id, mount);
+                    let pinned = self.pin(&blobs);
+                    self.pinned_by
+                        .lock()
+                        .expect("pins poisoned")
+                        .insert(row.id, pinned);
                     restored += 1;
                 }
                 Err(e) => {
@@ -531,7 +603,10 @@ impl Allocator {
         Ok((restored, lost))
     }
 
-    async fn remount(&self, row: &AllocationRow) -> Result<Mount, AllocError> {
+    async fn remount(
+        &self,
+        row: &AllocationRow,
+    ) -> Result<(Mount, Vec<crate::remote::TreeEntry>), AllocError> {
         let resource = Resource::parse(&row.resource)?;
         // The allocation keeps the commit it was made with.
         let mut pinned = resource.clone();
@@ -541,7 +616,8 @@ impl Allocator {
             path: PathBuf::from(&row.path),
             source,
         })?;
-        self.mount(Path::new(&row.path), planned.view)
+        let mount = self.mount(Path::new(&row.path), planned.view)?;
+        Ok((mount, planned.blobs))
     }
 
     /// Unmounts everything (the daemon is stopping); allocations stay recorded and are

@@ -481,23 +481,9 @@ fn cache_verify(app: &App, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// The default cache budget: 10% of the cache's file system, at most 20 GiB.
-fn default_cache_budget(dir: &std::path::Path) -> u64 {
-    const CAP: u64 = 20 << 30;
-    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
-        return CAP;
-    };
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid NUL-terminated path and a zeroed out-parameter.
-    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
-        return CAP;
-    }
-    let disk = stat.f_blocks as u64 * stat.f_frsize as u64;
-    (disk / 10).min(CAP)
-}
-
 fn cache_gc(app: &App, max_size: Option<u64>, json: bool) -> Result<()> {
-    let max = max_size.unwrap_or_else(|| default_cache_budget(app.store().root()));
+    let max =
+        max_size.unwrap_or_else(|| crate::store::maintain::default_budget(app.store().root()));
     // Nothing is pinned from here: an object evicted under a live mount stays readable
     // through the files already open on it and is fetched again when next needed.
     let report = app.store().gc(max, &|_| false)?;

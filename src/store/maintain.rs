@@ -109,6 +109,12 @@ impl Store {
         Ok((objects, foreign))
     }
 
+    /// Bytes of every object on disk, and how many objects.
+    pub(super) fn scan_objects_sizes(&self) -> Result<(u64, u64), StoreError> {
+        let (objects, _) = self.scan_objects()?;
+        Ok((objects.values().map(|o| o.size).sum(), objects.len() as u64))
+    }
+
     /// Makes the index agree with the objects on disk. Returns (rows dropped, rows added).
     fn reconcile(&self, on_disk: &HashMap<Sha, OnDisk>) -> Result<(u64, u64), StoreError> {
         let rows = self.index.blob_rows()?;
@@ -224,6 +230,21 @@ fn hash_file(path: &Path, size: u64) -> std::io::Result<Sha> {
     hasher
         .finish()
         .ok_or_else(|| std::io::Error::other("the file changed size while it was read"))
+}
+
+/// The default cache budget: 10% of the cache's file system, at most 20 GiB.
+pub fn default_budget(dir: &Path) -> u64 {
+    const CAP: u64 = 20 << 30;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return CAP;
+    };
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and a zeroed out-parameter.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return CAP;
+    }
+    let disk = stat.f_blocks as u64 * stat.f_frsize as u64;
+    (disk / 10).min(CAP)
 }
 
 /// `10G`, `512M`, `1.5T`, `4096` (bytes): K, M, G and T are powers of 1024.

@@ -120,6 +120,18 @@ pub struct Store {
     root: PathBuf,
     objects: PathBuf,
     index: Index,
+    /// A size budget held as objects are stored (the daemon sets one).
+    budget: std::sync::OnceLock<Budget>,
+}
+
+/// A cache size budget: after each stored object, the least recently accessed objects
+/// that nothing pins are evicted until the store fits again.
+struct Budget {
+    max: u64,
+    pinned: Box<dyn Fn(Sha) -> bool + Send + Sync>,
+    /// Bytes stored, kept as objects come and go (resynchronized from disk at start).
+    total: std::sync::atomic::AtomicU64,
+    evicting: std::sync::Mutex<()>,
 }
 
 impl Store {
@@ -134,6 +146,7 @@ impl Store {
             root: root.to_path_buf(),
             objects,
             index,
+            budget: std::sync::OnceLock::new(),
         };
         store.sweep_stale_temps();
         Ok(store)
@@ -168,6 +181,94 @@ impl Store {
                 None
             }
             Err(_) => None,
+        }
+    }
+
+    /// Holds the store under `max` bytes from now on: after each stored object, the least
+    /// recently accessed objects for which `pinned` is false are evicted until it fits
+    /// (so it never exceeds `max` by more than the object just stored, unless pinned
+    /// objects alone exceed it). Set once; later calls are ignored.
+    pub fn set_budget(
+        &self,
+        max: u64,
+        pinned: Box<dyn Fn(Sha) -> bool + Send + Sync>,
+    ) -> Result<(), StoreError> {
+        let (on_disk, _) = self.scan_objects_sizes()?;
+        let budget = Budget {
+            max,
+            pinned,
+            total: std::sync::atomic::AtomicU64::new(on_disk),
+            evicting: std::sync::Mutex::new(()),
+        };
+        if self.budget.set(budget).is_ok() {
+            self.enforce_budget(None);
+        }
+        Ok(())
+    }
+
+    /// Bytes the store holds now, by its accounting (`None` without a budget).
+    pub fn budget_usage(&self) -> Option<(u64, u64)> {
+        self.budget
+            .get()
+            .map(|b| (b.total.load(std::sync::atomic::Ordering::Relaxed), b.max))
+    }
+
+    /// Called after an object is in place.
+    fn stored(&self, sha: Sha, size: u64) {
+        if let Some(budget) = self.budget.get() {
+            budget
+                .total
+                .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+            self.enforce_budget(Some(sha));
+        }
+    }
+
+    /// Evicts until the budget holds; `keep` (the object just stored) is never evicted.
+    fn enforce_budget(&self, keep: Option<Sha>) {
+        use std::sync::atomic::Ordering;
+        let Some(budget) = self.budget.get() else {
+            return;
+        };
+        if budget.total.load(Ordering::Relaxed) <= budget.max {
+            return;
+        }
+        let _one_at_a_time = budget.evicting.lock().expect("eviction lock poisoned");
+        let rows = match self.index.blob_rows() {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list objects to evict");
+                return;
+            }
+        };
+        for row in rows {
+            if budget.total.load(Ordering::Relaxed) <= budget.max {
+                return;
+            }
+            if Some(row.sha) == keep || (budget.pinned)(row.sha) {
+                continue;
+            }
+            match std::fs::remove_file(self.object_path(row.sha)) {
+                Ok(()) => {
+                    budget.total.fetch_sub(
+                        row.size.min(budget.total.load(Ordering::Relaxed)),
+                        Ordering::Relaxed,
+                    );
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(blob = %row.sha, error = %e, "cannot evict");
+                    continue;
+                }
+            }
+            let _ = self.index.forget_blob(row.sha);
+            tracing::debug!(blob = %row.sha, size = row.size, "evicted (cache budget)");
+        }
+        if budget.total.load(Ordering::Relaxed) > budget.max {
+            tracing::warn!(
+                bytes = budget.total.load(Ordering::Relaxed),
+                max = budget.max,
+                "the cache is over its budget: what is left is in use"
+            );
         }
     }
 
@@ -285,6 +386,7 @@ impl Store {
             verify(hasher, sha, size)?;
             std::fs::rename(&temp, &target)
                 .map_err(|e| StoreError::io("cannot move into place", &target, e))?;
+            self.stored(sha, size);
             Ok(target.clone())
         })();
         if result.is_err() {
@@ -372,6 +474,7 @@ impl BlobWriter<'_> {
             .await
             .map_err(|e| StoreError::io("cannot move into place", &target, e))?;
         self.store.index.put_blob(self.sha, self.size)?;
+        self.store.stored(self.sha, self.size);
         Ok(target)
     }
 }
