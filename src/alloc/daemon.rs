@@ -227,27 +227,14 @@ async fn handle(allocator: &Allocator, request: Request) -> Response {
                 })
         }
         Request::ReleaseAll { client } => allocator
-            .release_where(
-                |row, _| client.as_deref().is_none_or(|c| c == row.client),
-                "released",
-            )
+            .release_all(client.as_deref())
             .await
             .map(|allocations| Response::Allocations { allocations }),
         Request::Cleanup {
             expired,
             older_than_secs,
         } => allocator
-            .release_where(
-                |row, now| {
-                    (expired && now >= row.created_at + row.ttl)
-                        || older_than_secs.is_some_and(|age| now - row.created_at >= age as i64)
-                },
-                if expired {
-                    "expired"
-                } else {
-                    "cleanup --older-than"
-                },
-            )
+            .cleanup(expired, older_than_secs.map(Duration::from_secs))
             .await
             .map(|allocations| Response::Allocations { allocations }),
         Request::Status | Request::Stop => unreachable!("answered by serve"),

@@ -428,6 +428,40 @@ impl Allocator {
         Ok((id, Allocation::from_row(&row, now())))
     }
 
+    /// Several allocations at once; each succeeds or fails on its own.
+    pub async fn allocate_many(
+        &self,
+        requests: &[AllocateRequest],
+    ) -> Vec<Result<Allocation, AllocError>> {
+        futures_util::future::join_all(requests.iter().map(|r| self.allocate(r))).await
+    }
+
+    /// Releases every live allocation, or those of `client`.
+    pub async fn release_all(&self, client: Option<&str>) -> Result<Vec<Allocation>, AllocError> {
+        self.release_where(|row, _| client.is_none_or(|c| c == row.client), "released")
+            .await
+    }
+
+    /// Releases what `cleanup` selects: expired ones, and/or those older than `older_than`.
+    pub async fn cleanup(
+        &self,
+        expired: bool,
+        older_than: Option<Duration>,
+    ) -> Result<Vec<Allocation>, AllocError> {
+        self.release_where(
+            |row, now| {
+                (expired && now >= row.created_at + row.ttl)
+                    || older_than.is_some_and(|age| now - row.created_at >= age.as_secs() as i64)
+            },
+            if expired {
+                "expired"
+            } else {
+                "cleanup --older-than"
+            },
+        )
+        .await
+    }
+
     /// Fetches everything the view shows before the allocation is handed out: one tarball
     /// when there are many files, blob by blob otherwise.
     async fn hydrate(&self, planned: &Planned) -> Result<(), AllocError> {
