@@ -686,3 +686,52 @@ fn passthrough_mode_serves_the_same_tree() {
     }
     mount.unmount();
 }
+
+#[test]
+fn reads_through_the_mount_count_as_accesses_for_eviction() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("a.txt", "a".repeat(1000))
+        .write("b.txt", "b".repeat(1000))
+        .commit("c")
+        .unwrap();
+    let cli = hub.cli();
+    // a is stored first, then b: by storage time, a would be evicted first.
+    cli.ok(&["cat", "acme/api/a.txt"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    cli.ok(&["cat", "acme/api/b.txt"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    let mount = TestMount::new(cli, &["--org", "acme"]);
+    assert_eq!(
+        std::fs::read(mount.at("acme/api/a.txt")).unwrap(),
+        "a".repeat(1000).as_bytes()
+    );
+    // Unmounting writes the access times of what was read.
+    mount.unmount();
+    let report: serde_json::Value =
+        serde_json::from_slice(
+            &mount
+                .cli
+                .ok(&["cache", "gc", "--max-size", "1500", "--json"]),
+        )
+        .unwrap();
+    assert_eq!(report["evicted"], 1, "{report}");
+    let object = |content: &str| {
+        let sha = heimdall::oid::blob_sha(content.as_bytes()).to_hex();
+        mount
+            .cli
+            .cache_dir()
+            .join("objects-v1")
+            .join(&sha[..2])
+            .join(sha)
+    };
+    assert!(
+        object(&"a".repeat(1000)).exists(),
+        "read through the mount: kept"
+    );
+    assert!(
+        !object(&"b".repeat(1000)).exists(),
+        "least recently read: evicted"
+    );
+}

@@ -223,6 +223,9 @@ pub struct FsCore {
     snapshots: Mutex<HashMap<(Ino, String), Ino>>,
     control: ControlFiles,
     requests: RequestCounters,
+    /// Blobs read since the last flush: their access times are written to the index in
+    /// batches ([`FsCore::flush_touches`]), so cache eviction knows what a mount uses.
+    touched: Mutex<std::collections::HashSet<crate::oid::Sha>>,
     /// Whether files are opened with FUSE passthrough (set by the adapter at init).
     passthrough: AtomicBool,
     hydrator: Arc<Hydrator>,
@@ -279,9 +282,29 @@ impl FsCore {
             snapshots: Mutex::new(HashMap::new()),
             control,
             requests: RequestCounters::default(),
+            touched: Mutex::new(std::collections::HashSet::new()),
             passthrough: AtomicBool::new(false),
             invalidate,
             mounted_at: SystemTime::now(),
+        }
+    }
+
+    fn touch(&self, sha: crate::oid::Sha) {
+        self.touched.lock().expect("touched poisoned").insert(sha);
+    }
+
+    /// Writes the access times of the blobs read since the last call.
+    pub fn flush_touches(&self) {
+        let shas: Vec<crate::oid::Sha> = self
+            .touched
+            .lock()
+            .expect("touched poisoned")
+            .drain()
+            .collect();
+        if !shas.is_empty()
+            && let Err(e) = self.ns.store().index().touch_blobs(&shas)
+        {
+            tracing::debug!(error = %e, "cannot record access times");
         }
     }
 
@@ -622,6 +645,7 @@ impl FsCore {
                 ..
             } if mode.is_blob() => {
                 let file = self.ns.store().open_blob(*sha, *len)?;
+                self.touch(*sha);
                 Some(read_file_at(&file, offset, size))
             }
             _ => None,
@@ -1086,6 +1110,9 @@ impl FsCore {
     pub async fn open_blob(&self, ino: Ino) -> FsResult<File> {
         let node = self.node(ino)?;
         let path = self.local_blob(&node).await?;
+        if let NodeKind::Content { sha, .. } = &node.kind {
+            self.touch(*sha);
+        }
         File::open(&path).map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
     }
 
@@ -1106,6 +1133,9 @@ impl FsCore {
         }
         let path = self.local_blob(&node).await?;
         let file = File::open(&path).map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        if let NodeKind::Content { sha, .. } = &node.kind {
+            self.touch(*sha);
+        }
         read_file_at(&file, offset, size)
     }
 

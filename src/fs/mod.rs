@@ -32,6 +32,9 @@ use fuser::{
 use self::core::{Attr, FsCore, FsOptions, Invalidation, Kind, RequestCounters};
 use crate::namespace::Namespace;
 
+/// How often the blobs read through a mount get their access time in the index.
+const TOUCH_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
+
 /// fuser threads reading requests; replies come from tokio, so few are needed.
 const FUSE_THREADS: usize = 2;
 
@@ -556,6 +559,7 @@ impl Mount {
     }
 
     pub fn unmount(mut self) -> io::Result<()> {
+        self.core.flush_touches();
         match self.session.take() {
             Some(session) if !session.guard.is_finished() => session.umount_and_join(),
             Some(session) => session.join(),
@@ -566,6 +570,7 @@ impl Mount {
 
 impl Drop for Mount {
     fn drop(&mut self) {
+        self.core.flush_touches();
         if let Some(session) = self.session.take() {
             let _ = session.umount_and_join();
         }
@@ -632,6 +637,17 @@ pub fn mount(
             }
         })?;
     let session = session.spawn()?;
+    // Access times reach the index in batches, not one write per read.
+    let weak = Arc::downgrade(&core);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(TOUCH_FLUSH_INTERVAL).await;
+            match weak.upgrade() {
+                Some(core) => core.flush_touches(),
+                None => break,
+            }
+        }
+    });
     Ok(Mount {
         core,
         mountpoint: mountpoint.to_path_buf(),

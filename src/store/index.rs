@@ -415,6 +415,22 @@ impl Index {
         Ok(())
     }
 
+    /// Marks blobs as read now, in one transaction (reads through a mount, batched).
+    pub fn touch_blobs(&self, shas: &[Sha]) -> Result<(), StoreError> {
+        let t = now();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut update =
+                tx.prepare_cached("UPDATE blobs SET last_access = ?2 WHERE sha = ?1")?;
+            for sha in shas {
+                update.execute(params![sha.to_hex(), t])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn set_last_access(&self, sha: Sha, at: i64) -> Result<(), StoreError> {
         self.conn().execute(
             "UPDATE blobs SET last_access = ?2 WHERE sha = ?1",
