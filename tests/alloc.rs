@@ -129,6 +129,7 @@ fn allocate_lists_reads_and_releases() {
     );
     let list = d.list();
     assert_eq!(list.len(), 1);
+    assert!(list[0]["last_access"].is_i64(), "read through: {list:?}");
     assert_eq!(list[0]["client"], "ci-job-7");
     assert_eq!(list[0]["resource"], "acme/api");
     assert_eq!(list[0]["expired"], false);
@@ -328,8 +329,9 @@ fn the_cache_budget_holds_under_churn_and_never_evicts_live_allocations() {
         }
         r.commit("c").unwrap();
     }
-    let d = Daemon::new(&hub, &[("HEIMDALL_CACHE_MAX_SIZE", "24K")]);
-    let keep = d.allocate(&["acme/r0", "--hydrate"]);
+    let d = Daemon::new(&hub, &[]);
+    // The first command starts the daemon with this budget.
+    let keep = d.allocate(&["--cache-max-size", "24K", "acme/r0", "--hydrate"]);
     let read_all = |path: &Path, repo: usize| {
         for file in 0..4 {
             let got = std::fs::read_to_string(path.join(format!("f{file}.txt"))).unwrap();

@@ -25,9 +25,9 @@ pub fn alloc_root(runtime: &Path) -> PathBuf {
 
 /// `HEIMDALL_CACHE_MAX_SIZE` (like 10G), else 10% of the disk, at most 20 GiB.
 fn cache_budget(cache: &Path) -> anyhow::Result<u64> {
-    match std::env::var("HEIMDALL_CACHE_MAX_SIZE") {
+    match std::env::var(crate::cli::CACHE_MAX_SIZE_ENV) {
         Ok(text) => crate::store::maintain::parse_size(&text)
-            .map_err(|e| anyhow::anyhow!("HEIMDALL_CACHE_MAX_SIZE: {e}")),
+            .map_err(|e| anyhow::anyhow!("{}: {e}", crate::cli::CACHE_MAX_SIZE_ENV)),
         Err(_) => Ok(crate::store::maintain::default_budget(cache)),
     }
 }

@@ -225,6 +225,8 @@ pub struct Allocation {
     pub bytes: u64,
     pub files: u64,
     pub expired: bool,
+    /// When a file was last read through it (epoch seconds), if ever.
+    pub last_access: Option<i64>,
 }
 
 impl Allocation {
@@ -240,6 +242,7 @@ impl Allocation {
             bytes: row.bytes,
             files: row.files,
             expired: now >= row.created_at + row.ttl,
+            last_access: row.last_access,
         }
     }
 }
@@ -493,6 +496,7 @@ impl Allocator {
 
     /// Live allocations (those past their TTL are marked expired until the cleaner runs).
     pub fn list(&self) -> Result<Vec<Allocation>, AllocError> {
+        self.record_reads()?;
         let now = now();
         Ok(self
             .ns
@@ -572,9 +576,26 @@ impl Allocator {
         Ok(out)
     }
 
+    /// Writes each live mount's last read time to its allocation's row.
+    fn record_reads(&self) -> Result<(), AllocError> {
+        let reads: Vec<(i64, i64)> = self
+            .mounts
+            .lock()
+            .expect("mounts poisoned")
+            .iter()
+            .map(|(id, mount)| (*id, mount.core.last_read()))
+            .filter(|(_, at)| *at > 0)
+            .collect();
+        for (id, at) in reads {
+            self.ns.store().index().touch_allocation(id, at)?;
+        }
+        Ok(())
+    }
+
     /// The cleaner's pass: releases expired allocations, and any older than 48 h that
     /// had no explicit TTL.
     pub async fn clean(&self) -> Result<Vec<Allocation>, AllocError> {
+        self.record_reads()?;
         let mut out = self
             .release_where(|r, now| now >= r.created_at + r.ttl, "expired")
             .await?;

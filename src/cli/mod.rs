@@ -32,6 +32,10 @@ pub struct Cli {
     /// Most requests to GitHub at once [default: 16]
     #[arg(long, global = true, value_name = "N")]
     concurrency: Option<usize>,
+    /// Cache budget: what the daemon holds and `cache gc` enforces, like 10G
+    /// [env: HEIMDALL_CACHE_MAX_SIZE] [default: 10% of the disk, at most 20G]
+    #[arg(long, global = true, value_name = "SIZE", value_parser = crate::store::maintain::parse_size)]
+    cache_max_size: Option<u64>,
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -137,7 +141,7 @@ enum CacheCommand {
     },
     /// Evict the least recently read objects until the cache fits in a size
     Gc {
-        /// Budget, like 512M or 10G [default: 10% of the disk, at most 20G]
+        /// Budget, like 512M or 10G [default: --cache-max-size, else 10% of the disk, at most 20G]
         #[arg(long, value_name = "SIZE", value_parser = crate::store::maintain::parse_size)]
         max_size: Option<u64>,
         #[arg(long)]
@@ -170,6 +174,9 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 fn one_line(error: &anyhow::Error) -> String {
     crate::logging::error_chain(error.as_ref())
 }
+
+/// The cache budget, for the daemon and `cache gc` (`--cache-max-size`).
+pub const CACHE_MAX_SIZE_ENV: &str = "HEIMDALL_CACHE_MAX_SIZE";
 
 mod alloc;
 mod github;
@@ -232,6 +239,10 @@ impl ResponseCache for StoreCache {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if let Some(bytes) = cli.cache_max_size {
+        // SAFETY: no other thread runs yet; the daemon this process may start inherits it.
+        unsafe { std::env::set_var(CACHE_MAX_SIZE_ENV, bytes.to_string()) };
+    }
     if let Command::Mount(args) = &cli.command
         && !args.foreground
         && std::env::var_os(READY_FD_ENV).is_none()

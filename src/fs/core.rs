@@ -226,6 +226,7 @@ pub struct FsCore {
     /// Blobs read since the last flush: their access times are written to the index in
     /// batches ([`FsCore::flush_touches`]), so cache eviction knows what a mount uses.
     touched: Mutex<std::collections::HashSet<crate::oid::Sha>>,
+    last_read: std::sync::atomic::AtomicI64,
     /// Whether files are opened with FUSE passthrough (set by the adapter at init).
     passthrough: AtomicBool,
     hydrator: Arc<Hydrator>,
@@ -283,6 +284,7 @@ impl FsCore {
             control,
             requests: RequestCounters::default(),
             touched: Mutex::new(std::collections::HashSet::new()),
+            last_read: std::sync::atomic::AtomicI64::new(0),
             passthrough: AtomicBool::new(false),
             invalidate,
             mounted_at: SystemTime::now(),
@@ -291,6 +293,15 @@ impl FsCore {
 
     fn touch(&self, sha: crate::oid::Sha) {
         self.touched.lock().expect("touched poisoned").insert(sha);
+        self.last_read.store(
+            crate::remote::ratelimit::now_epoch() as i64,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// When a file was last read through this mount (epoch seconds; 0: never).
+    pub fn last_read(&self) -> i64 {
+        self.last_read.load(Ordering::Relaxed)
     }
 
     /// Writes the access times of the blobs read since the last call.

@@ -34,6 +34,8 @@ pub struct AllocationRow {
     pub released_at: Option<i64>,
     /// Why it was released: `released`, `expired`, `older than ...`, `lost: ...`.
     pub reason: Option<String>,
+    /// When something was last read through it (`None`: not yet).
+    pub last_access: Option<i64>,
 }
 
 /// What a new allocation records.
@@ -63,11 +65,12 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AllocationRow> {
         state: r.get(10)?,
         released_at: r.get(11)?,
         reason: r.get(12)?,
+        last_access: r.get(13)?,
     })
 }
 
 const COLUMNS: &str = "id, resource, path, client, commit_sha, ttl, explicit_ttl, bytes, files,
-     created_at, state, released_at, reason";
+     created_at, state, released_at, reason, last_access";
 
 impl Index {
     /// Records a live allocation; returns its id.
@@ -100,6 +103,15 @@ impl Index {
         ))?;
         let rows = query.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+
+    /// Records when an allocation was last read through.
+    pub fn touch_allocation(&self, id: i64, at: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE allocations SET last_access = ?2 WHERE id = ?1",
+            params![id, at],
+        )?;
+        Ok(())
     }
 
     /// Ends a live allocation (`released` or `lost`) with a reason.

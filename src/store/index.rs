@@ -64,6 +64,8 @@ const MIGRATIONS: &[&str] = &[
          explicit_ttl INTEGER NOT NULL, bytes INTEGER NOT NULL, files INTEGER NOT NULL,
          created_at INTEGER NOT NULL, state TEXT NOT NULL, released_at INTEGER, reason TEXT);
      CREATE INDEX allocations_live ON allocations (state, path);",
+    // v4: when an allocation was last read through.
+    "ALTER TABLE allocations ADD COLUMN last_access INTEGER;",
 ];
 
 /// How long a writer waits for another process's lock (the daemon and a CLI share it).
