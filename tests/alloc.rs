@@ -360,3 +360,26 @@ fn the_cache_budget_holds_under_churn_and_never_evicts_live_allocations() {
     read_all(&keep, 0);
     assert_eq!(hub.hub.stats().route("blob"), 0);
 }
+
+#[test]
+fn each_cache_dir_gets_its_own_daemon() {
+    require_fuse!();
+    let hub = Hub::new();
+    sample(&hub);
+    let d = Daemon::new(&hub, &[]);
+    let other = tempfile::tempdir().unwrap();
+    let other_cache = other.path().join("cache");
+    let flag = other_cache.to_str().unwrap();
+    let out = d.cli.ok(&["--cache-dir", flag, "allocate", "acme/api"]);
+    let path = PathBuf::from(String::from_utf8(out).unwrap().trim().trim_end_matches('/'));
+    std::fs::read(path.join("README.md")).unwrap();
+    let status: Value =
+        serde_json::from_slice(&d.cli.ok(&["--cache-dir", flag, "daemon", "status"])).unwrap();
+    assert_eq!(status["cache_dir"], flag, "{status}");
+    assert!(other_cache.join("objects-v1").exists(), "read into the other cache");
+    // The default cache's daemon is another one, not running yet.
+    let err = d.cli.fails(&["daemon", "status"]);
+    assert!(err.contains("not running"), "{err}");
+    d.cli.ok(&["--cache-dir", flag, "daemon", "stop"]);
+    assert!(!mounted(&path));
+}

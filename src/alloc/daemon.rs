@@ -42,7 +42,9 @@ fn clean_interval() -> Duration {
 
 /// Starts the daemon unless one answers on `socket`: re-runs this binary as
 /// `heimdall daemon run` in its own session, logging to `log`, and waits until it listens.
-pub fn ensure_running(socket: &Path, log: &Path) -> std::io::Result<()> {
+/// `env` is what the daemon must serve (its API URL and cache dir), whatever the
+/// environment of this command was.
+pub fn ensure_running(socket: &Path, log: &Path, env: &[(&str, String)]) -> std::io::Result<()> {
     use std::os::unix::process::CommandExt;
     if std::os::unix::net::UnixStream::connect(socket).is_ok() {
         return Ok(());
@@ -55,6 +57,7 @@ pub fn ensure_running(socket: &Path, log: &Path) -> std::io::Result<()> {
     command
         // Info level: the log records every allocation and release, with client and age.
         .args(["-v", "daemon", "run"])
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(std::process::Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file);
@@ -104,9 +107,9 @@ fn bind(socket: &Path) -> std::io::Result<Option<UnixListener>> {
 }
 
 /// Runs the daemon until `daemon stop`, SIGINT or SIGTERM.
-pub async fn run(ns: Arc<Namespace>, web_url: String) -> anyhow::Result<()> {
+pub async fn run(ns: Arc<Namespace>, web_url: String, api_url: String) -> anyhow::Result<()> {
     let runtime = protocol::runtime_dir()?;
-    let socket = protocol::socket_path(&runtime);
+    let socket = protocol::socket_path(&runtime, ns.store().root());
     let Some(listener) = bind(&socket)? else {
         tracing::info!(socket = %socket.display(), "another daemon is running");
         return Ok(());
@@ -124,6 +127,7 @@ pub async fn run(ns: Arc<Namespace>, web_url: String) -> anyhow::Result<()> {
         started_at: crate::remote::ratelimit::now_epoch() as i64,
         socket: socket.clone(),
         cache_dir: ns.store().root().to_path_buf(),
+        api_url,
         alloc_root: root,
         allocations: 0,
     };

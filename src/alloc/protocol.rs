@@ -54,6 +54,7 @@ pub struct DaemonStatus {
     pub started_at: i64,
     pub socket: PathBuf,
     pub cache_dir: PathBuf,
+    pub api_url: String,
     pub alloc_root: PathBuf,
     pub allocations: usize,
 }
@@ -82,8 +83,14 @@ pub fn runtime_dir() -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
-pub fn socket_path(runtime: &Path) -> PathBuf {
-    runtime.join("daemon.sock")
+/// The socket of the daemon serving `cache`: one daemon per user and cache directory
+/// (`daemon-<8 hex digits of the cache path's SHA-1>.sock`), so commands run with another
+/// `--cache-dir` get their own daemon instead of one that reads another cache.
+pub fn socket_path(runtime: &Path, cache: &Path) -> PathBuf {
+    use sha1::Digest;
+    let cache = std::fs::canonicalize(cache).unwrap_or_else(|_| cache.to_path_buf());
+    let digest = sha1::Sha1::digest(cache.as_os_str().as_encoded_bytes());
+    runtime.join(format!("daemon-{}.sock", &hex::encode(digest)[..8]))
 }
 
 /// Sends one request and reads the response. `timeout` bounds the whole exchange.

@@ -11,6 +11,7 @@ use clap::Subcommand;
 use crate::alloc::Allocation;
 use crate::alloc::daemon::ensure_running;
 use crate::alloc::protocol::{self, Request, Response};
+use crate::config::Settings;
 
 /// Longest a request may take: an allocation with `--hydrate` downloads a repository.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -75,15 +76,34 @@ pub enum DaemonCommand {
     Run,
 }
 
-/// The daemon's socket, started on demand. `cache_dir` holds its log.
-fn connect(cache_dir: &std::path::Path, start: bool) -> Result<PathBuf> {
+/// The socket of the daemon for this cache, started on demand (its log:
+/// `<cache>/daemon.log`). A running daemon that talks to another API is refused.
+fn connect(settings: &Settings, start: bool) -> Result<PathBuf> {
+    let cache_dir = &settings.cache_dir;
     let runtime = protocol::runtime_dir().context("cannot prepare the runtime directory")?;
-    let socket = protocol::socket_path(&runtime);
-    if start {
-        std::fs::create_dir_all(cache_dir)
-            .with_context(|| format!("cannot create `{}`", cache_dir.display()))?;
-        ensure_running(&socket, &cache_dir.join("daemon.log"))
-            .context("cannot start the daemon")?;
+    std::fs::create_dir_all(cache_dir)
+        .with_context(|| format!("cannot create `{}`", cache_dir.display()))?;
+    let socket = protocol::socket_path(&runtime, cache_dir);
+    if !start {
+        return Ok(socket);
+    }
+    let env = [
+        ("HEIMDALL_API_URL", settings.api_url.to_string()),
+        (
+            "HEIMDALL_CACHE_DIR",
+            cache_dir.to_string_lossy().into_owned(),
+        ),
+    ];
+    ensure_running(&socket, &cache_dir.join("daemon.log"), &env)
+        .context("cannot start the daemon")?;
+    if let Response::Status(status) = call(&socket, &Request::Status)?
+        && status.api_url != settings.api_url.as_str()
+    {
+        bail!(
+            "the daemon for this cache serves {}, not {}: run `heimdall daemon stop` first",
+            status.api_url,
+            settings.api_url
+        );
     }
     Ok(socket)
 }
@@ -134,8 +154,8 @@ fn print_table(list: &[Allocation]) -> Result<()> {
     Ok(())
 }
 
-pub fn allocate(cache_dir: &std::path::Path, args: AllocateArgs) -> Result<()> {
-    let socket = connect(cache_dir, true)?;
+pub fn allocate(settings: &Settings, args: AllocateArgs) -> Result<()> {
+    let socket = connect(settings, true)?;
     let request = Request::Allocate {
         resource: args.resource,
         ttl_secs: args.ttl.map(|t| t.as_secs().max(1)),
@@ -155,9 +175,9 @@ pub fn allocate(cache_dir: &std::path::Path, args: AllocateArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn allocated(cache_dir: &std::path::Path, command: AllocatedCommand) -> Result<()> {
+pub fn allocated(settings: &Settings, command: AllocatedCommand) -> Result<()> {
     let AllocatedCommand::List { json } = command;
-    let socket = connect(cache_dir, true)?;
+    let socket = connect(settings, true)?;
     let list = allocations(call(&socket, &Request::List)?)?;
     if json {
         let mut out = std::io::stdout().lock();
@@ -169,8 +189,8 @@ pub fn allocated(cache_dir: &std::path::Path, command: AllocatedCommand) -> Resu
     }
 }
 
-pub fn release(cache_dir: &std::path::Path, args: ReleaseArgs) -> Result<()> {
-    let socket = connect(cache_dir, true)?;
+pub fn release(settings: &Settings, args: ReleaseArgs) -> Result<()> {
+    let socket = connect(settings, true)?;
     let request = match args.path {
         Some(path) => Request::Release {
             path: std::path::absolute(&path)
@@ -187,8 +207,8 @@ pub fn release(cache_dir: &std::path::Path, args: ReleaseArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn cleanup(cache_dir: &std::path::Path, args: CleanupArgs) -> Result<()> {
-    let socket = connect(cache_dir, true)?;
+pub fn cleanup(settings: &Settings, args: CleanupArgs) -> Result<()> {
+    let socket = connect(settings, true)?;
     let request = Request::Cleanup {
         expired: args.expired,
         older_than_secs: args.older_than.map(|d| d.as_secs()),
@@ -208,8 +228,8 @@ pub fn cleanup(cache_dir: &std::path::Path, args: CleanupArgs) -> Result<()> {
 }
 
 /// `daemon status` and `daemon stop` (never start it).
-pub fn daemon(cache_dir: &std::path::Path, command: &DaemonCommand) -> Result<()> {
-    let socket = connect(cache_dir, false)?;
+pub fn daemon(settings: &Settings, command: &DaemonCommand) -> Result<()> {
+    let socket = connect(settings, false)?;
     let request = match command {
         DaemonCommand::Status => Request::Status,
         DaemonCommand::Stop => Request::Stop,

@@ -269,13 +269,13 @@ fn run(cli: Cli) -> Result<()> {
             cache_dir: cli.cache_dir.clone(),
             concurrency: cli.concurrency,
         };
-        let cache = Settings::resolve(input, &ProcessEnv)?.cache_dir;
+        let settings = Settings::resolve(input, &ProcessEnv)?;
         return match cli.command {
-            Command::Allocate(args) => alloc::allocate(&cache, args),
-            Command::Allocated { command } => alloc::allocated(&cache, command),
-            Command::Release(args) => alloc::release(&cache, args),
-            Command::Cleanup(args) => alloc::cleanup(&cache, args),
-            Command::Daemon { command } => alloc::daemon(&cache, &command),
+            Command::Allocate(args) => alloc::allocate(&settings, args),
+            Command::Allocated { command } => alloc::allocated(&settings, command),
+            Command::Release(args) => alloc::release(&settings, args),
+            Command::Cleanup(args) => alloc::cleanup(&settings, args),
+            Command::Daemon { command } => alloc::daemon(&settings, &command),
             _ => unreachable!("matched above"),
         };
     }
@@ -294,7 +294,10 @@ fn run(cli: Cli) -> Result<()> {
             Command::Github { command } => github::run(app.namespace, command, cli.quiet).await,
             Command::Daemon {
                 command: alloc::DaemonCommand::Run,
-            } => crate::alloc::daemon::run(app.namespace, app.settings.web_url()).await,
+            } => {
+                let api = app.settings.api_url.to_string();
+                crate::alloc::daemon::run(app.namespace, app.settings.web_url(), api).await
+            }
             Command::Unmount { .. }
             | Command::Allocate(_)
             | Command::Allocated { .. }
