@@ -63,8 +63,8 @@ cleanup() {
     trap - EXIT INT TERM
     if [ "$rc" != 0 ]; then
         echo "== failed (exit $rc)" >&2
-        [ -n "$LAST_CACHE" ] && [ -f "$LAST_CACHE/mount.log" ] &&
-            { echo "-- tail of $LAST_CACHE/mount.log" >&2; tail -20 "$LAST_CACHE/mount.log" >&2; }
+        [ -n "$LAST_CACHE" ] && [ -f "$LAST_CACHE/daemon.log" ] &&
+            { echo "-- tail of $LAST_CACHE/daemon.log" >&2; tail -20 "$LAST_CACHE/daemon.log" >&2; }
         [ -f "$work/fakehub.err" ] && { echo "-- tail of fakehub.err" >&2; tail -5 "$work/fakehub.err" >&2; }
     fi
     for m in "${MOUNTS[@]}"; do unmount_one "$m"; done

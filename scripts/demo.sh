@@ -9,6 +9,7 @@ bin=$PWD/target/release
 work=$(mktemp -d)
 cleanup() {
     fusermount3 -u "$work/mnt" 2>/dev/null || true
+    HEIMDALL_CACHE_DIR=$work/cache "$bin/heimdall" -q daemon stop 2>/dev/null || true
     [ -n "${hub:-}" ] && kill "$hub" 2>/dev/null
     rm -rf "$work"
 }

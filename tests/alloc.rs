@@ -376,7 +376,10 @@ fn each_cache_dir_gets_its_own_daemon() {
     let status: Value =
         serde_json::from_slice(&d.cli.ok(&["--cache-dir", flag, "daemon", "status"])).unwrap();
     assert_eq!(status["cache_dir"], flag, "{status}");
-    assert!(other_cache.join("objects-v1").exists(), "read into the other cache");
+    assert!(
+        other_cache.join("objects-v1").exists(),
+        "read into the other cache"
+    );
     // The default cache's daemon is another one, not running yet.
     let err = d.cli.fails(&["daemon", "status"]);
     assert!(err.contains("not running"), "{err}");

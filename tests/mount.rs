@@ -735,3 +735,70 @@ fn reads_through_the_mount_count_as_accesses_for_eviction() {
         "least recently read: evicted"
     );
 }
+
+#[test]
+fn the_daemon_serves_the_mount_and_brings_it_back_after_kill_9() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("README.md", "# api\n").commit("c").unwrap();
+    let mount = TestMount::new(hub.cli(), &["--org", "acme", "--ref-ttl", "5s"]);
+    assert_eq!(
+        std::fs::read(mount.at("acme/api/README.md")).unwrap(),
+        b"# api\n"
+    );
+    let status: serde_json::Value =
+        serde_json::from_slice(&mount.cli.ok(&["daemon", "status"])).unwrap();
+    assert_eq!(status["pid"], mount.pid, "{status}");
+    assert_eq!(
+        status["mounts"][0],
+        mount.path().to_str().unwrap(),
+        "{status}"
+    );
+
+    unsafe { libc::kill(mount.pid as i32, libc::SIGKILL) };
+    let started = Instant::now();
+    while mount.server_alive() {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Anything not in the kernel's caches now fails: the server is gone.
+    let dead = std::fs::read_dir(mount.path()).unwrap_err();
+    assert!(
+        matches!(
+            dead.raw_os_error(),
+            Some(libc::ENOTCONN | libc::ECONNABORTED)
+        ),
+        "{dead}"
+    );
+    // The next command's daemon detaches the dead mount and mounts it again.
+    mount.cli.ok(&["allocated", "list"]);
+    assert_eq!(
+        std::fs::read(mount.at("acme/api/README.md")).unwrap(),
+        b"# api\n"
+    );
+    let status: serde_json::Value =
+        serde_json::from_slice(&mount.cli.ok(&["daemon", "status"])).unwrap();
+    assert_ne!(status["pid"], mount.pid);
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert_eq!(
+        mounts
+            .lines()
+            .filter(|l| l.split(' ').nth(1) == mount.path().to_str())
+            .count(),
+        1,
+        "{mounts}"
+    );
+    // Unmounting from outside: the daemon notices, has nothing left, and exits.
+    let pid = status["pid"].as_i64().unwrap() as i32;
+    let out = mount.cli.run(&["unmount", mount.path().to_str().unwrap()]);
+    assert!(out.status.success());
+    let started = Instant::now();
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the idle daemon exits"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use super::mounts::Mounts;
 use super::protocol::{self, DaemonStatus, MAX_LINE, Request, Response};
 use super::{AllocateRequest, Allocator, CLEAN_INTERVAL};
 use crate::namespace::Namespace;
@@ -106,8 +107,23 @@ fn bind(socket: &Path) -> std::io::Result<Option<UnixListener>> {
     }
 }
 
-/// Runs the daemon until `daemon stop`, SIGINT or SIGTERM.
+/// A daemon with nothing mounted exits after this long, so none lingers unused.
+const IDLE_EXIT: Duration = Duration::from_secs(3);
+
+/// What request handlers share.
+struct State {
+    allocator: Arc<Allocator>,
+    mounts: Arc<Mounts>,
+    status: DaemonStatus,
+    stop: tokio::sync::Notify,
+    /// Requests being answered: the daemon never exits under one.
+    in_flight: std::sync::atomic::AtomicUsize,
+}
+
+/// Runs the daemon until `daemon stop`, SIGINT, SIGTERM, or until it has had nothing
+/// mounted for [`IDLE_EXIT`].
 pub async fn run(ns: Arc<Namespace>, web_url: String, api_url: String) -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering;
     let runtime = protocol::runtime_dir()?;
     let socket = protocol::socket_path(&runtime, ns.store().root());
     let Some(listener) = bind(&socket)? else {
@@ -116,22 +132,34 @@ pub async fn run(ns: Arc<Namespace>, web_url: String, api_url: String) -> anyhow
     };
     let root = alloc_root(&runtime);
     std::fs::create_dir_all(&root)?;
-    let allocator = Arc::new(Allocator::new(Arc::clone(&ns), root.clone(), web_url));
+    let allocator = Arc::new(Allocator::new(
+        Arc::clone(&ns),
+        root.clone(),
+        web_url.clone(),
+    ));
+    let mounts = Arc::new(Mounts::new(Arc::clone(&ns), web_url));
     let budget = cache_budget(ns.store().root())?;
     ns.store().set_budget(budget, allocator.pin_check())?;
     tracing::info!(bytes = budget, "cache budget");
     let (restored, lost) = allocator.restore().await?;
+    mounts.restore().await;
     tracing::info!(socket = %socket.display(), restored, lost, pid = std::process::id(), "daemon listening");
-    let status = DaemonStatus {
-        pid: std::process::id(),
-        started_at: crate::remote::ratelimit::now_epoch() as i64,
-        socket: socket.clone(),
-        cache_dir: ns.store().root().to_path_buf(),
-        api_url,
-        alloc_root: root,
-        allocations: 0,
-    };
-    let stop = Arc::new(tokio::sync::Notify::new());
+    let state = Arc::new(State {
+        allocator: Arc::clone(&allocator),
+        mounts: Arc::clone(&mounts),
+        status: DaemonStatus {
+            pid: std::process::id(),
+            started_at: crate::remote::ratelimit::now_epoch() as i64,
+            socket: socket.clone(),
+            cache_dir: ns.store().root().to_path_buf(),
+            api_url,
+            alloc_root: root,
+            allocations: 0,
+            mounts: Vec::new(),
+        },
+        stop: tokio::sync::Notify::new(),
+        in_flight: std::sync::atomic::AtomicUsize::new(0),
+    });
     let cleaner = {
         let allocator = Arc::clone(&allocator);
         let interval = clean_interval();
@@ -148,37 +176,52 @@ pub async fn run(ns: Arc<Namespace>, web_url: String, api_url: String) -> anyhow
     };
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut idle_since = std::time::Instant::now();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let (allocator, status, stop) =
-                    (Arc::clone(&allocator), status.clone(), Arc::clone(&stop));
+                state.in_flight.fetch_add(1, Ordering::SeqCst);
+                let state = Arc::clone(&state);
                 tokio::spawn(async move {
-                    if let Err(e) = serve(stream, &allocator, status, &stop).await {
+                    if let Err(e) = serve(stream, &state).await {
                         tracing::debug!(error = %e, "client connection ended");
                     }
+                    state.in_flight.fetch_sub(1, Ordering::SeqCst);
                 });
             }
-            _ = stop.notified() => break,
+            _ = tokio::time::sleep(crate::fs::SERVE_POLL) => {
+                mounts.reap();
+                let busy = !mounts.is_empty()
+                    || allocator.mounted() > 0
+                    || state.in_flight.load(Ordering::SeqCst) > 0;
+                if busy {
+                    idle_since = std::time::Instant::now();
+                } else if idle_since.elapsed() >= IDLE_EXIT {
+                    tracing::info!("nothing mounted: the daemon exits");
+                    break;
+                }
+            }
+            _ = state.stop.notified() => break,
             _ = interrupt.recv() => break,
             _ = terminate.recv() => break,
         }
     }
     cleaner.abort();
-    tracing::info!("daemon stopping: unmounting allocations (they are restored at the next start)");
-    let unmounting = Arc::clone(&allocator);
-    tokio::task::spawn_blocking(move || unmounting.unmount_all()).await?;
+    // No new client reaches a daemon on its way out.
     let _ = std::fs::remove_file(&socket);
+    drop(listener);
+    tracing::info!("daemon stopping: unmounting (allocations are restored at the next start)");
+    let (unmounting, main) = (Arc::clone(&allocator), Arc::clone(&mounts));
+    tokio::task::spawn_blocking(move || {
+        main.unmount_all();
+        unmounting.unmount_all();
+    })
+    .await?;
     Ok(())
 }
 
-async fn serve(
-    stream: UnixStream,
-    allocator: &Allocator,
-    mut status: DaemonStatus,
-    stop: &tokio::sync::Notify,
-) -> std::io::Result<()> {
+async fn serve(stream: UnixStream, state: &State) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read.take(MAX_LINE));
     let mut line = String::new();
@@ -188,14 +231,23 @@ async fn serve(
             message: format!("bad request: {e}"),
         },
         Ok(Request::Stop) => {
-            stop.notify_one();
+            state.stop.notify_one();
             Response::Stopping
         }
         Ok(Request::Status) => {
-            status.allocations = allocator.list().map(|l| l.len()).unwrap_or(0);
+            let mut status = state.status.clone();
+            status.allocations = state.allocator.list().map(|l| l.len()).unwrap_or(0);
+            status.mounts = state.mounts.paths();
             Response::Status(status)
         }
-        Ok(request) => handle(allocator, request).await,
+        Ok(Request::Mount(request)) => match state.mounts.mount(&request).await {
+            Ok(()) => Response::Mounted {
+                mountpoint: request.mountpoint,
+                pid: std::process::id(),
+            },
+            Err(message) => Response::Error { message },
+        },
+        Ok(request) => handle(&state.allocator, request).await,
     };
     let mut out = serde_json::to_vec(&response).map_err(std::io::Error::other)?;
     out.push(b'\n');
@@ -241,7 +293,7 @@ async fn handle(allocator: &Allocator, request: Request) -> Response {
             .cleanup(expired, older_than_secs.map(Duration::from_secs))
             .await
             .map(|allocations| Response::Allocations { allocations }),
-        Request::Status | Request::Stop => unreachable!("answered by serve"),
+        Request::Status | Request::Stop | Request::Mount(_) => unreachable!("answered by serve"),
     };
     result.unwrap_or_else(|e| Response::Error {
         message: crate::logging::error_chain(&e),

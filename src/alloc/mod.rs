@@ -5,6 +5,7 @@
 //! client, by `cleanup`, or by the cleaner when its TTL runs out.
 
 pub mod daemon;
+pub mod mounts;
 pub mod protocol;
 
 use std::collections::{HashMap, HashSet};
@@ -273,6 +274,11 @@ impl Allocator {
             pinned_by: Mutex::new(HashMap::new()),
             serial: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Allocations mounted now.
+    pub fn mounted(&self) -> usize {
+        self.mounts.lock().expect("mounts poisoned").len()
     }
 
     /// Whether a blob belongs to a live allocation (for the cache budget).
@@ -704,9 +710,12 @@ pub fn is_mountpoint(path: &Path) -> bool {
     std::fs::metadata(parent).is_ok_and(|p| p.dev() != meta.dev())
 }
 
-/// A FUSE mount whose server is gone: any access fails with ENOTCONN.
-fn is_stale_mount(path: &Path) -> bool {
-    matches!(std::fs::metadata(path), Err(e) if e.raw_os_error() == Some(libc::ENOTCONN))
+/// A FUSE mount whose server is gone: any access fails with ECONNABORTED, then ENOTCONN.
+pub fn is_stale_mount(path: &Path) -> bool {
+    matches!(
+        std::fs::metadata(path),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTCONN | libc::ECONNABORTED))
+    )
 }
 
 #[cfg(test)]

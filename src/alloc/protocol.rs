@@ -36,11 +36,26 @@ pub enum Request {
     },
     Status,
     Stop,
+    /// Mount the whole namespace (`heimdall mount` without `--foreground`).
+    Mount(MountRequest),
+}
+
+/// `heimdall mount`'s options, for the daemon that serves the mount.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MountRequest {
+    /// Absolute.
+    pub mountpoint: String,
+    pub orgs: Vec<String>,
+    pub ref_ttl_secs: u64,
+    pub hydrate_threshold: usize,
+    pub allow_other: bool,
+    pub passthrough: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Response {
+    Mounted { mountpoint: String, pid: u32 },
     Allocated { allocation: Allocation },
     Allocations { allocations: Vec<Allocation> },
     Status(DaemonStatus),
@@ -57,6 +72,8 @@ pub struct DaemonStatus {
     pub api_url: String,
     pub alloc_root: PathBuf,
     pub allocations: usize,
+    /// Whole-namespace mounts it serves.
+    pub mounts: Vec<String>,
 }
 
 /// The user's runtime directory for Heimdall: `$HEIMDALL_RUNTIME_DIR`, else

@@ -76,42 +76,78 @@ pub enum DaemonCommand {
     Run,
 }
 
-/// The socket of the daemon for this cache, started on demand (its log:
-/// `<cache>/daemon.log`). A running daemon that talks to another API is refused.
-fn connect(settings: &Settings, start: bool) -> Result<PathBuf> {
-    let cache_dir = &settings.cache_dir;
-    let runtime = protocol::runtime_dir().context("cannot prepare the runtime directory")?;
-    std::fs::create_dir_all(cache_dir)
-        .with_context(|| format!("cannot create `{}`", cache_dir.display()))?;
-    let socket = protocol::socket_path(&runtime, cache_dir);
-    if !start {
-        return Ok(socket);
-    }
-    let env = [
-        ("HEIMDALL_API_URL", settings.api_url.to_string()),
-        (
-            "HEIMDALL_CACHE_DIR",
-            cache_dir.to_string_lossy().into_owned(),
-        ),
-    ];
-    ensure_running(&socket, &cache_dir.join("daemon.log"), &env)
-        .context("cannot start the daemon")?;
-    if let Response::Status(status) = call(&socket, &Request::Status)?
-        && status.api_url != settings.api_url.as_str()
-    {
-        bail!(
-            "the daemon for this cache serves {}, not {}: run `heimdall daemon stop` first",
-            status.api_url,
-            settings.api_url
-        );
-    }
-    Ok(socket)
+/// The daemon for this cache, started on demand (its log: `<cache>/daemon.log`).
+pub struct Client<'a> {
+    settings: &'a Settings,
+    socket: PathBuf,
 }
 
-fn call(socket: &std::path::Path, request: &Request) -> Result<Response> {
-    match protocol::call(socket, request, CALL_TIMEOUT).context("cannot talk to the daemon")? {
-        Response::Error { message } => bail!("{message}"),
-        response => Ok(response),
+impl<'a> Client<'a> {
+    /// With `start`, starts the daemon if none runs; a running daemon that talks to
+    /// another API is refused.
+    pub fn connect(settings: &'a Settings, start: bool) -> Result<Client<'a>> {
+        let cache_dir = &settings.cache_dir;
+        let runtime = protocol::runtime_dir().context("cannot prepare the runtime directory")?;
+        std::fs::create_dir_all(cache_dir)
+            .with_context(|| format!("cannot create `{}`", cache_dir.display()))?;
+        let client = Client {
+            settings,
+            socket: protocol::socket_path(&runtime, cache_dir),
+        };
+        if start {
+            client.start()?;
+            if let Response::Status(status) = client.call(&Request::Status)?
+                && status.api_url != settings.api_url.as_str()
+            {
+                bail!(
+                    "the daemon for this cache serves {}, not {}: run `heimdall daemon stop` first",
+                    status.api_url,
+                    settings.api_url
+                );
+            }
+        }
+        Ok(client)
+    }
+
+    fn start(&self) -> Result<()> {
+        let env = [
+            ("HEIMDALL_API_URL", self.settings.api_url.to_string()),
+            (
+                "HEIMDALL_CACHE_DIR",
+                self.settings.cache_dir.to_string_lossy().into_owned(),
+            ),
+        ];
+        ensure_running(
+            &self.socket,
+            &self.settings.cache_dir.join("daemon.log"),
+            &env,
+        )
+        .context("cannot start the daemon")
+    }
+
+    /// Sends a request; a daemon that went away in between (it exits when it has had
+    /// nothing mounted for a few seconds) is started again and asked once more.
+    pub fn call(&self, request: &Request) -> Result<Response> {
+        let gone = |e: &std::io::Error| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+            )
+        };
+        let answer = match protocol::call(&self.socket, request, CALL_TIMEOUT) {
+            Err(e) if gone(&e) => {
+                self.start()?;
+                protocol::call(&self.socket, request, CALL_TIMEOUT)
+            }
+            other => other,
+        };
+        match answer.context("cannot talk to the daemon")? {
+            Response::Error { message } => bail!("{message}"),
+            response => Ok(response),
+        }
     }
 }
 
@@ -155,14 +191,14 @@ fn print_table(list: &[Allocation]) -> Result<()> {
 }
 
 pub fn allocate(settings: &Settings, args: AllocateArgs) -> Result<()> {
-    let socket = connect(settings, true)?;
+    let client = Client::connect(settings, true)?;
     let request = Request::Allocate {
         resource: args.resource,
         ttl_secs: args.ttl.map(|t| t.as_secs().max(1)),
         client: args.client,
         hydrate: args.hydrate,
     };
-    let Response::Allocated { allocation } = call(&socket, &request)? else {
+    let Response::Allocated { allocation } = client.call(&request)? else {
         bail!("unexpected answer from the daemon");
     };
     let mut out = std::io::stdout().lock();
@@ -177,8 +213,8 @@ pub fn allocate(settings: &Settings, args: AllocateArgs) -> Result<()> {
 
 pub fn allocated(settings: &Settings, command: AllocatedCommand) -> Result<()> {
     let AllocatedCommand::List { json } = command;
-    let socket = connect(settings, true)?;
-    let list = allocations(call(&socket, &Request::List)?)?;
+    let client = Client::connect(settings, true)?;
+    let list = allocations(client.call(&Request::List)?)?;
     if json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &list)?;
@@ -190,7 +226,7 @@ pub fn allocated(settings: &Settings, command: AllocatedCommand) -> Result<()> {
 }
 
 pub fn release(settings: &Settings, args: ReleaseArgs) -> Result<()> {
-    let socket = connect(settings, true)?;
+    let client = Client::connect(settings, true)?;
     let request = match args.path {
         Some(path) => Request::Release {
             path: std::path::absolute(&path)
@@ -201,19 +237,19 @@ pub fn release(settings: &Settings, args: ReleaseArgs) -> Result<()> {
             client: args.client,
         },
     };
-    for a in allocations(call(&socket, &request)?)? {
+    for a in allocations(client.call(&request)?)? {
         eprintln!("released {} ({})", a.path, a.resource);
     }
     Ok(())
 }
 
 pub fn cleanup(settings: &Settings, args: CleanupArgs) -> Result<()> {
-    let socket = connect(settings, true)?;
+    let client = Client::connect(settings, true)?;
     let request = Request::Cleanup {
         expired: args.expired,
         older_than_secs: args.older_than.map(|d| d.as_secs()),
     };
-    let released = allocations(call(&socket, &request)?)?;
+    let released = allocations(client.call(&request)?)?;
     for a in &released {
         eprintln!(
             "released {} ({}, client {}, age {})",
@@ -229,45 +265,52 @@ pub fn cleanup(settings: &Settings, args: CleanupArgs) -> Result<()> {
 
 /// `daemon status` and `daemon stop` (never start it).
 pub fn daemon(settings: &Settings, command: &DaemonCommand) -> Result<()> {
-    let socket = connect(settings, false)?;
-    let request = match command {
-        DaemonCommand::Status => Request::Status,
-        DaemonCommand::Stop => Request::Stop,
-        DaemonCommand::Run => unreachable!("served by the async runtime"),
+    let client = Client::connect(settings, false)?;
+    let not_running = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+        )
     };
-    match protocol::call(&socket, &request, Duration::from_secs(30)) {
-        Ok(Response::Status(status)) => {
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, &status)?;
-            writeln!(out)?;
-            Ok(())
-        }
-        Ok(Response::Stopping) => {
-            // Returns once the socket is gone: every allocation is unmounted by then.
-            let started = std::time::Instant::now();
-            while socket.exists() && started.elapsed() < Duration::from_secs(30) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            eprintln!("daemon stopped");
-            Ok(())
-        }
+    let status = match protocol::call(&client.socket, &Request::Status, Duration::from_secs(30)) {
+        Ok(Response::Status(status)) => status,
         Ok(other) => bail!("unexpected answer from the daemon: {other:?}"),
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-            ) =>
-        {
-            match command {
+        Err(e) if not_running(&e) => {
+            return match command {
                 DaemonCommand::Stop => {
                     eprintln!("the daemon is not running");
                     Ok(())
                 }
                 _ => bail!(
-                    "the daemon is not running (it starts with the first `heimdall allocate`)"
+                    "the daemon is not running (it starts with the first `heimdall allocate` or `heimdall mount`)"
                 ),
-            }
+            };
         }
-        Err(e) => Err(e).context("cannot talk to the daemon"),
+        Err(e) => return Err(e).context("cannot talk to the daemon"),
+    };
+    match command {
+        DaemonCommand::Status => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &status)?;
+            writeln!(out)?;
+            Ok(())
+        }
+        DaemonCommand::Stop => {
+            match protocol::call(&client.socket, &Request::Stop, Duration::from_secs(30)) {
+                Ok(_) => {}
+                Err(e) if not_running(&e) => {}
+                Err(e) => return Err(e).context("cannot talk to the daemon"),
+            }
+            // Returns once the daemon is gone: everything is unmounted by then.
+            let pid = status.pid as i32;
+            let started = std::time::Instant::now();
+            while unsafe { libc::kill(pid, 0) } == 0 && started.elapsed() < Duration::from_secs(30)
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            eprintln!("daemon stopped");
+            Ok(())
+        }
+        DaemonCommand::Run => unreachable!("served by the async runtime"),
     }
 }

@@ -182,8 +182,6 @@ mod alloc;
 mod github;
 mod mount;
 
-use mount::READY_FD_ENV;
-
 /// What every command needs: settings, the store, the client and the namespace.
 struct App {
     settings: Settings,
@@ -245,9 +243,13 @@ fn run(cli: Cli) -> Result<()> {
     }
     if let Command::Mount(args) = &cli.command
         && !args.foreground
-        && std::env::var_os(READY_FD_ENV).is_none()
     {
-        return mount::spawn_background(&args.mountpoint);
+        let input = SettingsInput {
+            api_url: cli.api_url.clone(),
+            cache_dir: cli.cache_dir.clone(),
+            concurrency: cli.concurrency,
+        };
+        return mount::via_daemon(&Settings::resolve(input, &ProcessEnv)?, args);
     }
     if let Command::Unmount { mountpoint } = &cli.command {
         return crate::fs::unmount(mountpoint).map_err(Into::into);

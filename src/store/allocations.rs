@@ -124,3 +124,30 @@ impl Index {
         Ok(())
     }
 }
+
+impl Index {
+    /// Records a whole-namespace mount the daemon serves, with its options (JSON).
+    pub fn put_mount(&self, path: &str, options: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO mounts (path, options, created_at) VALUES (?1, ?2, ?3)",
+            params![path, options, now()],
+        )?;
+        Ok(())
+    }
+
+    pub fn remove_mount(&self, path: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM mounts WHERE path = ?1", params![path])?;
+        Ok(())
+    }
+
+    /// (path, options) of the recorded mounts.
+    pub fn mounts(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn();
+        let mut query = conn.prepare("SELECT path, options FROM mounts ORDER BY created_at")?;
+        let rows = query
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}

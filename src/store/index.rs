@@ -66,6 +66,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX allocations_live ON allocations (state, path);",
     // v4: when an allocation was last read through.
     "ALTER TABLE allocations ADD COLUMN last_access INTEGER;",
+    // v5: whole-namespace mounts the daemon serves, to clean up and restore after a crash.
+    "CREATE TABLE mounts (
+         path TEXT PRIMARY KEY, options TEXT NOT NULL, created_at INTEGER NOT NULL);",
 ];
 
 /// How long a writer waits for another process's lock (the daemon and a CLI share it).

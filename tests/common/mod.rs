@@ -264,7 +264,7 @@ impl TestMount {
 
     /// The server's log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.cli.cache_dir().join("mount.log")).unwrap_or_default()
+        std::fs::read_to_string(self.cli.cache_dir().join("daemon.log")).unwrap_or_default()
     }
 }
 

@@ -1,0 +1,171 @@
+//! Whole-namespace mounts (`heimdall mount MOUNTPOINT`) served by the daemon beside the
+//! allocations. Each is recorded in the index while it lives, so a daemon that died is
+//! followed by one that detaches the dead mount and mounts it again.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::protocol::MountRequest;
+use crate::fs::core::FsOptions;
+use crate::fs::{Mount, MountOptions};
+use crate::namespace::Namespace;
+
+/// Longest a mount waits for its `--org` listings before it is reported ready.
+const PRELOAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Mounts {
+    ns: Arc<Namespace>,
+    web_url: String,
+    live: Mutex<HashMap<String, Mount>>,
+}
+
+impl Mounts {
+    pub fn new(ns: Arc<Namespace>, web_url: String) -> Mounts {
+        Mounts {
+            ns,
+            web_url,
+            live: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self
+            .live
+            .lock()
+            .expect("mounts poisoned")
+            .keys()
+            .cloned()
+            .collect();
+        paths.sort();
+        paths
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live.lock().expect("mounts poisoned").is_empty()
+    }
+
+    /// Mounts the namespace as asked and waits (bounded) for the `--org` listings.
+    pub async fn mount(&self, request: &MountRequest) -> Result<(), String> {
+        let path = Path::new(&request.mountpoint);
+        if !path.is_dir() {
+            return Err(format!(
+                "cannot mount at `{}`: not a directory",
+                path.display()
+            ));
+        }
+        if self
+            .live
+            .lock()
+            .expect("mounts poisoned")
+            .contains_key(&request.mountpoint)
+        {
+            return Err(format!("`{}` is already mounted", path.display()));
+        }
+        for org in &request.orgs {
+            if !crate::namespace::valid_owner(org) {
+                return Err(format!("`{org}` is not a valid GitHub owner name"));
+            }
+        }
+        // The mount's own ref TTL, over the daemon's store and client.
+        let ns = Arc::new(Namespace::new(
+            Arc::clone(self.ns.client()),
+            Arc::clone(self.ns.store()),
+            Duration::from_secs(request.ref_ttl_secs),
+        ));
+        let fs = FsOptions {
+            owners: request.orgs.clone(),
+            ref_ttl: Duration::from_secs(request.ref_ttl_secs),
+            hydrate_threshold: request.hydrate_threshold,
+            uid: unsafe { libc::getuid() },
+            gid: unsafe { libc::getgid() },
+            web_url: self.web_url.clone(),
+            view: None,
+        };
+        let options = MountOptions {
+            allow_other: request.allow_other,
+            passthrough: request.passthrough,
+        };
+        let mount = crate::fs::mount(ns, fs, &options, path).map_err(|e| e.to_string())?;
+        if request.allow_other {
+            tracing::warn!(mountpoint = %path.display(), "--allow-other: every local user can read this mount, including private repositories");
+        }
+        if tokio::time::timeout(PRELOAD_TIMEOUT, mount.core.preload_owners())
+            .await
+            .is_err()
+        {
+            tracing::warn!("listing the --org owners takes long; continuing in the background");
+        }
+        let options = serde_json::to_string(request).map_err(|e| e.to_string())?;
+        if let Err(e) = self
+            .ns
+            .store()
+            .index()
+            .put_mount(&request.mountpoint, &options)
+        {
+            tracing::warn!(error = %e, "cannot record the mount");
+        }
+        tracing::info!(mountpoint = %path.display(), "serving");
+        self.live
+            .lock()
+            .expect("mounts poisoned")
+            .insert(request.mountpoint.clone(), mount);
+        Ok(())
+    }
+
+    /// Forgets mounts unmounted from outside (`heimdall unmount`, `fusermount3 -u`).
+    pub fn reap(&self) {
+        let gone: Vec<(String, Mount)> = {
+            let mut live = self.live.lock().expect("mounts poisoned");
+            let dead: Vec<String> = live
+                .iter()
+                .filter(|(_, m)| !m.is_serving())
+                .map(|(p, _)| p.clone())
+                .collect();
+            dead.into_iter()
+                .filter_map(|p| live.remove(&p).map(|m| (p, m)))
+                .collect()
+        };
+        for (path, mount) in gone {
+            tracing::info!(mountpoint = %path, "unmounted");
+            let _ = self.ns.store().index().remove_mount(&path);
+            drop(mount);
+        }
+    }
+
+    /// After a crash: detaches the dead mounts the last daemon left and mounts them again.
+    pub async fn restore(&self) {
+        let recorded = self.ns.store().index().mounts().unwrap_or_default();
+        for (path, options) in recorded {
+            let _ = self.ns.store().index().remove_mount(&path);
+            let stale = super::is_stale_mount(Path::new(&path));
+            if !stale && !super::is_mountpoint(Path::new(&path)) {
+                // Unmounted while no daemon ran: nothing to bring back.
+                continue;
+            }
+            let _ = crate::fs::unmount_lazy(Path::new(&path));
+            match serde_json::from_str::<MountRequest>(&options) {
+                Ok(request) => match self.mount(&request).await {
+                    Ok(()) => tracing::info!(mountpoint = %path, "mount restored"),
+                    Err(e) => tracing::warn!(mountpoint = %path, error = %e, "mount not restored"),
+                },
+                Err(e) => tracing::warn!(mountpoint = %path, error = %e, "unreadable mount record"),
+            }
+        }
+    }
+
+    /// The daemon is stopping: unmount everything (and forget it: a stopped daemon's
+    /// mounts are not restored).
+    pub fn unmount_all(&self) {
+        let all: Vec<(String, Mount)> =
+            self.live.lock().expect("mounts poisoned").drain().collect();
+        for (path, mount) in all {
+            let _ = self.ns.store().index().remove_mount(&path);
+            if let Err(e) = mount.unmount() {
+                tracing::warn!(mountpoint = %path, error = %e, "unmount failed; detaching");
+                let _ = crate::fs::unmount_lazy(Path::new(&path));
+            }
+        }
+    }
+}
