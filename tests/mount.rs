@@ -802,3 +802,60 @@ fn the_daemon_serves_the_mount_and_brings_it_back_after_kill_9() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn stalled_and_corrupt_downloads_fail_a_read_in_bounded_time_and_the_next_read_retries() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("slow.txt", "slow\n")
+        .write("bad.txt", "bad\n")
+        .commit("c")
+        .unwrap();
+    let mut cli = hub.cli();
+    cli.extra_env
+        .push(("HEIMDALL_READ_TIMEOUT_MS".into(), "300".into()));
+    let mount = TestMount::new(cli, &["--org", "acme"]);
+    // Resolve and list first, so only blob downloads meet the faults.
+    assert_eq!(std::fs::read_dir(mount.at("acme/api")).unwrap().count(), 2);
+
+    hub.hub.inject(
+        fakehub::Fault::stall(Duration::from_secs(600))
+            .on_route("blob")
+            .always(),
+    );
+    let started = Instant::now();
+    let err = std::fs::read(mount.at("acme/api/slow.txt")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "a stalled download fails in bounded time: {:?}",
+        started.elapsed()
+    );
+    hub.hub.clear_faults();
+    assert_eq!(
+        std::fs::read(mount.at("acme/api/slow.txt")).unwrap(),
+        b"slow\n"
+    );
+
+    // Bytes that do not match their SHA: EIO, nothing stored, and the next read retries.
+    hub.hub
+        .inject(fakehub::Fault::corrupt().on_route("blob").always());
+    let err = std::fs::read(mount.at("acme/api/bad.txt")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    let sha = heimdall::oid::blob_sha(b"bad\n").to_hex();
+    let object = mount
+        .cli
+        .cache_dir()
+        .join("objects-v1")
+        .join(&sha[..2])
+        .join(&sha);
+    assert!(!object.exists(), "nothing stored");
+    hub.hub.clear_faults();
+    assert_eq!(
+        std::fs::read(mount.at("acme/api/bad.txt")).unwrap(),
+        b"bad\n"
+    );
+    assert!(object.exists());
+    mount.unmount();
+}
