@@ -859,3 +859,49 @@ fn stalled_and_corrupt_downloads_fail_a_read_in_bounded_time_and_the_next_read_r
     assert!(object.exists());
     mount.unmount();
 }
+
+#[test]
+fn with_github_unreachable_the_mount_serves_what_it_has_and_says_offline() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("a.txt", "cached\n")
+        .write("b.txt", "not yet\n")
+        .commit("c")
+        .unwrap();
+    let mut cli = hub.cli();
+    cli.extra_env
+        .push(("HEIMDALL_READ_TIMEOUT_MS".into(), "300".into()));
+    let mount = TestMount::new(cli, &["--org", "acme", "--ref-ttl", "1s"]);
+    assert_eq!(
+        std::fs::read(mount.at("acme/api/a.txt")).unwrap(),
+        b"cached\n"
+    );
+    assert_eq!(status_json(&mount)["offline"], false);
+
+    // Every request now dies: the branch cannot be re-resolved once its TTL is over.
+    hub.hub.inject(fakehub::Fault::drop_connection().always());
+    std::thread::sleep(Duration::from_millis(1500));
+    let names: Vec<String> = std::fs::read_dir(mount.at("acme/api"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "the last known commit is served: {names:?}");
+    assert_eq!(
+        std::fs::read(mount.at("acme/api/a.txt")).unwrap(),
+        b"cached\n"
+    );
+    let started = Instant::now();
+    let err = std::fs::read(mount.at("acme/api/b.txt")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(status_json(&mount)["offline"], true);
+
+    hub.hub.clear_faults();
+    assert_eq!(
+        std::fs::read(mount.at("acme/api/b.txt")).unwrap(),
+        b"not yet\n"
+    );
+    assert_eq!(status_json(&mount)["offline"], false);
+    mount.unmount();
+}

@@ -194,6 +194,8 @@ impl RequestCounters {
 pub struct MountStatus {
     /// `page-cache` (no open requests; the kernel caches file pages) or `passthrough`.
     pub open_mode: &'static str,
+    /// GitHub did not answer the last request: what is cached is served, the rest fails.
+    pub offline: bool,
     pub mounted_at: String,
     pub inodes: usize,
     pub requests: RequestCounts,
@@ -334,6 +336,7 @@ impl FsCore {
             } else {
                 "page-cache"
             },
+            offline: self.ns.client().counts().unreachable,
             mounted_at: humantime::format_rfc3339_seconds(self.mounted_at).to_string(),
             inodes: self.inodes.len(),
             requests: self.requests.counts(),

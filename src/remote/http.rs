@@ -84,6 +84,9 @@ pub struct RequestCounts {
     pub not_modified: u64,
     /// Attempts that were retries.
     pub retries: u64,
+    /// The last attempt got no answer at all (GitHub unreachable, or a timeout): the
+    /// mount serves what it has and says so in `/.status`.
+    pub unreachable: bool,
 }
 
 #[derive(Default)]
@@ -91,6 +94,7 @@ struct Counters {
     sent: AtomicU64,
     not_modified: AtomicU64,
     retries: AtomicU64,
+    unreachable: std::sync::atomic::AtomicBool,
 }
 
 struct RequestSpec {
@@ -355,8 +359,12 @@ impl Inner {
         self.counters.sent.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(request = %spec.what, attempt, "sending");
         let response = match self.http.execute(self.build(spec)).await {
-            Ok(response) => response,
+            Ok(response) => {
+                self.counters.unreachable.store(false, Ordering::Relaxed);
+                response
+            }
             Err(e) => {
+                self.counters.unreachable.store(true, Ordering::Relaxed);
                 return Attempt::Retry(
                     backoff_delay(attempt, self.no_delay),
                     network(&spec.what, &e),
@@ -899,6 +907,7 @@ impl GitHubClient for HttpClient {
             sent: c.sent.load(Ordering::Relaxed),
             not_modified: c.not_modified.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
+            unreachable: c.unreachable.load(Ordering::Relaxed),
         }
     }
 }
