@@ -518,12 +518,7 @@ impl Allocator {
     async fn end(&self, row: &AllocationRow, reason: &str) -> Result<(), AllocError> {
         let mount = self.mounts.lock().expect("mounts poisoned").remove(&row.id);
         match mount {
-            Some(mount) => {
-                if let Err(e) = mount.unmount() {
-                    tracing::warn!(path = %row.path, error = %e, "unmount failed; detaching");
-                    let _ = crate::fs::unmount_lazy(Path::new(&row.path));
-                }
-            }
+            Some(mount) => mount.unmount_or_detach(),
             None if is_mountpoint(Path::new(&row.path)) => {
                 let _ = crate::fs::unmount_lazy(Path::new(&row.path));
             }
@@ -625,9 +620,7 @@ impl Allocator {
         let now = now();
         for row in self.ns.store().index().live_allocations()? {
             let path = PathBuf::from(&row.path);
-            if is_mountpoint(&path) || is_stale_mount(&path) {
-                let _ = crate::fs::unmount_lazy(&path);
-            }
+            detach_leftover(&path);
             if now >= row.created_at + row.ttl {
                 let _ = std::fs::remove_dir(&path);
                 self.ns.store().index().end_allocation(
@@ -692,11 +685,7 @@ impl Allocator {
             .map(|(_, m)| m)
             .collect();
         for mount in mounts {
-            let path = mount.mountpoint.clone();
-            if let Err(e) = mount.unmount() {
-                tracing::warn!(path = %path.display(), error = %e, "unmount failed; detaching");
-                let _ = crate::fs::unmount_lazy(&path);
-            }
+            mount.unmount_or_detach();
         }
     }
 }
@@ -708,6 +697,16 @@ pub fn is_mountpoint(path: &Path) -> bool {
         return false;
     };
     std::fs::metadata(parent).is_ok_and(|p| p.dev() != meta.dev())
+}
+
+/// Detaches whatever is mounted at `path` (live, or dead with its daemon). Returns
+/// whether something was there.
+pub fn detach_leftover(path: &Path) -> bool {
+    let there = is_stale_mount(path) || is_mountpoint(path);
+    if there {
+        let _ = crate::fs::unmount_lazy(path);
+    }
+    there
 }
 
 /// A FUSE mount whose server is gone: any access fails with ECONNABORTED, then ENOTCONN.

@@ -139,12 +139,10 @@ impl Mounts {
         let recorded = self.ns.store().index().mounts().unwrap_or_default();
         for (path, options) in recorded {
             let _ = self.ns.store().index().remove_mount(&path);
-            let stale = super::is_stale_mount(Path::new(&path));
-            if !stale && !super::is_mountpoint(Path::new(&path)) {
+            if !super::detach_leftover(Path::new(&path)) {
                 // Unmounted while no daemon ran: nothing to bring back.
                 continue;
             }
-            let _ = crate::fs::unmount_lazy(Path::new(&path));
             match serde_json::from_str::<MountRequest>(&options) {
                 Ok(request) => match self.mount(&request).await {
                     Ok(()) => tracing::info!(mountpoint = %path, "mount restored"),
@@ -162,10 +160,7 @@ impl Mounts {
             self.live.lock().expect("mounts poisoned").drain().collect();
         for (path, mount) in all {
             let _ = self.ns.store().index().remove_mount(&path);
-            if let Err(e) = mount.unmount() {
-                tracing::warn!(mountpoint = %path, error = %e, "unmount failed; detaching");
-                let _ = crate::fs::unmount_lazy(Path::new(&path));
-            }
+            mount.unmount_or_detach();
         }
     }
 }

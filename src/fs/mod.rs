@@ -558,6 +558,16 @@ impl Mount {
             .is_some_and(|s| !s.guard.is_finished())
     }
 
+    /// Unmounts; if that fails (the mount is busy), detaches it instead, so nothing is left
+    /// mounted either way.
+    pub fn unmount_or_detach(self) {
+        let path = self.mountpoint.clone();
+        if let Err(e) = self.unmount() {
+            tracing::warn!(mountpoint = %path.display(), error = %e, "unmount failed; detaching");
+            let _ = unmount_lazy(&path);
+        }
+    }
+
     pub fn unmount(mut self) -> io::Result<()> {
         self.core.flush_touches();
         match self.session.take() {
