@@ -905,3 +905,65 @@ fn with_github_unreachable_the_mount_serves_what_it_has_and_says_offline() {
     assert_eq!(status_json(&mount)["offline"], false);
     mount.unmount();
 }
+
+fn stored_objects(cache: &Path) -> usize {
+    std::fs::read_dir(cache.join("objects-v1"))
+        .map(|dirs| {
+            dirs.flatten()
+                .filter_map(|d| std::fs::read_dir(d.path()).ok())
+                .flat_map(|files| files.flatten())
+                .filter(|f| !f.file_name().to_string_lossy().starts_with(".tmp-"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn kill_9_of_the_daemon_mid_hydration_leaves_nothing_corrupt() {
+    require_fuse!();
+    let hub = Hub::new();
+    python_repo(&hub, "big", 4000);
+    let mount = TestMount::new(hub.cli(), &["--org", "acme"]);
+    let root = mount.at("acme/big");
+    // A reader walking and reading everything: it makes the daemon hydrate from a tarball.
+    let mut reader = Command::new("sh")
+        .arg("-c")
+        .arg("find . -type f -exec cat {} + >/dev/null 2>&1")
+        .current_dir(&root)
+        .spawn()
+        .unwrap();
+    let cache = mount.cli.cache_dir();
+    let started = Instant::now();
+    while stored_objects(&cache) < 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "hydration did not start"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    unsafe { libc::kill(mount.pid as i32, libc::SIGKILL) };
+    let partial = stored_objects(&cache);
+    let _ = reader.kill();
+    let _ = reader.wait();
+    assert!(
+        partial < 4000,
+        "killed mid-hydration: {partial} objects stored"
+    );
+
+    // A new daemon (started by this command) restores the mount; nothing stored is
+    // corrupt and the index opens.
+    let report: serde_json::Value =
+        serde_json::from_slice(&mount.cli.ok(&["cache", "verify", "--json"])).unwrap();
+    assert_eq!(report["corrupt"].as_array().unwrap().len(), 0, "{report}");
+    assert!(
+        report["verified"].as_u64().unwrap() >= partial as u64 - 1,
+        "{report}"
+    );
+    mount.cli.ok(&["allocated", "list"]);
+    let text = tool_output(
+        Command::new("sh").args(["-c", "cat src/demo/pkg0/m0.py"]),
+        &root,
+    );
+    assert!(text.contains("def f0"), "{text}");
+    mount.unmount();
+}
