@@ -380,14 +380,14 @@ impl Namespace {
         let (sha, size) = (entry.sha, entry.size);
         if let Some(path) = self.store.blob_path(sha, size) {
             let index = self.store.index();
-            index.touch_blob(sha)?;
-            index.bump(BLOB_HITS, 1)?;
+            bookkeeping(index.touch_blob(sha), "access time");
+            bookkeeping(index.bump(BLOB_HITS, 1), "hit counter");
             return Ok(path);
         }
         if size == 0 {
             // The empty blob's content is known; storing it verifies the id all the same.
             let path = self.store.put_blob(sha, b"").await?;
-            self.store.index().bump(BLOB_MISSES, 1)?;
+            bookkeeping(self.store.index().bump(BLOB_MISSES, 1), "miss counter");
             return Ok(path);
         }
         let client = Arc::clone(&self.client);
@@ -400,10 +400,18 @@ impl Namespace {
                     return Ok(path);
                 }
                 let path = download_blob(&*client, &store, &owner, &repo, sha, size).await?;
-                store.index().bump(BLOB_MISSES, 1)?;
+                bookkeeping(store.index().bump(BLOB_MISSES, 1), "miss counter");
                 Ok(path)
             })
             .await
+    }
+}
+
+/// Index writes that only keep books (counters, access times, when a ref was checked): a
+/// full disk or a busy index must not fail the read they accompany.
+fn bookkeeping(result: Result<(), StoreError>, what: &str) {
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "cannot record the {what}");
     }
 }
 
@@ -431,11 +439,11 @@ async fn resolve_ref(
     {
         Ok(RefPoll::Unchanged) => {
             let sha = known_sha.expect("unchanged implies known");
-            index.put_ref(&spec.owner, &spec.repo, name, sha)?;
+            bookkeeping(index.put_ref(&spec.owner, &spec.repo, name, sha), "ref");
             Ok(sha)
         }
         Ok(RefPoll::Moved(sha)) => {
-            index.put_ref(&spec.owner, &spec.repo, name, sha)?;
+            bookkeeping(index.put_ref(&spec.owner, &spec.repo, name, sha), "ref");
             Ok(sha)
         }
         Err(e) if e.is_transient() && known_sha.is_some() => {

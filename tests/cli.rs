@@ -395,3 +395,80 @@ fn cache_gc_evicts_the_least_recently_read_down_to_the_budget() {
     let err = cli.fails(&["cache", "gc", "--max-size", "lots"]);
     assert!(err.contains("is not a size"), "{err}");
 }
+
+/// A small tmpfs mounted at `dir` (root only), unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| SmallDisk(dir.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_leaves_nothing_partial_and_cached_reads_still_work() {
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("small.txt", "small\n")
+        .write("other.txt", "other\n")
+        .large_file("big.bin", 3 << 20, 9)
+        .commit("c")
+        .unwrap();
+    let cli = hub.cli();
+    let Some(_disk) = SmallDisk::mount(&cli.cache_dir(), "1m") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and must run this test"
+        );
+        eprintln!("skipping: mounting a tmpfs needs root");
+        return;
+    };
+    assert_eq!(cli.ok(&["cat", "acme/api/small.txt"]), b"small\n");
+
+    // A blob larger than the disk: one clear line, exit 1, no partial object.
+    let err = cli.fails(&["cat", "acme/api/big.bin"]);
+    assert!(err.contains("No space left on device"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let leftovers: Vec<_> = std::fs::read_dir(cli.cache_dir().join("objects-v1"))
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .map(|f| f.path())
+        .filter(|p| p.metadata().unwrap().len() > 1 << 20 || p.to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // The disk completely full: cached content is still read, new content fails clearly.
+    let filler = cli.cache_dir().join("filler");
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=4k", "count=100000"])
+        .arg(format!("of={}", filler.display()))
+        .stderr(Stdio::null())
+        .status();
+    assert_eq!(cli.ok(&["cat", "acme/api/small.txt"]), b"small\n");
+    let err = cli.fails(&["cat", "acme/api/other.txt"]);
+    assert!(err.contains("No space left on device"), "{err}");
+    std::fs::remove_file(&filler).unwrap();
+    assert_eq!(cli.ok(&["cat", "acme/api/other.txt"]), b"other\n");
+    let report: serde_json::Value =
+        serde_json::from_slice(&cli.ok(&["cache", "verify", "--json"])).unwrap();
+    assert_eq!(report["corrupt"].as_array().unwrap().len(), 0, "{report}");
+}

@@ -78,6 +78,26 @@ pub struct Index {
     conn: Mutex<Connection>,
 }
 
+/// Keeps the WAL and shared-memory files when the last connection closes
+/// (`SQLITE_FCNTL_PERSIST_WAL`). Otherwise every process re-creates them, which fails on
+/// a full disk, and then not even cached content could be read.
+fn persist_wal(conn: &Connection) {
+    let mut on: std::ffi::c_int = 1;
+    // SAFETY: a live connection's handle, the "main" schema, and a pointer to an int, as
+    // SQLITE_FCNTL_PERSIST_WAL expects.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&mut on as *mut std::ffi::c_int).cast(),
+        )
+    };
+    if rc != rusqlite::ffi::SQLITE_OK {
+        tracing::debug!(rc, "SQLITE_FCNTL_PERSIST_WAL not applied");
+    }
+}
+
 /// One stored blob as the index records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobRow {
@@ -96,6 +116,7 @@ impl Index {
         let conn = Connection::open(path).map_err(|e| StoreError::index(path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| StoreError::index(path, e))?;
+        persist_wal(&conn);
         // Switching a new database to WAL takes an exclusive lock, and SQLite reports BUSY
         // there without waiting: retry while another process sets it up.
         let started = std::time::Instant::now();
