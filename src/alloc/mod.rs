@@ -427,12 +427,7 @@ impl Allocator {
             .insert(id, mount);
         tracing::info!(path = %path_text, resource = %resource.text, client = %request.client, ttl_secs = ttl.as_secs(), "allocated");
         let row = self
-            .ns
-            .store()
-            .index()
-            .live_allocations()?
-            .into_iter()
-            .find(|r| r.id == id)
+            .live_row(|r| r.id == id)?
             .ok_or_else(|| AllocError::NotAllocated(path_text.clone()))?;
         Ok((id, Allocation::from_row(&row, now())))
     }
@@ -540,6 +535,20 @@ impl Allocator {
         Ok(())
     }
 
+    /// The live allocation `pick` chooses, if any.
+    fn live_row(
+        &self,
+        pick: impl Fn(&AllocationRow) -> bool,
+    ) -> Result<Option<AllocationRow>, AllocError> {
+        Ok(self
+            .ns
+            .store()
+            .index()
+            .live_allocations()?
+            .into_iter()
+            .find(|r| pick(r)))
+    }
+
     /// Releases the allocation mounted at `path`.
     pub async fn release(&self, path: &str) -> Result<Allocation, AllocError> {
         let _serial = self.serial.lock().await;
@@ -547,12 +556,7 @@ impl Allocator {
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|_| path.trim_end_matches('/').to_string());
         let row = self
-            .ns
-            .store()
-            .index()
-            .live_allocations()?
-            .into_iter()
-            .find(|r| r.path == wanted || r.path == path.trim_end_matches('/'))
+            .live_row(|r| r.path == wanted || r.path == path.trim_end_matches('/'))?
             .ok_or_else(|| AllocError::NotAllocated(path.to_string()))?;
         let listed = Allocation::from_row(&row, now());
         self.end(&row, "released").await?;
@@ -597,9 +601,7 @@ impl Allocator {
     /// had no explicit TTL.
     pub async fn clean(&self) -> Result<Vec<Allocation>, AllocError> {
         self.record_reads()?;
-        let mut out = self
-            .release_where(|r, now| now >= r.created_at + r.ttl, "expired")
-            .await?;
+        let mut out = self.cleanup(true, None).await?;
         out.extend(
             self.release_where(
                 |r, now| {

@@ -46,6 +46,18 @@ pub struct Cli {
     command: Command,
 }
 
+impl Cli {
+    /// The global options and the environment, resolved.
+    fn settings(&self) -> Result<Settings> {
+        let input = SettingsInput {
+            api_url: self.api_url.clone(),
+            cache_dir: self.cache_dir.clone(),
+            concurrency: self.concurrency,
+        };
+        Ok(Settings::resolve(input, &ProcessEnv)?)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// List an organization's or user's repositories
@@ -196,12 +208,7 @@ impl App {
             Command::Github { .. } => std::time::Duration::ZERO,
             _ => namespace::DEFAULT_REF_TTL,
         };
-        let input = SettingsInput {
-            api_url: cli.api_url.clone(),
-            cache_dir: cli.cache_dir.clone(),
-            concurrency: cli.concurrency,
-        };
-        let settings = Settings::resolve(input, &ProcessEnv)?;
+        let settings = cli.settings()?;
         match settings.token_source {
             Some(source) => tracing::debug!(%source, "using a GitHub token"),
             None => tracing::warn!(
@@ -244,17 +251,12 @@ fn run(cli: Cli) -> Result<()> {
     if let Command::Mount(args) = &cli.command
         && !args.foreground
     {
-        let input = SettingsInput {
-            api_url: cli.api_url.clone(),
-            cache_dir: cli.cache_dir.clone(),
-            concurrency: cli.concurrency,
-        };
-        return mount::via_daemon(&Settings::resolve(input, &ProcessEnv)?, args);
+        return mount::via_daemon(&cli.settings()?, args);
     }
     if let Command::Unmount { mountpoint } = &cli.command {
         return crate::fs::unmount(mountpoint).map_err(Into::into);
     }
-    // The daemon's clients need only the cache dir (for the daemon's log).
+    // The daemon's clients need only the settings (what the daemon they start serves).
     let client_command = matches!(
         cli.command,
         Command::Allocate(_)
@@ -266,12 +268,7 @@ fn run(cli: Cli) -> Result<()> {
             }
     );
     if client_command {
-        let input = SettingsInput {
-            api_url: cli.api_url.clone(),
-            cache_dir: cli.cache_dir.clone(),
-            concurrency: cli.concurrency,
-        };
-        let settings = Settings::resolve(input, &ProcessEnv)?;
+        let settings = cli.settings()?;
         return match cli.command {
             Command::Allocate(args) => alloc::allocate(&settings, args),
             Command::Allocated { command } => alloc::allocated(&settings, command),

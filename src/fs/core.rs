@@ -329,9 +329,14 @@ impl FsCore {
         self.passthrough.store(on, Ordering::Relaxed);
     }
 
+    /// Whether files are opened with FUSE passthrough now.
+    pub fn passthrough(&self) -> bool {
+        self.passthrough.load(Ordering::Relaxed)
+    }
+
     pub fn status(&self) -> MountStatus {
         MountStatus {
-            open_mode: if self.passthrough.load(Ordering::Relaxed) {
+            open_mode: if self.passthrough() {
                 "passthrough"
             } else {
                 "page-cache"

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
@@ -144,10 +144,10 @@ fn reply_dir(
 struct Adapter {
     core: Arc<FsCore>,
     rt: tokio::runtime::Handle,
-    /// `--passthrough`: files are opened (one OPEN per open) with a backing file.
+    /// `--passthrough`: files are opened (one OPEN per open) with a backing file. Whether
+    /// the kernel granted it (and has not refused it since) is the core's
+    /// [`FsCore::passthrough`].
     passthrough_wanted: bool,
-    /// Whether the kernel granted passthrough (and has not refused it since).
-    passthrough: Arc<AtomicBool>,
     /// One backing id per inode, shared by all its opens (the kernel requires it) and
     /// kept until the inode is forgotten, so reopening costs no registration.
     backing: Arc<Mutex<HashMap<u64, Arc<BackingId>>>>,
@@ -164,14 +164,13 @@ impl Adapter {
 
 impl Filesystem for Adapter {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
-        let wanted = self.passthrough.load(Ordering::Relaxed);
+        let wanted = self.passthrough_wanted;
         let granted = wanted
             && config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok()
             && config.set_max_stack_depth(2).is_ok();
         if wanted && !granted {
             tracing::info!("the kernel does not offer FUSE passthrough; reads go through heimdall");
         }
-        self.passthrough.store(granted, Ordering::Relaxed);
         self.core.set_passthrough(granted);
         Ok(())
     }
@@ -301,7 +300,7 @@ impl Filesystem for Adapter {
             reply.error(Errno::EROFS);
             return;
         }
-        if !self.passthrough.load(Ordering::Relaxed) || self.core.is_snapshot(ino.0) {
+        if !self.core.passthrough() || self.core.is_snapshot(ino.0) {
             if self.passthrough_wanted {
                 // Passthrough was asked for but not granted (or this is a control file):
                 // reads come here, by inode, and the kernel may cache them.
@@ -327,7 +326,6 @@ impl Filesystem for Adapter {
             return;
         }
         let core = Arc::clone(&self.core);
-        let passthrough = Arc::clone(&self.passthrough);
         let backing = Arc::clone(&self.backing);
         self.spawn(async move {
             let file = match core.open_blob(ino.0).await {
@@ -354,7 +352,6 @@ impl Filesystem for Adapter {
                 Ok(id) => reply.opened_passthrough(FileHandle(0), FopenFlags::FOPEN_NOFLUSH, &id),
                 Err(e) => {
                     tracing::info!(error = %e, "passthrough refused; serving reads from heimdall");
-                    passthrough.store(false, Ordering::Relaxed);
                     core.set_passthrough(false);
                     reply.opened(
                         FileHandle(0),
@@ -608,7 +605,6 @@ pub fn mount(
         core: Arc::clone(&core),
         rt: tokio::runtime::Handle::current(),
         passthrough_wanted: options.passthrough,
-        passthrough: Arc::new(AtomicBool::new(options.passthrough)),
         backing: Arc::default(),
     };
     let mut config = Config::default();
