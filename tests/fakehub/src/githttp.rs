@@ -83,13 +83,17 @@ pub(crate) async fn handle(sh: Arc<Shared>, req: Request, path_q: &str) -> Respo
             }
             return r;
         }
-        Some(k @ (FaultKind::TruncateBody { .. } | FaultKind::Corrupt)) => post_fault = Some(k),
+        Some(
+            k @ (FaultKind::TruncateBody { .. }
+            | FaultKind::Corrupt
+            | FaultKind::ReplaceBody { .. }
+            | FaultKind::HugeBody { .. }),
+        ) => post_fault = Some(k),
     }
     let resp = serve(&sh, req).await;
     match post_fault {
-        Some(FaultKind::TruncateBody { after_bytes }) => server::truncate(resp, after_bytes),
-        Some(FaultKind::Corrupt) => server::corrupt(resp),
-        _ => resp,
+        Some(kind) => server::body_fault(resp, kind),
+        None => resp,
     }
 }
 

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use state::{Config, Fault, FaultKind, ROUTES, Stats};
+pub use state::{Config, Fault, FaultKind, Fill, ROUTES, Stats};
 pub use store::{OwnerMeta, OwnerType, RepoMeta};
 
 /// A running fakehub server. It serves on its own tokio runtime in a

@@ -443,7 +443,12 @@ async fn api_mw(State(sh): State<Arc<Shared>>, mut req: Request, next: Next) -> 
             }
             return r;
         }
-        Some(k @ (FaultKind::TruncateBody { .. } | FaultKind::Corrupt)) => post_fault = Some(k),
+        Some(
+            k @ (FaultKind::TruncateBody { .. }
+            | FaultKind::Corrupt
+            | FaultKind::ReplaceBody { .. }
+            | FaultKind::HugeBody { .. }),
+        ) => post_fault = Some(k),
     }
 
     // Primary rate limit (codeload and /rate_limit are free, like GitHub's).
@@ -562,9 +567,28 @@ async fn api_mw(State(sh): State<Arc<Shared>>, mut req: Request, next: Next) -> 
     }
 
     match post_fault {
-        Some(FaultKind::TruncateBody { after_bytes }) => truncate(resp, after_bytes),
-        Some(FaultKind::Corrupt) => corrupt(resp),
-        _ => resp,
+        Some(kind) => body_fault(resp, kind),
+        None => resp,
+    }
+}
+
+/// Applies a fault that acts on the response body (the others act before the
+/// handler and leave the response alone).
+pub(crate) fn body_fault(resp: Response, kind: FaultKind) -> Response {
+    match kind {
+        FaultKind::TruncateBody { after_bytes } => truncate(resp, after_bytes),
+        FaultKind::Corrupt => corrupt(resp),
+        FaultKind::ReplaceBody { body } => replace_body(resp, body),
+        FaultKind::HugeBody {
+            length,
+            prefix,
+            fill,
+            gzip,
+        } => huge_body(resp, Generated::new(length, prefix, fill, gzip)),
+        FaultKind::Status { .. }
+        | FaultKind::DropConnection
+        | FaultKind::Stall { .. }
+        | FaultKind::SecondaryRateLimit { .. } => resp,
     }
 }
 
@@ -651,6 +675,107 @@ pub(crate) fn corrupt(resp: Response) -> Response {
         })
     });
     Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// The response with `body` instead of its own: same status and headers,
+/// Content-Length set to the new body's (or left out, as chunked, if the
+/// original had none).
+pub(crate) fn replace_body(resp: Response, body: Vec<u8>) -> Response {
+    let (mut parts, _) = resp.into_parts();
+    parts.headers.remove(header::CONTENT_ENCODING);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// The response with a generated body of `body.length` bytes, streamed.
+pub(crate) fn huge_body(resp: Response, body: Generated) -> Response {
+    let (mut parts, _) = resp.into_parts();
+    parts.headers.remove(header::CONTENT_ENCODING);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.length));
+    let stream = futures_util::stream::unfold(body, |mut body| async move {
+        let chunk = body.next_chunk()?;
+        Some((Ok::<Bytes, io::Error>(chunk), body))
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// The bytes of a [`FaultKind::HugeBody`], made chunk by chunk as the client
+/// reads them (so a client that stops reading stops the work too).
+pub(crate) struct Generated {
+    length: u64,
+    sent: u64,
+    prefix: Vec<u8>,
+    /// Payload bytes produced so far (prefix first).
+    produced: usize,
+    fill: crate::state::Fill,
+    gzip: bool,
+    rng: u64,
+}
+
+/// Payload bytes per chunk (and per stored deflate block, whose limit is 65,535).
+const GENERATED_CHUNK: usize = 32 << 10;
+
+impl Generated {
+    pub fn new(length: u64, prefix: Vec<u8>, fill: crate::state::Fill, gzip: bool) -> Generated {
+        Generated {
+            length,
+            sent: 0,
+            prefix,
+            produced: 0,
+            fill,
+            gzip,
+            rng: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+
+    fn payload(&mut self, n: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(n);
+        if self.produced < self.prefix.len() {
+            let end = (self.produced + n).min(self.prefix.len());
+            out.extend_from_slice(&self.prefix[self.produced..end]);
+        }
+        while out.len() < n {
+            out.push(match self.fill {
+                crate::state::Fill::Zeros => 0,
+                crate::state::Fill::Garbage => {
+                    self.rng ^= self.rng << 13;
+                    self.rng ^= self.rng >> 7;
+                    self.rng ^= self.rng << 17;
+                    self.rng as u8
+                }
+            });
+        }
+        self.produced += n;
+        out
+    }
+
+    fn next_chunk(&mut self) -> Option<Bytes> {
+        let left = self.length - self.sent;
+        if left == 0 {
+            return None;
+        }
+        let mut chunk = Vec::with_capacity(GENERATED_CHUNK + 16);
+        if self.gzip {
+            if self.sent == 0 {
+                // gzip header: deflate, no flags, no mtime, unknown OS.
+                chunk.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+            }
+            // A stored block that is not the last: BFINAL=0, BTYPE=00, LEN, NLEN.
+            let len = GENERATED_CHUNK as u16;
+            chunk.push(0);
+            chunk.extend_from_slice(&len.to_le_bytes());
+            chunk.extend_from_slice(&(!len).to_le_bytes());
+        }
+        let payload = self.payload(GENERATED_CHUNK);
+        chunk.extend_from_slice(&payload);
+        chunk.truncate(left.min(chunk.len() as u64) as usize);
+        self.sent += chunk.len() as u64;
+        Some(Bytes::from(chunk))
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -786,6 +911,32 @@ mod tests {
         assert_eq!(classify("/acme/api.git/git-upload-pack"), "git_http");
         assert_eq!(classify("/acme/api/git-receive-pack"), "git_http");
         assert_eq!(classify("/repos/a/git-upload-pack"), "repo");
+    }
+
+    #[test]
+    fn generated_bodies_have_their_length_and_shape() {
+        let mut plain = Generated::new(70_000, b"abc".to_vec(), crate::state::Fill::Zeros, false);
+        let mut all = Vec::new();
+        while let Some(c) = plain.next_chunk() {
+            all.extend_from_slice(&c);
+        }
+        assert_eq!(all.len(), 70_000);
+        assert_eq!(&all[..4], b"abc\0");
+        assert!(all[3..].iter().all(|&b| b == 0));
+
+        let mut gz = Generated::new(100_000, b"xyz".to_vec(), crate::state::Fill::Garbage, true);
+        let first = gz.next_chunk().unwrap();
+        assert_eq!(&first[..3], &[0x1f, 0x8b, 8]);
+        // The first stored block: BFINAL/BTYPE 0, LEN, NLEN, then the payload.
+        let len = u16::from_le_bytes([first[11], first[12]]);
+        let nlen = u16::from_le_bytes([first[13], first[14]]);
+        assert_eq!((first[10], len, nlen), (0, GENERATED_CHUNK as u16, !len));
+        assert_eq!(&first[15..18], b"xyz");
+        let mut total = first.len();
+        while let Some(c) = gz.next_chunk() {
+            total += c.len();
+        }
+        assert_eq!(total, 100_000);
     }
 
     #[test]
