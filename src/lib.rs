@@ -18,3 +18,4 @@ pub mod patterns;
 pub mod remote;
 pub mod scan;
 pub mod store;
+pub mod webhook;

@@ -276,6 +276,21 @@ impl Namespace {
             .await
     }
 
+    /// Makes the next resolution of `reference` (and of the default branch, which it may
+    /// be) in `owner/repo` poll GitHub instead of trusting the index for `ref_ttl`: what a
+    /// push webhook announces.
+    pub fn expire_ref(
+        &self,
+        owner: &str,
+        repo: &str,
+        reference: &str,
+    ) -> Result<(), NamespaceError> {
+        Ok(self
+            .store
+            .index()
+            .expire_refs(owner, repo, &[reference, DEFAULT_REF])?)
+    }
+
     /// A commit's tree and time, cached forever.
     pub async fn commit(&self, spec: &RepoSpec, sha: Sha) -> Result<CommitInfo, NamespaceError> {
         if let Some(commit) = self.store.index().commit(sha)? {

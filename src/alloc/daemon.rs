@@ -12,7 +12,7 @@ use tokio::net::{UnixListener, UnixStream};
 use super::mounts::Mounts;
 use super::protocol::{self, DaemonStatus, MAX_LINE, Request, Response};
 use super::{AllocateRequest, Allocator, CLEAN_INTERVAL};
-use crate::namespace::Namespace;
+use crate::namespace::{self, Namespace};
 
 /// How long the CLI waits for a daemon it started to listen.
 pub const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -247,6 +247,24 @@ async fn serve(stream: UnixStream, state: &State) -> std::io::Result<()> {
             },
             Err(message) => Response::Error { message },
         },
+        Ok(Request::RefPushed {
+            owner,
+            repo,
+            reference,
+        }) => {
+            if namespace::valid_owner(&owner)
+                && namespace::valid_repo(&repo)
+                && namespace::valid_ref(&reference)
+            {
+                let roots = state.mounts.ref_pushed(&owner, &repo, &reference).await;
+                tracing::info!(%owner, %repo, %reference, roots, "push announced");
+                Response::Refreshed { roots }
+            } else {
+                Response::Error {
+                    message: format!("`{owner}/{repo}@{reference}` is not a valid ref"),
+                }
+            }
+        }
         Ok(request) => handle(&state.allocator, request).await,
     };
     let mut out = serde_json::to_vec(&response).map_err(std::io::Error::other)?;
@@ -293,7 +311,9 @@ async fn handle(allocator: &Allocator, request: Request) -> Response {
             .cleanup(expired, older_than_secs.map(Duration::from_secs))
             .await
             .map(|allocations| Response::Allocations { allocations }),
-        Request::Status | Request::Stop | Request::Mount(_) => unreachable!("answered by serve"),
+        Request::Status | Request::Stop | Request::Mount(_) | Request::RefPushed { .. } => {
+            unreachable!("answered by serve")
+        }
     };
     result.unwrap_or_else(|e| Response::Error {
         message: crate::logging::error_chain(&e),

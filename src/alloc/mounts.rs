@@ -42,6 +42,26 @@ impl Mounts {
         paths
     }
 
+    /// A push announced by a webhook: the index forgets when `reference` was checked, and
+    /// every mount re-resolves the roots showing it now. Returns the roots re-resolved.
+    pub async fn ref_pushed(&self, owner: &str, repo: &str, reference: &str) -> usize {
+        if let Err(e) = self.ns.expire_ref(owner, repo, reference) {
+            tracing::warn!(%owner, %repo, error = %e, "cannot mark the pushed ref for a poll");
+        }
+        let cores: Vec<_> = self
+            .live
+            .lock()
+            .expect("mounts poisoned")
+            .values()
+            .map(|mount| Arc::clone(&mount.core))
+            .collect();
+        let mut refreshed = 0;
+        for core in cores {
+            refreshed += core.ref_pushed(owner, repo, reference).await;
+        }
+        refreshed
+    }
+
     pub fn is_empty(&self) -> bool {
         self.live.lock().expect("mounts poisoned").is_empty()
     }

@@ -38,6 +38,13 @@ pub enum Request {
     Stop,
     /// Mount the whole namespace (`heimdall mount` without `--foreground`).
     Mount(MountRequest),
+    /// A push moved `reference` (a branch or tag name) of `owner/repo` (from
+    /// `heimdall webhook`): mounts showing it re-resolve it now.
+    RefPushed {
+        owner: String,
+        repo: String,
+        reference: String,
+    },
 }
 
 /// `heimdall mount`'s options, for the daemon that serves the mount.
@@ -55,12 +62,25 @@ pub struct MountRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Response {
-    Mounted { mountpoint: String, pid: u32 },
-    Allocated { allocation: Allocation },
-    Allocations { allocations: Vec<Allocation> },
+    Mounted {
+        mountpoint: String,
+        pid: u32,
+    },
+    Allocated {
+        allocation: Allocation,
+    },
+    Allocations {
+        allocations: Vec<Allocation>,
+    },
     Status(DaemonStatus),
     Stopping,
-    Error { message: String },
+    /// Repo roots re-resolved after a push.
+    Refreshed {
+        roots: usize,
+    },
+    Error {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -112,6 +112,8 @@ enum Command {
         #[command(subcommand)]
         command: alloc::DaemonCommand,
     },
+    /// Receive GitHub push webhooks: mounts show a pushed branch at once
+    Webhook(webhook::WebhookArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -193,6 +195,7 @@ pub const CACHE_MAX_SIZE_ENV: &str = "HEIMDALL_CACHE_MAX_SIZE";
 mod alloc;
 mod github;
 mod mount;
+mod webhook;
 
 /// What every command needs: settings, the store, the client and the namespace.
 struct App {
@@ -291,6 +294,7 @@ fn run(cli: Cli) -> Result<()> {
             Command::Cat { target } => cat(&app, &target).await,
             Command::Mount(args) => mount::serve(app.namespace, &app.settings, args).await,
             Command::Github { command } => github::run(app.namespace, command, cli.quiet).await,
+            Command::Webhook(args) => webhook::run(app.namespace, args).await,
             Command::Daemon {
                 command: alloc::DaemonCommand::Run,
             } => {

@@ -476,7 +476,17 @@ impl FsCore {
 
     /// The commit a repo root shows now; re-resolved after `ref_ttl`.
     async fn repo_root(&self, ino: Ino, spec: &RepoSpec) -> FsResult<Option<Arc<RepoContext>>> {
-        {
+        self.resolve_root(ino, spec, false).await
+    }
+
+    /// [`FsCore::repo_root`], re-resolving now when `force` (a push was announced).
+    async fn resolve_root(
+        &self,
+        ino: Ino,
+        spec: &RepoSpec,
+        force: bool,
+    ) -> FsResult<Option<Arc<RepoContext>>> {
+        if !force {
             let roots = self.roots.lock().expect("roots poisoned");
             if let Some(state) = roots.get(&ino)
                 && (is_pinned(spec) || state.checked.elapsed() < self.opts.ref_ttl)
@@ -833,6 +843,68 @@ impl FsCore {
             }
             NodeKind::Snapshot { .. } => Err(Errno(libc::ENOTDIR)),
         }
+    }
+
+    /// A push to `owner/repo` moved `reference` (a branch or tag name, without `refs/...`):
+    /// every repo root of that repository showing it, or the default branch, is re-resolved
+    /// now instead of after `ref_ttl`, and the kernel forgets what a moved root showed. A
+    /// name found missing before (`repo@new-branch`) is forgotten too. Returns how many
+    /// roots were re-resolved.
+    pub async fn ref_pushed(&self, owner: &str, repo: &str, reference: &str) -> usize {
+        let same_repo = |spec: &RepoSpec| {
+            spec.owner.eq_ignore_ascii_case(owner) && spec.repo.eq_ignore_ascii_case(repo)
+        };
+        let affected: Vec<(Ino, RepoSpec)> = {
+            let roots = self.roots.lock().expect("roots poisoned");
+            roots
+                .keys()
+                .filter_map(|&ino| match &self.inodes.get(ino)?.kind {
+                    NodeKind::RepoRoot { spec }
+                        if same_repo(spec)
+                            && spec.reference.as_deref().is_none_or(|r| r == reference) =>
+                    {
+                        Some((ino, spec.clone()))
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        if let Err(e) = self.ns.expire_ref(owner, repo, reference) {
+            tracing::warn!(%owner, %repo, error = %e, "cannot mark the pushed ref for a poll");
+        }
+        let mut forgotten = Vec::new();
+        {
+            let mut missing = self.missing.lock().expect("missing poisoned");
+            missing.retain(|(parent, name), _| {
+                let under_owner = self.inodes.get(*parent).is_some_and(|n| {
+                    matches!(&n.kind, NodeKind::Owner { login } if login.eq_ignore_ascii_case(owner))
+                });
+                let (name_repo, name_ref) = match name.split_once('@') {
+                    Some((r, rf)) => (r, Some(rf.replace("%2F", "/").replace("%2f", "/"))),
+                    None => (name.as_str(), None),
+                };
+                let hit = under_owner
+                    && name_repo.eq_ignore_ascii_case(repo)
+                    && name_ref.as_deref().is_none_or(|r| r == reference);
+                if hit {
+                    forgotten.push((*parent, name.clone()));
+                }
+                !hit
+            });
+        }
+        for (parent, name) in forgotten {
+            (self.invalidate)(Invalidation::Entry(parent, name));
+        }
+        let mut refreshed = 0;
+        for (ino, spec) in affected {
+            match self.resolve_root(ino, &spec, true).await {
+                Ok(_) => refreshed += 1,
+                Err(e) => {
+                    tracing::warn!(repo = %spec, errno = e.0, "cannot re-resolve after a push")
+                }
+            }
+        }
+        refreshed
     }
 
     /// Whether `repo` under `login` is known not to exist: a recent failed lookup, or a

@@ -280,6 +280,19 @@ impl Index {
         Ok(())
     }
 
+    /// Marks refs as never checked, so the next resolution polls GitHub (the commit they
+    /// pointed at stays known, for offline use).
+    pub fn expire_refs(&self, owner: &str, repo: &str, names: &[&str]) -> Result<(), StoreError> {
+        let conn = self.conn();
+        for name in names {
+            conn.execute(
+                "UPDATE refs SET fetched_at = 0 WHERE owner = ?1 AND repo = ?2 AND name = ?3",
+                params![owner.to_ascii_lowercase(), repo.to_ascii_lowercase(), name],
+            )?;
+        }
+        Ok(())
+    }
+
     /// The commit a ref pointed at when last resolved, and when that was (epoch seconds).
     pub fn ref_commit(
         &self,
