@@ -967,3 +967,136 @@ fn kill_9_of_the_daemon_mid_hydration_leaves_nothing_corrupt() {
     assert!(text.contains("def f0"), "{text}");
     mount.unmount();
 }
+
+#[test]
+fn kill_9_of_the_daemon_during_tree_fetches_leaves_the_index_whole() {
+    require_fuse!();
+    let hub = Hub::new();
+    let names = ["t0", "t1", "t2", "t3"];
+    let mut expected = Vec::new();
+    for name in names {
+        python_repo(&hub, name, 1500);
+        let r = repo::open(hub.path(), "acme", name).unwrap();
+        let out = run(Command::new("git").arg("-C").arg(r.git_dir()).args([
+            "ls-tree",
+            "-r",
+            "-t",
+            "--name-only",
+            "HEAD",
+        ]));
+        expected.push(out.lines().count());
+    }
+    // Slow trees, so kills land in the middle of fetching, parsing and storing them.
+    hub.hub
+        .set_latency_jitter(Duration::from_millis(20), Duration::from_millis(200));
+    let mount = TestMount::new(hub.cli(), &["--org", "acme"]);
+    let daemon_pid = |mount: &TestMount| -> i32 {
+        let status: serde_json::Value =
+            serde_json::from_slice(&mount.cli.ok(&["daemon", "status"])).unwrap();
+        status["pid"].as_i64().unwrap() as i32
+    };
+    let mut pid = mount.pid as i32;
+    for (i, name) in names.iter().enumerate() {
+        let mut walker = Command::new("find")
+            .arg(mount.at(&format!("acme/{name}")))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50 + 120 * i as u64));
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let _ = walker.wait();
+        // The index opens and nothing stored is corrupt; the next command's daemon
+        // brings the mount back.
+        let report: serde_json::Value =
+            serde_json::from_slice(&mount.cli.ok(&["cache", "verify", "--json"])).unwrap();
+        assert_eq!(report["index"], "ok", "{report}");
+        assert_eq!(report["corrupt"].as_array().unwrap().len(), 0, "{report}");
+        mount.cli.ok(&["allocated", "list"]);
+        pid = daemon_pid(&mount);
+    }
+    hub.hub.set_latency(Duration::ZERO);
+    for (name, count) in names.iter().zip(&expected) {
+        let listed = run(Command::new("find")
+            .arg(".")
+            .arg("-mindepth")
+            .arg("1")
+            .current_dir(mount.at(&format!("acme/{name}"))));
+        assert_eq!(
+            listed.lines().count(),
+            *count,
+            "acme/{name} after the kills"
+        );
+    }
+    mount.unmount();
+}
+
+#[test]
+fn injected_faults_are_survived_or_fail_fast_through_the_mount() {
+    require_fuse!();
+    use fakehub::Fault;
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    let faults = [
+        ("500", Fault::status(500).times(2)),
+        ("502", Fault::status(502).times(2)),
+        ("503", Fault::status(503).times(2)),
+        ("dropped", Fault::drop_connection().times(2)),
+        ("cut-off", Fault::truncate().times(2)),
+        ("secondary-limit", Fault::secondary_rate_limit(1).times(2)),
+        ("corrupt", Fault::corrupt().times(2)),
+        ("stalled", Fault::stall(Duration::from_secs(4))),
+    ];
+    let content = |name: &str| -> Vec<u8> {
+        (0..40_000u32)
+            .flat_map(|i| format!("{name} {i}\n").into_bytes())
+            .collect()
+    };
+    for (name, _) in &faults {
+        r.write(format!("{name}.txt"), content(name));
+    }
+    r.write("primary-limit.txt", content("primary-limit"))
+        .write("down.txt", content("down"))
+        .commit("c")
+        .unwrap();
+    let mut cli = hub.cli();
+    // A stalled response is given up after 1 s and retried.
+    cli.extra_env
+        .push(("HEIMDALL_READ_TIMEOUT_MS".into(), "1000".into()));
+    let mount = TestMount::new(cli, &[]);
+    assert_eq!(std::fs::read_dir(mount.at("acme/api")).unwrap().count(), 10);
+    let mut survived = Vec::new();
+    for (name, fault) in faults {
+        hub.hub.inject(fault.on_route("blob"));
+        let started = Instant::now();
+        let bytes = std::fs::read(mount.at(&format!("acme/api/{name}.txt")))
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{}", mount.log()));
+        assert!(bytes == content(name), "{name}: wrong bytes");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{name}: {:?}",
+            started.elapsed()
+        );
+        survived.push(name);
+        hub.hub.clear_faults();
+    }
+    // An exhausted primary budget is waited out until its reset.
+    hub.hub.set_rate_limit(1, Duration::from_secs(3));
+    let started = Instant::now();
+    assert!(
+        std::fs::read(mount.at("acme/api/primary-limit.txt")).unwrap() == content("primary-limit")
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    hub.hub.set_rate_limit(5000, Duration::from_secs(3600));
+    // A blob GitHub keeps failing: EIO within bounded retries, and the next read, once
+    // GitHub answers again, succeeds.
+    hub.hub.inject(Fault::status(500).on_route("blob").always());
+    let started = Instant::now();
+    let err = std::fs::read(mount.at("acme/api/down.txt")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    hub.hub.clear_faults();
+    assert!(std::fs::read(mount.at("acme/api/down.txt")).unwrap() == content("down"));
+    assert_eq!(survived.len(), 8);
+    mount.unmount();
+}

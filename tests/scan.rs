@@ -214,6 +214,9 @@ fn a_killed_scan_resumes_without_rescanning_and_matches_an_uninterrupted_one() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    let report = json(&cli.ok(&["cache", "verify", "--json"]));
+    assert_eq!(report["index"], "ok", "{report:#}");
+    assert_eq!(report["corrupt"], serde_json::json!([]), "{report:#}");
     let interrupted = json(&cli.ok(&["github", "scan-status", "acme", "--json"]));
     assert_eq!(interrupted["state"], "running", "{interrupted:#}");
     let done = interrupted["repos_done"].as_u64().unwrap();

@@ -469,18 +469,30 @@ struct CacheStats {
 
 fn cache_verify(app: &App, json: bool) -> Result<()> {
     let report = app.store().verify()?;
+    let damaged = || {
+        anyhow::anyhow!(
+            "the index is damaged ({}): move `{}` aside, and `heimdall cache verify` rebuilds it from the objects",
+            report.index,
+            app.store().root().join(crate::store::INDEX_FILE).display()
+        )
+    };
     let mut out = io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
-        return Ok(());
+        return if report.index == "ok" {
+            Ok(())
+        } else {
+            Err(damaged())
+        };
     }
     writeln!(
         out,
-        "verified {} objects ({} bytes); {} corrupt",
+        "verified {} objects ({} bytes); {} corrupt; index: {}",
         report.verified,
         report.bytes,
-        report.corrupt.len()
+        report.corrupt.len(),
+        report.index
     )?;
     for bad in &report.corrupt {
         writeln!(out, "  removed {}: {}", bad.sha, bad.why)?;
@@ -494,6 +506,9 @@ fn cache_verify(app: &App, json: bool) -> Result<()> {
     }
     for path in &report.foreign {
         writeln!(out, "  not an object (left alone): {}", path.display())?;
+    }
+    if report.index != "ok" {
+        return Err(damaged());
     }
     Ok(())
 }

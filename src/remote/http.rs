@@ -402,13 +402,18 @@ impl Inner {
                 });
                 match secondary {
                     Some(wait) => {
-                        let wait = if self.no_delay { Duration::ZERO } else { wait };
-                        tracing::warn!(request = %what, wait_secs = wait.as_secs(), "secondary rate limit; backing off");
                         let error = RemoteError::RateLimited {
-                            what,
+                            what: what.clone(),
                             resource: "secondary".into(),
                             reset: now_epoch() + wait.as_secs(),
                         };
+                        // A `retry-after` past the longest wait fails now, like a primary
+                        // limit whose reset is too far: no caller (a FUSE read) waits longer.
+                        if wait > self.max_rate_limit_wait {
+                            return Attempt::Fail(error);
+                        }
+                        let wait = if self.no_delay { Duration::ZERO } else { wait };
+                        tracing::warn!(request = %what, wait_secs = wait.as_secs(), "secondary rate limit; backing off");
                         Attempt::Retry(wait, error)
                     }
                     None => Attempt::Fail(RemoteError::Forbidden { what, message }),

@@ -146,6 +146,16 @@ impl Index {
         self.conn.lock().expect("index connection poisoned")
     }
 
+    /// SQLite's own check of the index file: `ok`, or the problems it found.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare("PRAGMA integrity_check")?;
+        let lines = statement
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(lines.join("; "))
+    }
+
     pub fn schema_version(&self) -> Result<u32, StoreError> {
         Ok(self
             .conn()

@@ -38,6 +38,8 @@ pub struct VerifyReport {
     pub missing_rows: u64,
     /// Objects without an index row, recorded.
     pub unindexed: u64,
+    /// SQLite's `PRAGMA integrity_check` of the index: `ok`, or what it found.
+    pub index: String,
 }
 
 /// What `cache gc` did.
@@ -144,6 +146,7 @@ impl Store {
         let (mut on_disk, foreign) = self.scan_objects()?;
         let mut report = VerifyReport {
             foreign,
+            index: self.index.integrity_check()?,
             ..VerifyReport::default()
         };
         let mut shas: Vec<Sha> = on_disk.keys().copied().collect();
