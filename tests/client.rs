@@ -341,6 +341,21 @@ async fn transient_failures_are_retried_within_bounds() {
         .inject(Fault::secondary_rate_limit(1).on_route("repo"));
     client.repo("acme", "api").await.unwrap();
 
+    // A secondary limit asking for longer than the longest wait (30 s here) fails at
+    // once with a typed error, after one request.
+    hub.hub.reset_stats();
+    hub.hub
+        .inject(Fault::secondary_rate_limit(3600).on_route("repo").always());
+    let started = Instant::now();
+    let err = client.repo("acme", "api").await.unwrap_err();
+    assert!(
+        matches!(&err, RemoteError::RateLimited { resource, .. } if resource == "secondary"),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(hub.hub.stats().route("repo"), 1);
+    hub.hub.clear_faults();
+
     // A server that keeps failing: a typed error after bounded attempts, not a hang.
     hub.hub.inject(Fault::status(503).on_route("repo").always());
     let started = Instant::now();
