@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Hub, files_containing};
+use common::{Hub, SmallDisk, files_containing};
 use fakehub::{Config, Fault, repo};
 
 fn git_ls_tree(hub: &Hub, owner: &str, name: &str) -> Vec<String> {
@@ -394,33 +394,6 @@ fn cache_gc_evicts_the_least_recently_read_down_to_the_budget() {
     assert_eq!(hub.hub.stats().route("blob"), 1);
     let err = cli.fails(&["cache", "gc", "--max-size", "lots"]);
     assert!(err.contains("is not a size"), "{err}");
-}
-
-/// A small tmpfs mounted at `dir` (root only), unmounted on drop.
-struct SmallDisk(std::path::PathBuf);
-
-impl SmallDisk {
-    fn mount(dir: &std::path::Path, size: &str) -> Option<SmallDisk> {
-        std::fs::create_dir_all(dir).unwrap();
-        let ok = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| SmallDisk(dir.to_path_buf()))
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
 }
 
 #[test]

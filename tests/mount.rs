@@ -1100,3 +1100,69 @@ fn injected_faults_are_survived_or_fail_fast_through_the_mount() {
     assert_eq!(survived.len(), 8);
     mount.unmount();
 }
+
+#[test]
+fn a_full_cache_disk_fails_new_reads_with_enospc_and_keeps_serving_what_is_cached() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("small.txt", "small\n")
+        .write("other.txt", "other\n")
+        .large_file("big.bin", 6 << 20, 3)
+        .commit("c")
+        .unwrap();
+    let cli = hub.cli();
+    let Some(_disk) = common::SmallDisk::mount(&cli.cache_dir(), "2m") else {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+        eprintln!("skipping: mounting a tmpfs needs root");
+        return;
+    };
+    let mount = TestMount::new(cli, &[]);
+    assert_eq!(
+        std::fs::read_to_string(mount.at("acme/api/small.txt")).unwrap(),
+        "small\n"
+    );
+    // A blob bigger than the disk: ENOSPC ("No space left on device"), a log line, nothing
+    // partial stored.
+    let started = Instant::now();
+    let err = std::fs::read(mount.at("acme/api/big.bin")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENOSPC), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let objects = mount.cli.cache_dir().join("objects-v1");
+    let big: Vec<_> = std::fs::read_dir(&objects)
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .filter(|f| f.metadata().unwrap().len() > 1 << 20)
+        .map(|f| f.path())
+        .collect();
+    assert!(big.is_empty(), "partial objects: {big:?}");
+    // Completely full: cached files still read; new ones fail; space freed, they work.
+    let filler = mount.cli.cache_dir().join("filler");
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=4k", "count=100000"])
+        .arg(format!("of={}", filler.display()))
+        .stderr(std::process::Stdio::null())
+        .status();
+    assert_eq!(
+        std::fs::read_to_string(mount.at("acme/api/small.txt")).unwrap(),
+        "small\n"
+    );
+    let err = std::fs::read(mount.at("acme/api/other.txt")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENOSPC), "{err}");
+    std::fs::remove_file(&filler).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(mount.at("acme/api/other.txt")).unwrap(),
+        "other\n"
+    );
+    assert!(
+        mount.log().contains("No space left on device"),
+        "{}",
+        mount.log()
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&mount.cli.ok(&["cache", "verify", "--json"])).unwrap();
+    assert_eq!(report["corrupt"].as_array().unwrap().len(), 0, "{report}");
+    assert_eq!(report["index"], "ok", "{report}");
+    mount.unmount();
+}
