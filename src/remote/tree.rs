@@ -78,6 +78,10 @@ pub fn split_listing(root: Sha, response: &TreeResponse, recursive: bool) -> Spl
     let mut dirs: HashMap<String, BTreeMap<String, TreeEntry>> = HashMap::new();
     dirs.insert(String::new(), BTreeMap::new());
     let mut parsed = Vec::with_capacity(response.tree.len());
+    // Paths already taken: a duplicate is refused here, before a second tree entry of
+    // the same path could claim the directory's SHA (its children would then be stored
+    // under the refused twin's SHA, which may be another repository's tree).
+    let mut taken = std::collections::HashSet::with_capacity(response.tree.len());
     for item in &response.tree {
         let (parent, name) = match item.path.rsplit_once('/') {
             Some((parent, name)) => (parent, name),
@@ -88,7 +92,11 @@ pub fn split_listing(root: Sha, response: &TreeResponse, recursive: bool) -> Spl
             continue;
         }
         match parse_item(item) {
+            Ok(_) if taken.contains(item.path.as_str()) => {
+                refused.push(Refusal::Duplicate(short(&item.path)));
+            }
             Ok((mode, sha)) => {
+                taken.insert(item.path.as_str());
                 if mode == Mode::Tree && recursive {
                     dir_sha.insert(item.path.clone(), sha);
                     dirs.entry(item.path.clone()).or_default();
@@ -182,6 +190,28 @@ mod tests {
         assert_eq!(root.get("README.md").unwrap().size, 12);
         let bin = split.trees.iter().find(|t| t.sha.to_hex() == B).unwrap();
         assert_eq!(bin.entries[0].mode, Mode::Executable);
+    }
+
+    #[test]
+    fn a_duplicate_directory_cannot_claim_its_twins_children() {
+        // `src` twice: the second, refused, names another tree (say, another repo's).
+        let response = TreeResponse {
+            sha: R.into(),
+            truncated: false,
+            tree: vec![
+                item("src", "040000", "tree", B, None),
+                item("src", "040000", "tree", C, None),
+                item("src/lib.rs", "100644", "blob", A, Some(3)),
+            ],
+        };
+        let split = split_listing(Sha::parse(R).unwrap(), &response, true);
+        assert_eq!(split.refused, [Refusal::Duplicate("src".into())]);
+        let shas: Vec<String> = split.trees.iter().map(|t| t.sha.to_hex()).collect();
+        assert!(shas.contains(&B.to_string()), "{shas:?}");
+        assert!(
+            !shas.contains(&C.to_string()),
+            "nothing stored as {C}: {shas:?}"
+        );
     }
 
     #[test]
