@@ -91,6 +91,9 @@ struct Measured {
     max_rss_kib: u64,
 }
 
+// The child is reaped by `wait4`, which `Child::wait` cannot replace: it alone gives the
+// child's rusage (its peak RSS).
+#[allow(clippy::zombie_processes)]
 fn measured(mut cmd: Command) -> Measured {
     let started = Instant::now();
     let mut child = cmd
@@ -553,8 +556,37 @@ fn a_two_gigabyte_tarball_costs_bounded_time_disk_and_memory() {
                 .path_contains(&format!("/acme/{name}/")),
         );
     }
+    // A blob and a tree listing that announce 2 GB as well.
+    for name in ["fat-blob", "fat-tree"] {
+        let mut r = repo::create(hub.path(), "acme", name).unwrap();
+        // Content of their own: trees and blobs are shared by SHA across repos.
+        r.write("x.txt", format!("{name}\n"))
+            .write("dir/y.txt", "y\n");
+        r.commit("initial").unwrap();
+    }
+    hub.hub.inject(
+        Fault::huge_body(TWO_GB, b"", Fill::Zeros, false)
+            .on_route("blob")
+            .path_contains("/acme/fat-blob/")
+            .always(),
+    );
+    hub.hub.inject(
+        Fault::huge_body(TWO_GB, b"", Fill::Zeros, false)
+            .on_route("tree")
+            .path_contains("/acme/fat-tree/")
+            .always(),
+    );
+    // Uncompressed, so the 2 GB Content-Length reaches the client as announced.
+    hub.hub.set_gzip(false);
     let mount = TestMount::new(hub.cli(), &["--org", "acme", "--hydrate-threshold", "2"]);
     let started = Instant::now();
+    let err = std::fs::read(mount.at("acme/fat-blob/x.txt")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    let err = std::fs::read_dir(mount.at("acme/fat-tree"))
+        .and_then(|entries| entries.collect::<Result<Vec<_>, _>>())
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    eprintln!("2 GB blob and tree refused in {:?}", started.elapsed());
     for (name, _) in [("zeros", 0), ("garbage", 0), ("bomb", 0), ("bomb-known", 0)] {
         let one = Instant::now();
         assert_eq!(assert_files_match_git(&mount, &hub, "acme", name), 6);
@@ -572,7 +604,7 @@ fn a_two_gigabyte_tarball_costs_bounded_time_disk_and_memory() {
     let peak = proc_kib(mount.pid, "VmHWM");
     let disk = disk_bytes(&mount.cli.cache_dir());
     eprintln!(
-        "2 GB tarballs x4: {elapsed:?}, daemon peak RSS {} MiB, cache {} KiB",
+        "2 GB blob, tree and tarballs x4: {elapsed:?}, daemon peak RSS {} MiB, cache {} KiB",
         peak / 1024,
         disk / 1024
     );
@@ -700,6 +732,9 @@ fn a_100_mb_blob_reads_through_the_mount_with_bounded_memory() {
 // ---------------------------------------------------------------------------
 // 6. Bombs in scanned files
 
+/// A repository's files: path and content.
+type RepoFiles = Vec<(&'static str, Vec<u8>)>;
+
 /// YAML whose aliases expand to 10^9 nodes.
 fn billion_laughs() -> String {
     let mut text = String::from(
@@ -707,7 +742,7 @@ fn billion_laughs() -> String {
     );
     for level in 1..10 {
         let prev = format!("*a{}", level - 1);
-        let refs = vec![prev.as_str(); 10].join(",");
+        let refs = [prev.as_str(); 10].join(",");
         text.push_str(&format!("a{level}: &a{level} [{refs}]\n"));
     }
     text.push_str("repos: *a9\n");
@@ -737,7 +772,7 @@ fn scan_org_survives_json_and_yaml_bombs_and_huge_files() {
         "repos:\n- repo: https://github.com/astral-sh/ruff-pre-commit\n  rev: v0.6.0\n  hooks:\n  - id: ruff\n",
     );
     good.commit("good").unwrap();
-    let bomb_repos: Vec<(&str, Vec<(&str, Vec<u8>)>)> = vec![
+    let bomb_repos: Vec<(&str, RepoFiles)> = vec![
         (
             "json-deep",
             vec![
