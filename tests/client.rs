@@ -225,7 +225,8 @@ async fn truncated_trees_are_completed_with_subtree_listings() {
     hub.hub.reset_stats();
     let pieced = client.trees("acme", "big", info.tree).await.unwrap();
     assert_eq!(flatten(&pieced, info.tree), expected);
-    assert!(hub.hub.stats().route("tree") > 1);
+    let pieced_requests = hub.hub.stats().route("tree");
+    assert!(pieced_requests > 1);
 
     // Naming the commit instead of its tree gives the same trees without the commit
     // request, truncated or not.
@@ -243,6 +244,9 @@ async fn truncated_trees_are_completed_with_subtree_listings() {
         assert_eq!(stats.route("git_commit"), 0, "{stats:?}");
         if threshold > 10 {
             assert_eq!(stats.requests, 1, "{stats:?}");
+        } else {
+            // The refused recursive listing is not asked for a second time by tree SHA.
+            assert_eq!(stats.route("tree"), pieced_requests, "{stats:?}");
         }
     }
 }

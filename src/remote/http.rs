@@ -700,23 +700,34 @@ impl HttpClient {
             if !truncated {
                 return Ok(trees);
             }
-            tracing::info!(owner, repo, tree = %sha, "tree listing truncated; fetching subtrees one by one");
-            let root = self.tree(owner, repo, sha).await?;
-            let children: Vec<Sha> = root
-                .entries
-                .iter()
-                .filter(|e| e.mode == super::Mode::Tree)
-                .map(|e| e.sha)
-                .collect();
-            let mut all = vec![root];
-            let mut results = futures_util::stream::iter(children)
-                .map(|child| self.complete_trees(owner, repo, child))
-                .buffer_unordered(self.inner.concurrency);
-            while let Some(result) = results.next().await {
-                all.extend(result?);
-            }
-            Ok(all)
+            self.expand_truncated(owner, repo, sha).await
         })
+    }
+
+    /// The trees of `sha` whose recursive listing GitHub truncated: its own entries, then
+    /// each subtree's trees ([`HttpClient::complete_trees`]).
+    async fn expand_truncated(
+        &self,
+        owner: &str,
+        repo: &str,
+        sha: Sha,
+    ) -> Result<Vec<Tree>, RemoteError> {
+        tracing::info!(owner, repo, tree = %sha, "tree listing truncated; fetching subtrees one by one");
+        let root = self.tree(owner, repo, sha).await?;
+        let children: Vec<Sha> = root
+            .entries
+            .iter()
+            .filter(|e| e.mode == super::Mode::Tree)
+            .map(|e| e.sha)
+            .collect();
+        let mut all = vec![root];
+        let mut results = futures_util::stream::iter(children)
+            .map(|child| self.complete_trees(owner, repo, child))
+            .buffer_unordered(self.inner.concurrency);
+        while let Some(result) = results.next().await {
+            all.extend(result?);
+        }
+        Ok(all)
     }
 }
 
@@ -849,7 +860,8 @@ impl GitHubClient for HttpClient {
     ) -> Result<(Sha, Vec<Tree>), RemoteError> {
         let (root, trees, truncated) = self.tree_listing_of(owner, repo, commit, true).await?;
         if truncated {
-            return Ok((root, self.complete_trees(owner, repo, root).await?));
+            // The recursive listing was just refused whole: go straight to the subtrees.
+            return Ok((root, self.expand_truncated(owner, repo, root).await?));
         }
         Ok((root, trees))
     }
