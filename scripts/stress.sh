@@ -7,7 +7,7 @@
 # errors, mismatches, the daemon's RSS. Exits with the test's status.
 #
 #   scripts/stress.sh
-#   SECS=120 SEED=2 LATENCY_MS=20 HYDRATE_THRESHOLD=64 scripts/stress.sh
+#   SECS=120 SEED=2 LATENCY_MS=20 HYDRATE_THRESHOLD=64 RECLAIM_MS=0 scripts/stress.sh
 #   CARGO_TARGET_DIR=/work/target-bench scripts/stress.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +16,11 @@ SECS=${SECS:-60}
 SEED=${SEED:-1}
 LATENCY_MS=${LATENCY_MS:-5}
 HYDRATE_THRESHOLD=${HYDRATE_THRESHOLD:-0}
+# The kernel drops its dentries and inodes this often (root only; 0: never), so the
+# mount also answers FORGETs and lookups of names it served before.
+RECLAIM_MS=${RECLAIM_MS:-1000}
 TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-reproduce="cd $PWD && CARGO_TARGET_DIR=$TARGET_DIR SECS=$SECS SEED=$SEED LATENCY_MS=$LATENCY_MS HYDRATE_THRESHOLD=$HYDRATE_THRESHOLD scripts/stress.sh"
+reproduce="cd $PWD && CARGO_TARGET_DIR=$TARGET_DIR SECS=$SECS SEED=$SEED LATENCY_MS=$LATENCY_MS HYDRATE_THRESHOLD=$HYDRATE_THRESHOLD RECLAIM_MS=$RECLAIM_MS scripts/stress.sh"
 
 log=$(mktemp "${TMPDIR:-/tmp}/stress.XXXXXX")
 trap 'rm -f "$log"' EXIT
@@ -28,7 +31,8 @@ CARGO_TARGET_DIR=$TARGET_DIR cargo test --release -q --test stress --no-run 2>&1
 echo "== running: $SECS s on the mount, then $SECS s on the checkout"
 rc=0
 HEIMDALL_STRESS_SECS=$SECS HEIMDALL_STRESS_SEED=$SEED HEIMDALL_STRESS_LATENCY_MS=$LATENCY_MS \
-    HEIMDALL_STRESS_HYDRATE_THRESHOLD=$HYDRATE_THRESHOLD CARGO_TARGET_DIR=$TARGET_DIR \
+    HEIMDALL_STRESS_HYDRATE_THRESHOLD=$HYDRATE_THRESHOLD HEIMDALL_STRESS_RECLAIM_MS=$RECLAIM_MS \
+    CARGO_TARGET_DIR=$TARGET_DIR \
     cargo test --release -q --test stress -- --nocapture --test-threads 1 >"$log" 2>&1 || rc=$?
 
 # The test's report starts at its "== stress" line; anything before it is build noise.

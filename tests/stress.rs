@@ -723,6 +723,8 @@ struct Outcome {
     rss: Vec<(f64, u64)>,
     /// Operations completed in each second of the run.
     ops_by_second: Vec<u64>,
+    /// Times the kernel was told to drop its dentries and inodes during the run.
+    reclaims: u64,
 }
 
 impl Outcome {
@@ -766,6 +768,21 @@ fn run_load(
             .unwrap();
     }
     drop(done_tx);
+    // The kernel drops unused dentries and inodes every HEIMDALL_STRESS_RECLAIM_MS (root
+    // only), so the mount also gets FORGETs and fresh lookups of names it served before.
+    let reclaims = Arc::new(AtomicU64::new(0));
+    let reclaim_every = env_u64("HEIMDALL_STRESS_RECLAIM_MS", 1000);
+    if reclaim_every > 0 {
+        let (reclaims, deadline) = (Arc::clone(&reclaims), run.deadline);
+        std::thread::spawn(move || {
+            while Instant::now() + Duration::from_millis(reclaim_every) < deadline {
+                std::thread::sleep(Duration::from_millis(reclaim_every));
+                if std::fs::write("/proc/sys/vm/drop_caches", "2").is_ok() {
+                    reclaims.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
     let total = || {
         run.ops
             .iter()
@@ -821,6 +838,7 @@ fn run_load(
         max_op_ms: run.max_op_micros.load(Ordering::Relaxed) as f64 / 1000.0,
         rss,
         ops_by_second,
+        reclaims: reclaims.load(Ordering::Relaxed),
     })
 }
 
@@ -963,10 +981,15 @@ fn sixty_four_readers_on_twenty_thousand_files_get_checkout_bytes_with_flat_daem
     };
     let (after_bytes, after_listing, status) =
         after.unwrap_or_else(|| hung(&mount, "the mount does not answer after the run"));
+    let status = status.and_then(|s| serde_json::from_slice::<serde_json::Value>(&s).ok());
     let requests = status
-        .and_then(|s| serde_json::from_slice::<serde_json::Value>(&s).ok())
+        .as_ref()
         .map(|s| s["requests"].to_string())
         .unwrap_or_default();
+    let forgets = status
+        .as_ref()
+        .and_then(|s| s["requests"]["forget"].as_u64())
+        .unwrap_or(0);
 
     let on_checkout =
         run_load(checkout.clone(), &model, secs, seed, None).expect("the checkout run");
@@ -1095,6 +1118,17 @@ fn sixty_four_readers_on_twenty_thousand_files_get_checkout_bytes_with_flat_daem
         on_mount.cold_reads > 0,
         "the run read files never read before"
     );
+    println!(
+        "kernel reclaims during the mount run: {}; FORGETs the daemon answered: {forgets}",
+        on_mount.reclaims
+    );
+    if on_mount.reclaims > 1 {
+        assert!(
+            forgets > 0,
+            "the kernel dropped its inodes {} times, yet the daemon saw no FORGET",
+            on_mount.reclaims
+        );
+    }
     assert!(
         stats.route("blob") > 0 && stats.route("blob") <= on_mount.touched,
         "one download per blob, however many readers want it: {} blob requests for {} entries whose content was read",
