@@ -282,6 +282,22 @@ fn refs_by_name_and_a_moving_default_branch() {
         keep_ino,
         "unchanged content keeps its inode"
     );
+    // A deleted branch's root goes once the branch is polled again.
+    assert_eq!(read("acme/api@release%2F1/VERSION"), "1\n");
+    r.delete_branch("release/1").unwrap();
+    let started = Instant::now();
+    loop {
+        match std::fs::metadata(mount.at("acme/api@release%2F1/VERSION")) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => break,
+            other => assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "a deleted branch is still shown: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!mount.at("acme/api@release%2F1").exists());
+    assert_eq!(read("acme/api/VERSION"), "3\n");
     mount.unmount();
 }
 

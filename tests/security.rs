@@ -365,6 +365,20 @@ fn a_signed_push_webhook_shows_the_new_commit_at_once_and_nothing_else_does() {
     );
     assert_eq!(read("acme/api@hotfix/VERSION"), "2\n");
 
+    // A deleted branch: its root goes at once.
+    r.delete_branch("hotfix").unwrap();
+    let mut deleted: serde_json::Value = serde_json::from_slice(&hotfix).unwrap();
+    deleted["deleted"] = true.into();
+    deleted["after"] = "0000000000000000000000000000000000000000".into();
+    let deleted = deleted.to_string().into_bytes();
+    assert_eq!(
+        post(&hook.addr, &signed("push", &deleted, SECRET), &deleted),
+        202
+    );
+    let gone = std::fs::metadata(mount.at("acme/api@hotfix")).unwrap_err();
+    assert_eq!(gone.raw_os_error(), Some(libc::ENOENT), "{gone}");
+    assert_eq!(read("acme/api/VERSION"), "2\n");
+
     let log = mount.log();
     assert!(log.contains("push announced"), "{log}");
     assert!(!log.contains(SECRET));

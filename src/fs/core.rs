@@ -497,6 +497,19 @@ impl FsCore {
         let resolved = match self.ns.resolve(spec).await {
             Ok(commit) => Some(commit),
             Err(NamespaceError::Remote(RemoteError::EmptyRepo { .. })) => None,
+            Err(e @ NamespaceError::Remote(RemoteError::NotFound { .. })) => {
+                // The branch or tag was deleted (or the repository went away): the root
+                // goes too, and the kernel forgets it.
+                let known = self.roots.lock().expect("roots poisoned").remove(&ino);
+                if known.is_some() {
+                    tracing::info!(repo = %spec, "the ref is gone; so is its root");
+                    (self.invalidate)(Invalidation::Inode(ino));
+                    if let Some(node) = self.inodes.get(ino) {
+                        (self.invalidate)(Invalidation::Entry(node.parent, node.name.clone()));
+                    }
+                }
+                return Err(fail("resolving a repository", e));
+            }
             Err(e) => {
                 // Offline or failing: keep showing what we had.
                 let roots = self.roots.lock().expect("roots poisoned");
