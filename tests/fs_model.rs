@@ -37,7 +37,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Hub, TEST_TOKEN};
+use common::{Hub, TEST_TOKEN, git};
 use fakehub::{OwnerType, repo};
 use heimdall::fs::core::{
     Attr, DirEntry, Errno, FsCore, FsOptions, IMMUTABLE_TTL, Invalidation, Kind, MUTABLE_TTL,
@@ -136,21 +136,6 @@ struct World {
     /// Every entry name of every tree, and names found nowhere.
     entry_names: Vec<String>,
     root: PathBuf,
-}
-
-fn git(git_dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("git")
-        .arg("--git-dir")
-        .arg(git_dir)
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 fn git_text(git_dir: &Path, args: &[&str]) -> String {

@@ -25,18 +25,7 @@ use sha1::{Digest, Sha1};
 // Helpers
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("--git-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&common::git(dir, args)).into_owned()
 }
 
 fn bare(hub: &Hub, owner: &str, name: &str) -> PathBuf {

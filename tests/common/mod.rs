@@ -75,6 +75,22 @@ impl Hub {
     }
 }
 
+/// `git --git-dir <git_dir> <args>`: its stdout; a failure fails the test with git's error.
+pub fn git(git_dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Runs the built binary with an isolated HOME and cache, and no token from the host.
 pub struct Cli {
     pub api: String,
