@@ -109,13 +109,7 @@ impl RepoSpec {
         let (owner, rest) = text.split_once('/').ok_or_else(|| {
             NamespaceError::InvalidSpec(format!("`{text}` is not OWNER/REPO[@REF]"))
         })?;
-        let (repo, reference) = match rest.split_once('@') {
-            Some((repo, reference)) => (
-                repo,
-                Some(reference.replace("%2F", "/").replace("%2f", "/")),
-            ),
-            None => (rest, None),
-        };
+        let (repo, reference) = split_repo_name(rest);
         Self::new(owner, repo, reference)
     }
 
@@ -149,6 +143,18 @@ impl RepoSpec {
     /// The ref as sent to GitHub.
     pub fn ref_name(&self) -> &str {
         self.reference.as_deref().unwrap_or(DEFAULT_REF)
+    }
+}
+
+/// Splits a repo name as written in a path, `repo` or `repo@ref` (a `/` in the ref written
+/// `%2F`), into the repo and the decoded ref.
+pub fn split_repo_name(name: &str) -> (&str, Option<String>) {
+    match name.split_once('@') {
+        Some((repo, reference)) => (
+            repo,
+            Some(reference.replace("%2F", "/").replace("%2f", "/")),
+        ),
+        None => (name, None),
     }
 }
 

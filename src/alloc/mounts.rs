@@ -42,12 +42,10 @@ impl Mounts {
         paths
     }
 
-    /// A push announced by a webhook: the index forgets when `reference` was checked, and
-    /// every mount re-resolves the roots showing it now. Returns the roots re-resolved.
+    /// A push announced by a webhook (which has already marked the ref for a poll in the
+    /// index): every mount re-resolves the roots showing it now. Returns the roots
+    /// re-resolved.
     pub async fn ref_pushed(&self, owner: &str, repo: &str, reference: &str) -> usize {
-        if let Err(e) = self.ns.expire_ref(owner, repo, reference) {
-            tracing::warn!(%owner, %repo, error = %e, "cannot mark the pushed ref for a poll");
-        }
         let cores: Vec<_> = self
             .live
             .lock()

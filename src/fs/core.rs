@@ -807,10 +807,7 @@ impl FsCore {
                 Ok((self.attr(&node).await?.0, MUTABLE_TTL))
             }
             NodeKind::Owner { login } => {
-                let (repo, reference) = match name.split_once('@') {
-                    Some((repo, r)) => (repo, Some(r.replace("%2F", "/").replace("%2f", "/"))),
-                    None => (name, None),
-                };
+                let (repo, reference) = namespace::split_repo_name(name);
                 let spec =
                     RepoSpec::new(login, repo, reference).map_err(|_| Errno(libc::ENOENT))?;
                 if self.known_missing(parent, name, login, repo) {
@@ -892,10 +889,7 @@ impl FsCore {
                 let under_owner = self.inodes.get(*parent).is_some_and(|n| {
                     matches!(&n.kind, NodeKind::Owner { login } if login.eq_ignore_ascii_case(owner))
                 });
-                let (name_repo, name_ref) = match name.split_once('@') {
-                    Some((r, rf)) => (r, Some(rf.replace("%2F", "/").replace("%2f", "/"))),
-                    None => (name.as_str(), None),
-                };
+                let (name_repo, name_ref) = namespace::split_repo_name(name);
                 let hit = under_owner
                     && name_repo.eq_ignore_ascii_case(repo)
                     && name_ref.as_deref().is_none_or(|r| r == reference);

@@ -111,10 +111,6 @@ pub fn split_listing(root: Sha, response: &TreeResponse, recursive: bool) -> Spl
             refused.push(Refusal::Orphan(short(&format!("{parent}/{name}"))));
             continue;
         };
-        if entries.contains_key(&name) {
-            refused.push(Refusal::Duplicate(short(&format!("{parent}/{name}"))));
-            continue;
-        }
         let size = if mode.is_blob() { size.unwrap_or(0) } else { 0 };
         entries.insert(
             name.clone(),
