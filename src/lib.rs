@@ -7,6 +7,7 @@
 
 pub mod alloc;
 pub mod cli;
+pub mod clock;
 pub mod codex;
 pub mod config;
 pub mod flight;

@@ -448,7 +448,7 @@ async fn resolve_ref(
     let index = store.index();
     let known = index.ref_commit(&spec.owner, &spec.repo, name)?;
     if let Some((sha, at)) = known {
-        let age = crate::remote::ratelimit::now_epoch() as i64 - at;
+        let age = crate::clock::now() - at;
         if age >= 0 && (age as u64) < ttl.as_secs() {
             return Ok(sha);
         }

@@ -149,7 +149,7 @@ pub async fn run(ns: Arc<Namespace>, web_url: String, api_url: String) -> anyhow
         mounts: Arc::clone(&mounts),
         status: DaemonStatus {
             pid: std::process::id(),
-            started_at: crate::remote::ratelimit::now_epoch() as i64,
+            started_at: crate::clock::now(),
             socket: socket.clone(),
             cache_dir: ns.store().root().to_path_buf(),
             api_url,

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use globset::{GlobBuilder, GlobMatcher};
 
+use crate::clock::now;
 use crate::fs::core::{FsOptions, View};
 use crate::fs::inode::RepoContext;
 use crate::fs::{Mount, MountOptions};
@@ -38,10 +39,6 @@ pub fn default_ttl(bytes: u64) -> Duration {
         b if b < 100_000_000 => Duration::from_secs(12 * 3600),
         _ => Duration::from_secs(24 * 3600),
     }
-}
-
-fn now() -> i64 {
-    crate::remote::ratelimit::now_epoch() as i64
 }
 
 #[derive(Debug, thiserror::Error)]

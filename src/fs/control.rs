@@ -149,8 +149,7 @@ impl ControlFiles {
     fn needs_scan(&self, org: &str) -> bool {
         match self.ns.store().index().scan(org) {
             Ok(Some(scan)) if scan.state == "finished" => {
-                let age =
-                    crate::remote::ratelimit::now_epoch() as i64 - scan.finished_at.unwrap_or(0);
+                let age = crate::clock::now() - scan.finished_at.unwrap_or(0);
                 age < 0 || age as u64 >= PATTERNS_MAX_AGE.as_secs()
             }
             _ => true,

@@ -295,10 +295,7 @@ impl FsCore {
 
     fn touch(&self, sha: crate::oid::Sha) {
         self.touched.lock().expect("touched poisoned").insert(sha);
-        self.last_read.store(
-            crate::remote::ratelimit::now_epoch() as i64,
-            Ordering::Relaxed,
-        );
+        self.last_read.store(crate::clock::now(), Ordering::Relaxed);
     }
 
     /// When a file was last read through this mount (epoch seconds; 0: never).

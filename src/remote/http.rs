@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::ratelimit::{
-    CORE, Governor, MAX_ATTEMPTS, SECONDARY_LIMIT_MIN_WAIT, backoff_delay, now_epoch, retry_after,
+    CORE, Governor, MAX_ATTEMPTS, SECONDARY_LIMIT_MIN_WAIT, backoff_delay, retry_after,
 };
 use super::tree::split_listing;
 use super::types::wire;
@@ -30,6 +30,7 @@ use super::{
     ByteStream, CachedResponse, CommitInfo, GitHubClient, Owner, RateLimit, RefPoll, RemoteError,
     RepoInfo, ResponseCache, Tree,
 };
+use crate::clock::epoch_secs;
 use crate::config::{Settings, Token};
 use crate::flight::SingleFlight;
 use crate::logging::error_chain;
@@ -405,7 +406,7 @@ impl Inner {
                         let error = RemoteError::RateLimited {
                             what: what.clone(),
                             resource: "secondary".into(),
-                            reset: now_epoch() + wait.as_secs(),
+                            reset: epoch_secs() + wait.as_secs(),
                         };
                         // A `retry-after` past the longest wait fails now, like a primary
                         // limit whose reset is too far: no caller (a FUSE read) waits longer.

@@ -6,11 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
 
 use super::types::RateLimit;
+use crate::clock::epoch_secs;
 
 /// First retry delay for 5xx and connection errors; doubles each attempt, with full jitter.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
@@ -30,13 +31,6 @@ pub const CORE: &str = "core";
 #[derive(Debug, Default)]
 pub struct Governor {
     budgets: Mutex<BTreeMap<String, RateLimit>>,
-}
-
-pub fn now_epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs()
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
@@ -105,7 +99,7 @@ impl Governor {
         if budget.remaining > 0 {
             return None;
         }
-        let now = now_epoch();
+        let now = epoch_secs();
         if budget.reset <= now {
             return None;
         }
@@ -120,7 +114,7 @@ impl Governor {
         let mut budgets = self.budgets.lock().expect("rate-limit map poisoned");
         if let Some(budget) = budgets.get_mut(resource)
             && budget.remaining == 0
-            && budget.reset <= now_epoch()
+            && budget.reset <= epoch_secs()
         {
             budget.remaining = budget.limit;
         }
@@ -157,7 +151,7 @@ mod tests {
     #[test]
     fn exhausted_budget_waits_until_reset() {
         let governor = Governor::default();
-        let reset = now_epoch() + 30;
+        let reset = epoch_secs() + 30;
         governor.observe(&headers(&[
             ("x-ratelimit-limit", "60"),
             ("x-ratelimit-remaining", "0"),
@@ -182,7 +176,7 @@ mod tests {
         governor.observe(&headers(&[
             ("x-ratelimit-limit", "60"),
             ("x-ratelimit-remaining", "3"),
-            ("x-ratelimit-reset", &(now_epoch() + 100).to_string()),
+            ("x-ratelimit-reset", &(epoch_secs() + 100).to_string()),
         ]));
         assert!(governor.wait_before_request(CORE).is_none());
         assert_eq!(governor.snapshot()[0].used, 57);

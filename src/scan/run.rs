@@ -132,7 +132,7 @@ impl Scanner {
         let index = self.ns.store().index();
         let sent_before = self.ns.client().counts().sent;
         let (repos, offline) = self.list(&org).await?;
-        let now = crate::remote::ratelimit::now_epoch() as i64;
+        let now = crate::clock::now();
         let selected: Vec<RepoInfo> = repos
             .into_iter()
             .filter(|r| options.filter.accepts(r, now))
@@ -248,7 +248,7 @@ impl Scanner {
             .repo_patterns(org, &repo.name, commit, EXTRACTOR_VERSION)
             .map_err(|e| e.to_string())?
         {
-            let age = crate::remote::ratelimit::now_epoch() as i64 - at;
+            let age = crate::clock::now() - at;
             let fresh = options
                 .max_result_age
                 .is_none_or(|max| age >= 0 && (age as u64) < max.as_secs());

@@ -5,10 +5,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::{Index, StoreError};
-
-fn now() -> i64 {
-    crate::remote::ratelimit::now_epoch() as i64
-}
+use crate::clock::now;
 
 /// One allocation as recorded.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -17,6 +17,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
+use crate::clock::now;
 use crate::oid::Sha;
 use crate::remote::{CachedResponse, CommitInfo, Owner, RepoInfo, ResponseCache, Tree, TreeEntry};
 
@@ -105,10 +106,6 @@ pub struct BlobRow {
     pub size: u64,
     /// Epoch seconds of the last read through the namespace (or of storing it).
     pub last_access: i64,
-}
-
-fn now() -> i64 {
-    crate::remote::ratelimit::now_epoch() as i64
 }
 
 impl Index {

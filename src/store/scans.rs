@@ -8,11 +8,8 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Index, StoreError};
+use crate::clock::now;
 use crate::oid::Sha;
-
-fn now() -> i64 {
-    crate::remote::ratelimit::now_epoch() as i64
-}
 
 /// The state of an org's latest scan run.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
