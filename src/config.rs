@@ -16,11 +16,27 @@ use url::Url;
 /// GitHub's public API.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
+/// The environment variables a daemon is started with (see [`Settings::daemon_env`]).
+pub const API_URL_ENV: &str = "HEIMDALL_API_URL";
+pub const CACHE_DIR_ENV: &str = "HEIMDALL_CACHE_DIR";
+pub const CACHE_MAX_SIZE_ENV: &str = "HEIMDALL_CACHE_MAX_SIZE";
+
 /// Concurrent requests to GitHub. GitHub asks integrators not to make many concurrent
 /// requests (secondary limits start at 100); 16 keeps well below that, and a 200-repo
 /// scan at 20 ms latency took 2.15 s with it against 3.07 s with 8 (scripts/bench-scan.sh).
 /// Secondary limits that trip anyway are waited out (`retry-after`).
 pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// A response that stalls this long between reads is dropped and retried
+/// (`HEIMDALL_READ_TIMEOUT_MS`).
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest wait for a primary rate-limit reset before failing (`HEIMDALL_MAX_RATE_LIMIT_WAIT`):
+/// GitHub's windows are an hour; a quarter of one is as long as a read should wait.
+pub const DEFAULT_MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// How often the daemon's cleaner looks for expired allocations (`HEIMDALL_CLEAN_INTERVAL`).
+pub const DEFAULT_CLEAN_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 /// Largest hosts.yml we read: gh writes a few hundred bytes.
 const MAX_GH_HOSTS_BYTES: u64 = 64 * 1024;
@@ -87,6 +103,8 @@ pub enum ConfigError {
     },
     #[error("no cache directory: set --cache-dir, HEIMDALL_CACHE_DIR, XDG_CACHE_HOME or HOME")]
     NoCacheDir,
+    #[error("{name}: {why}")]
+    Invalid { name: &'static str, why: String },
 }
 
 /// Settings shared by every command.
@@ -103,6 +121,17 @@ pub struct Settings {
     pub no_retry_delay: bool,
     /// Longest we wait for a primary rate-limit reset before failing with `RateLimited`.
     pub max_rate_limit_wait: Duration,
+    /// A response stalled this long between reads is dropped (and retried).
+    pub read_timeout: Duration,
+    /// The cache budget the daemon holds and `cache gc` enforces; `None`: 10% of the
+    /// cache's disk, at most 20 GiB.
+    pub cache_max_size: Option<u64>,
+    /// The user's runtime directory for Heimdall (the daemon's socket).
+    pub runtime_dir: PathBuf,
+    /// Where allocations are mounted.
+    pub alloc_root: PathBuf,
+    /// How often the daemon's cleaner releases expired allocations.
+    pub clean_interval: Duration,
 }
 
 /// Where settings come from, so tests can resolve them without touching the process env.
@@ -111,6 +140,7 @@ pub struct SettingsInput {
     pub api_url: Option<String>,
     pub cache_dir: Option<PathBuf>,
     pub concurrency: Option<usize>,
+    pub cache_max_size: Option<u64>,
 }
 
 /// The environment, injectable for tests.
@@ -133,12 +163,12 @@ impl Settings {
         let api_url = parse_api_url(
             &input
                 .api_url
-                .or_else(|| env.var("HEIMDALL_API_URL"))
+                .or_else(|| env.var(API_URL_ENV))
                 .unwrap_or_else(|| DEFAULT_API_URL.to_string()),
         )?;
         let cache_dir = match input
             .cache_dir
-            .or_else(|| env.var("HEIMDALL_CACHE_DIR").map(PathBuf::from))
+            .or_else(|| env.var(CACHE_DIR_ENV).map(PathBuf::from))
         {
             Some(dir) => dir,
             None => default_cache_dir(env).ok_or(ConfigError::NoCacheDir)?,
@@ -147,10 +177,35 @@ impl Settings {
             Some((token, source)) => (Some(token), Some(source)),
             None => (None, None),
         };
-        let max_wait_secs = env
+        let max_rate_limit_wait = env
             .var("HEIMDALL_MAX_RATE_LIMIT_WAIT")
             .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(15 * 60);
+            .map_or(DEFAULT_MAX_RATE_LIMIT_WAIT, Duration::from_secs);
+        let read_timeout = env
+            .var("HEIMDALL_READ_TIMEOUT_MS")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(DEFAULT_READ_TIMEOUT, Duration::from_millis);
+        let cache_max_size = match input.cache_max_size {
+            Some(bytes) => Some(bytes),
+            None => env
+                .var(CACHE_MAX_SIZE_ENV)
+                .map(|text| parse_size(&text))
+                .transpose()
+                .map_err(|why| ConfigError::Invalid {
+                    name: CACHE_MAX_SIZE_ENV,
+                    why,
+                })?,
+        };
+        let runtime_dir = runtime_dir(env);
+        let alloc_root = env
+            .var("HEIMDALL_ALLOC_ROOT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| runtime_dir.join("alloc"));
+        let clean_interval = env
+            .var("HEIMDALL_CLEAN_INTERVAL")
+            .and_then(|v| humantime::parse_duration(&v).ok())
+            .filter(|d| !d.is_zero())
+            .unwrap_or(DEFAULT_CLEAN_INTERVAL);
         Ok(Settings {
             api_url,
             token,
@@ -158,8 +213,26 @@ impl Settings {
             cache_dir,
             concurrency: input.concurrency.unwrap_or(DEFAULT_CONCURRENCY).max(1),
             no_retry_delay: env.var("HEIMDALL_NO_RETRY_DELAY").is_some_and(|v| v != "0"),
-            max_rate_limit_wait: Duration::from_secs(max_wait_secs),
+            max_rate_limit_wait,
+            read_timeout,
+            cache_max_size,
+            runtime_dir,
+            alloc_root,
+            clean_interval,
         })
+    }
+
+    /// What a daemon started by this command must serve, whatever the environment of
+    /// whoever starts it next: the API, the cache and its budget.
+    pub fn daemon_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            (API_URL_ENV, self.api_url.to_string()),
+            (CACHE_DIR_ENV, self.cache_dir.to_string_lossy().into_owned()),
+        ];
+        if let Some(bytes) = self.cache_max_size {
+            env.push((CACHE_MAX_SIZE_ENV, bytes.to_string()));
+        }
+        env
     }
 
     /// The github.com-style web host, for `user.heimdall.url` links.
@@ -199,6 +272,60 @@ pub fn parse_api_url(text: &str) -> Result<Url, ConfigError> {
     let path = url.path().trim_end_matches('/').to_string();
     url.set_path(&path);
     Ok(url)
+}
+
+/// The user's runtime directory for Heimdall: `$HEIMDALL_RUNTIME_DIR`, else
+/// `$XDG_RUNTIME_DIR/heimdall`, else `/tmp/heimdall-<uid>` (made and checked by the daemon's
+/// protocol, which refuses one another user owns).
+fn runtime_dir(env: &dyn Env) -> PathBuf {
+    if let Some(dir) = env.var("HEIMDALL_RUNTIME_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = env.var("XDG_RUNTIME_DIR") {
+        return PathBuf::from(dir).join("heimdall");
+    }
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    PathBuf::from(format!("/tmp/heimdall-{uid}"))
+}
+
+/// `RUST_LOG`, which overrides `-v`/`-q` (read before any other setting, for logging).
+pub fn log_filter() -> Option<String> {
+    ProcessEnv.var("RUST_LOG")
+}
+
+/// Where `program` is on `$PATH`, if anywhere (fusermount3, for mounting).
+pub fn program_on_path(program: &str) -> Option<PathBuf> {
+    ProcessEnv
+        .var("PATH")?
+        .split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|p| p.exists())
+}
+
+/// `10G`, `512M`, `1.5T`, `4096` (bytes): K, M, G and T are powers of 1024.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&text[..i], &text[i..]),
+        None => (text, ""),
+    };
+    let scale: u64 = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(format!("`{text}` is not a size (like 512M or 10G)")),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (like 512M or 10G)"))?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(format!("`{text}` is not a size (like 512M or 10G)"));
+    }
+    Ok((value * scale as f64) as u64)
 }
 
 fn default_cache_dir(env: &dyn Env) -> Option<PathBuf> {
@@ -394,5 +521,62 @@ mod tests {
         };
         let s = Settings::resolve(input, &e).unwrap();
         assert_eq!(s.web_url(), "https://ghe.example.com");
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert_eq!(parse_size("10G").unwrap(), 10 << 30);
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("1.5k").unwrap(), 1536);
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("-1G").is_err());
+        assert!(parse_size("3X").is_err());
+    }
+
+    #[test]
+    fn daemon_settings_resolve_from_the_environment() {
+        let e = env(&[
+            ("HOME", "/h"),
+            ("XDG_RUNTIME_DIR", "/run/user/7"),
+            ("HEIMDALL_CACHE_MAX_SIZE", "2G"),
+            ("HEIMDALL_CLEAN_INTERVAL", "10s"),
+            ("HEIMDALL_READ_TIMEOUT_MS", "250"),
+        ]);
+        let s = Settings::resolve(SettingsInput::default(), &e).unwrap();
+        assert_eq!(s.runtime_dir, PathBuf::from("/run/user/7/heimdall"));
+        assert_eq!(s.alloc_root, PathBuf::from("/run/user/7/heimdall/alloc"));
+        assert_eq!(s.cache_max_size, Some(2 << 30));
+        assert_eq!(s.clean_interval, Duration::from_secs(10));
+        assert_eq!(s.read_timeout, Duration::from_millis(250));
+        assert!(
+            s.daemon_env()
+                .contains(&(CACHE_MAX_SIZE_ENV, (2u64 << 30).to_string()))
+        );
+        // The flag wins over the environment.
+        let input = SettingsInput {
+            cache_max_size: Some(5),
+            ..Default::default()
+        };
+        assert_eq!(
+            Settings::resolve(input, &e).unwrap().cache_max_size,
+            Some(5)
+        );
+        let bad = env(&[("HOME", "/h"), ("HEIMDALL_CACHE_MAX_SIZE", "lots")]);
+        let err = Settings::resolve(SettingsInput::default(), &bad).unwrap_err();
+        assert!(
+            err.to_string().starts_with("HEIMDALL_CACHE_MAX_SIZE: "),
+            "{err}"
+        );
+        let alloc = env(&[
+            ("HOME", "/h"),
+            ("HEIMDALL_RUNTIME_DIR", "/r"),
+            ("HEIMDALL_ALLOC_ROOT", "/a"),
+        ]);
+        let s = Settings::resolve(SettingsInput::default(), &alloc).unwrap();
+        assert_eq!(
+            (s.runtime_dir, s.alloc_root),
+            (PathBuf::from("/r"), PathBuf::from("/a"))
+        );
     }
 }

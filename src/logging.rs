@@ -14,9 +14,7 @@ pub fn init(verbose: u8, quiet: bool) {
         (false, 2) => "debug",
         (false, _) => "trace",
     };
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .filter(|v| !v.is_empty())
+    let filter = crate::config::log_filter()
         .and_then(|v| EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| EnvFilter::new(format!("heimdall={level},warn")));
     let _ = tracing_subscriber::fmt()

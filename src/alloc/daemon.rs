@@ -2,7 +2,7 @@
 //! the CLI on a Unix socket in the runtime directory. The CLI starts it on demand
 //! ([`ensure_running`]); it logs to `<cache>/daemon.log`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,39 +11,16 @@ use tokio::net::{UnixListener, UnixStream};
 
 use super::mounts::Mounts;
 use super::protocol::{self, DaemonStatus, MAX_LINE, Request, Response};
-use super::{AllocateRequest, Allocator, CLEAN_INTERVAL};
+use super::{AllocateRequest, Allocator};
+use crate::config::Settings;
 use crate::namespace::{self, Namespace};
 
 /// How long the CLI waits for a daemon it started to listen.
 pub const START_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Where allocations are mounted: `$HEIMDALL_ALLOC_ROOT`, else `<runtime>/alloc`.
-pub fn alloc_root(runtime: &Path) -> PathBuf {
-    std::env::var_os("HEIMDALL_ALLOC_ROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| runtime.join("alloc"))
-}
-
-/// `HEIMDALL_CACHE_MAX_SIZE` (like 10G), else 10% of the disk, at most 20 GiB.
-fn cache_budget(cache: &Path) -> anyhow::Result<u64> {
-    match std::env::var(crate::cli::CACHE_MAX_SIZE_ENV) {
-        Ok(text) => crate::store::maintain::parse_size(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", crate::cli::CACHE_MAX_SIZE_ENV)),
-        Err(_) => Ok(crate::store::maintain::default_budget(cache)),
-    }
-}
-
-fn clean_interval() -> Duration {
-    std::env::var("HEIMDALL_CLEAN_INTERVAL")
-        .ok()
-        .and_then(|v| humantime::parse_duration(&v).ok())
-        .filter(|d| !d.is_zero())
-        .unwrap_or(CLEAN_INTERVAL)
-}
-
 /// Starts the daemon unless one answers on `socket`: re-runs this binary as
 /// `heimdall daemon run` in its own session, logging to `log`, and waits until it listens.
-/// `env` is what the daemon must serve (its API URL and cache dir), whatever the
+/// `env` is what the daemon must serve ([`Settings::daemon_env`]), whatever the
 /// environment of this command was.
 pub fn ensure_running(socket: &Path, log: &Path, env: &[(&str, String)]) -> std::io::Result<()> {
     use std::os::unix::process::CommandExt;
@@ -122,23 +99,26 @@ struct State {
 
 /// Runs the daemon until `daemon stop`, SIGINT, SIGTERM, or until it has had nothing
 /// mounted for [`IDLE_EXIT`].
-pub async fn run(ns: Arc<Namespace>, web_url: String, api_url: String) -> anyhow::Result<()> {
+pub async fn run(ns: Arc<Namespace>, settings: &Settings) -> anyhow::Result<()> {
     use std::sync::atomic::Ordering;
-    let runtime = protocol::runtime_dir()?;
+    let runtime = protocol::prepare_runtime_dir(&settings.runtime_dir)?;
     let socket = protocol::socket_path(&runtime, ns.store().root());
     let Some(listener) = bind(&socket)? else {
         tracing::info!(socket = %socket.display(), "another daemon is running");
         return Ok(());
     };
-    let root = alloc_root(&runtime);
+    let root = settings.alloc_root.clone();
     std::fs::create_dir_all(&root)?;
+    let web_url = settings.web_url();
     let allocator = Arc::new(Allocator::new(
         Arc::clone(&ns),
         root.clone(),
         web_url.clone(),
     ));
     let mounts = Arc::new(Mounts::new(Arc::clone(&ns), web_url));
-    let budget = cache_budget(ns.store().root())?;
+    let budget = settings
+        .cache_max_size
+        .unwrap_or_else(|| crate::store::maintain::default_budget(ns.store().root()));
     ns.store().set_budget(budget, allocator.pin_check())?;
     tracing::info!(bytes = budget, "cache budget");
     let (restored, lost) = allocator.restore().await?;
@@ -152,7 +132,7 @@ pub async fn run(ns: Arc<Namespace>, web_url: String, api_url: String) -> anyhow
             started_at: crate::clock::now(),
             socket: socket.clone(),
             cache_dir: ns.store().root().to_path_buf(),
-            api_url,
+            api_url: settings.api_url.to_string(),
             alloc_root: root,
             allocations: 0,
             mounts: Vec::new(),
@@ -162,7 +142,7 @@ pub async fn run(ns: Arc<Namespace>, web_url: String, api_url: String) -> anyhow
     });
     let cleaner = {
         let allocator = Arc::clone(&allocator);
-        let interval = clean_interval();
+        let interval = settings.clean_interval;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

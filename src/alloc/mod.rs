@@ -28,8 +28,6 @@ use crate::store::{AllocationRow, NewAllocation};
 pub const MAX_TTL: Duration = Duration::from_secs(7 * 86400);
 /// Allocations without an explicit TTL are released after this, whatever happens.
 pub const FORCE_RELEASE_AGE: Duration = Duration::from_secs(48 * 3600);
-/// How often the cleaner looks for expired allocations (`HEIMDALL_CLEAN_INTERVAL`).
-pub const CLEAN_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 /// The TTL of an allocation of `bytes` without `--ttl`: small (< 1 MB) 1 h, medium
 /// (< 100 MB) 12 h, larger 24 h.

@@ -96,16 +96,13 @@ pub struct DaemonStatus {
     pub mounts: Vec<String>,
 }
 
-/// The user's runtime directory for Heimdall: `$HEIMDALL_RUNTIME_DIR`, else
-/// `$XDG_RUNTIME_DIR/heimdall`, else `/tmp/heimdall-<uid>`; created 0700 and refused if
-/// another user owns it.
-pub fn runtime_dir() -> std::io::Result<PathBuf> {
+/// The user's runtime directory for Heimdall ([`crate::config::Settings::runtime_dir`]),
+/// created 0700 and refused if another user owns it.
+pub fn prepare_runtime_dir(dir: &Path) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    // SAFETY: getuid cannot fail.
     let uid = unsafe { libc::getuid() };
-    let dir = std::env::var_os("HEIMDALL_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("heimdall")))
-        .unwrap_or_else(|| PathBuf::from(format!("/tmp/heimdall-{uid}")));
+    let dir = dir.to_path_buf();
     std::fs::create_dir_all(&dir)?;
     let meta = std::fs::metadata(&dir)?;
     if meta.uid() != uid {

@@ -87,7 +87,8 @@ impl<'a> Client<'a> {
     /// another API is refused.
     pub fn connect(settings: &'a Settings, start: bool) -> Result<Client<'a>> {
         let cache_dir = &settings.cache_dir;
-        let runtime = protocol::runtime_dir().context("cannot prepare the runtime directory")?;
+        let runtime = protocol::prepare_runtime_dir(&settings.runtime_dir)
+            .context("cannot prepare the runtime directory")?;
         std::fs::create_dir_all(cache_dir)
             .with_context(|| format!("cannot create `{}`", cache_dir.display()))?;
         let client = Client {
@@ -110,13 +111,7 @@ impl<'a> Client<'a> {
     }
 
     fn start(&self) -> Result<()> {
-        let env = [
-            ("HEIMDALL_API_URL", self.settings.api_url.to_string()),
-            (
-                "HEIMDALL_CACHE_DIR",
-                self.settings.cache_dir.to_string_lossy().into_owned(),
-            ),
-        ];
+        let env = self.settings.daemon_env();
         ensure_running(
             &self.socket,
             &self.settings.cache_dir.join("daemon.log"),

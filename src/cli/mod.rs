@@ -34,7 +34,7 @@ pub struct Cli {
     concurrency: Option<usize>,
     /// Cache budget: what the daemon holds and `cache gc` enforces, like 10G
     /// [env: HEIMDALL_CACHE_MAX_SIZE] [default: 10% of the disk, at most 20G]
-    #[arg(long, global = true, value_name = "SIZE", value_parser = crate::store::maintain::parse_size)]
+    #[arg(long, global = true, value_name = "SIZE", value_parser = crate::config::parse_size)]
     cache_max_size: Option<u64>,
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -53,6 +53,7 @@ impl Cli {
             api_url: self.api_url.clone(),
             cache_dir: self.cache_dir.clone(),
             concurrency: self.concurrency,
+            cache_max_size: self.cache_max_size,
         };
         Ok(Settings::resolve(input, &ProcessEnv)?)
     }
@@ -156,7 +157,7 @@ enum CacheCommand {
     /// Evict the least recently read objects until the cache fits in a size
     Gc {
         /// Budget, like 512M or 10G [default: --cache-max-size, else 10% of the disk, at most 20G]
-        #[arg(long, value_name = "SIZE", value_parser = crate::store::maintain::parse_size)]
+        #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_size)]
         max_size: Option<u64>,
         #[arg(long)]
         json: bool,
@@ -188,9 +189,6 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 fn one_line(error: &anyhow::Error) -> String {
     crate::logging::error_chain(error.as_ref())
 }
-
-/// The cache budget, for the daemon and `cache gc` (`--cache-max-size`).
-pub const CACHE_MAX_SIZE_ENV: &str = "HEIMDALL_CACHE_MAX_SIZE";
 
 mod alloc;
 mod github;
@@ -247,10 +245,6 @@ impl ResponseCache for StoreCache {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    if let Some(bytes) = cli.cache_max_size {
-        // SAFETY: no other thread runs yet; the daemon this process may start inherits it.
-        unsafe { std::env::set_var(CACHE_MAX_SIZE_ENV, bytes.to_string()) };
-    }
     if let Command::Mount(args) = &cli.command
         && !args.foreground
     {
@@ -294,12 +288,11 @@ fn run(cli: Cli) -> Result<()> {
             Command::Cat { target } => cat(&app, &target).await,
             Command::Mount(args) => mount::serve(app.namespace, &app.settings, args).await,
             Command::Github { command } => github::run(app.namespace, command, cli.quiet).await,
-            Command::Webhook(args) => webhook::run(app.namespace, args).await,
+            Command::Webhook(args) => webhook::run(app.namespace, &app.settings, args).await,
             Command::Daemon {
                 command: alloc::DaemonCommand::Run,
             } => {
-                let api = app.settings.api_url.to_string();
-                crate::alloc::daemon::run(app.namespace, app.settings.web_url(), api).await
+                crate::alloc::daemon::run(app.namespace, &app.settings).await
             }
             Command::Unmount { .. }
             | Command::Allocate(_)
@@ -514,8 +507,9 @@ fn cache_verify(app: &App, json: bool) -> Result<()> {
 }
 
 fn cache_gc(app: &App, max_size: Option<u64>, json: bool) -> Result<()> {
-    let max =
-        max_size.unwrap_or_else(|| crate::store::maintain::default_budget(app.store().root()));
+    let max = max_size
+        .or(app.settings.cache_max_size)
+        .unwrap_or_else(|| crate::store::maintain::default_budget(app.store().root()));
     // Nothing is pinned from here: an object evicted under a live mount stays readable
     // through the files already open on it and is fetched again when next needed.
     let report = app.store().gc(max, &|_| false)?;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use crate::alloc::protocol::{self, Request, Response};
+use crate::config::Settings;
 use crate::namespace::Namespace;
 use crate::webhook::{Push, PushSink, Receiver};
 
@@ -21,7 +22,7 @@ pub struct WebhookArgs {
     #[arg(long, value_name = "FILE")]
     secret_file: PathBuf,
     /// Largest delivery accepted, like 5M
-    #[arg(long, value_name = "SIZE", value_parser = crate::store::maintain::parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_size)]
     max_body: Option<u64>,
 }
 
@@ -66,9 +67,10 @@ impl PushSink for Forward {
     }
 }
 
-pub async fn run(ns: Arc<Namespace>, args: WebhookArgs) -> Result<()> {
+pub async fn run(ns: Arc<Namespace>, settings: &Settings, args: WebhookArgs) -> Result<()> {
     let secret = crate::webhook::read_secret(&args.secret_file)?;
-    let runtime = protocol::runtime_dir().context("cannot prepare the runtime directory")?;
+    let runtime = protocol::prepare_runtime_dir(&settings.runtime_dir)
+        .context("cannot prepare the runtime directory")?;
     let socket = protocol::socket_path(&runtime, ns.store().root());
     let max_body = args.max_body.unwrap_or(crate::webhook::DEFAULT_MAX_BODY);
     let receiver = Arc::new(Receiver::new(

@@ -727,7 +727,9 @@ fn explain_mount_error(error: io::Error, mountpoint: &Path) -> io::Error {
     let why = if !Path::new("/dev/fuse").exists() {
         "/dev/fuse does not exist (load the fuse module, or run where FUSE is available)"
             .to_string()
-    } else if which("fusermount3").is_none() && which("fusermount").is_none() {
+    } else if crate::config::program_on_path("fusermount3").is_none()
+        && crate::config::program_on_path("fusermount").is_none()
+    {
         "fusermount3 is not installed (apt-get install fuse3)".to_string()
     } else {
         error.to_string()
@@ -736,14 +738,6 @@ fn explain_mount_error(error: io::Error, mountpoint: &Path) -> io::Error {
         error.kind(),
         format!("cannot mount at `{}`: {why}", mountpoint.display()),
     )
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| Path::new(dir).join(program))
-        .find(|p| p.exists())
 }
 
 /// Unmounts a Heimdall mount by path (from another process).
@@ -774,7 +768,7 @@ pub fn unmount_lazy(mountpoint: &Path) -> io::Result<()> {
 fn unmount_with(mountpoint: &Path, attempts: [(&str, &[&str]); 3]) -> io::Result<()> {
     let mut last = String::from("no unmount tool found (install fuse3)");
     for (tool, args) in attempts {
-        if which(tool).is_none() {
+        if crate::config::program_on_path(tool).is_none() {
             continue;
         }
         let out = std::process::Command::new(tool)

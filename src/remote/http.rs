@@ -53,8 +53,6 @@ const MAX_TREE_JSON_BYTES: usize = 128 << 20;
 const MAX_ERROR_BYTES: usize = 64 << 10;
 /// Connecting must not take longer than this.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// A response that stalls this long between reads is dropped and retried.
-const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Characters escaped in one path segment (owner, repo, ref): everything that could
 /// change the path's meaning.
@@ -148,15 +146,10 @@ impl HttpClient {
         settings: &Settings,
         cache: Option<Arc<dyn ResponseCache>>,
     ) -> Result<Self, RemoteError> {
-        let read_timeout = std::env::var("HEIMDALL_READ_TIMEOUT_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map(Duration::from_millis)
-            .unwrap_or(DEFAULT_READ_TIMEOUT);
         let http = reqwest::Client::builder()
             .user_agent(concat!("heimdall/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(read_timeout)
+            .read_timeout(settings.read_timeout)
             .pool_max_idle_per_host(settings.concurrency)
             .build()
             .map_err(|e| RemoteError::Network {

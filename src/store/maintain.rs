@@ -250,31 +250,6 @@ pub fn default_budget(dir: &Path) -> u64 {
     (disk / 10).min(CAP)
 }
 
-/// `10G`, `512M`, `1.5T`, `4096` (bytes): K, M, G and T are powers of 1024.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => (&text[..i], &text[i..]),
-        None => (text, ""),
-    };
-    let scale: u64 = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
-        "" => 1,
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        "T" => 1 << 40,
-        _ => return Err(format!("`{text}` is not a size (like 512M or 10G)")),
-    };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size (like 512M or 10G)"))?;
-    if !value.is_finite() || value < 0.0 {
-        return Err(format!("`{text}` is not a size (like 512M or 10G)"));
-    }
-    Ok((value * scale as f64) as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,16 +313,5 @@ mod tests {
         assert!(store.blob_path(shas[2], 100).is_none());
         assert!(store.blob_path(shas[3], 100).is_some(), "most recent");
         assert_eq!(store.index().blob_totals().unwrap(), (2, 200));
-    }
-
-    #[test]
-    fn sizes_parse() {
-        assert_eq!(parse_size("4096").unwrap(), 4096);
-        assert_eq!(parse_size("10G").unwrap(), 10 << 30);
-        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
-        assert_eq!(parse_size("1.5k").unwrap(), 1536);
-        assert!(parse_size("ten").is_err());
-        assert!(parse_size("-1G").is_err());
-        assert!(parse_size("3X").is_err());
     }
 }

@@ -63,6 +63,11 @@ impl Hub {
             concurrency: 8,
             no_retry_delay: true,
             max_rate_limit_wait: Duration::from_secs(30),
+            read_timeout: heimdall::config::DEFAULT_READ_TIMEOUT,
+            cache_max_size: None,
+            runtime_dir: cache.path().join("run"),
+            alloc_root: cache.path().join("run").join("alloc"),
+            clean_interval: heimdall::config::DEFAULT_CLEAN_INTERVAL,
         };
         (settings, cache)
     }
