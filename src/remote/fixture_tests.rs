@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
-use super::http::{next_link, parse_timestamp};
+use super::http::next_link;
 use super::ratelimit::{parse_headers, retry_after};
+use super::rest::parse_timestamp;
 use super::tree::split_listing;
 use super::types::wire;
 use super::{Mode, Owner, RepoInfo};

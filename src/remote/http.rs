@@ -1,4 +1,5 @@
-//! The [`GitHubClient`] over GitHub's REST API with reqwest.
+//! The HTTP side of the REST client ([`HttpClient`], with reqwest); its endpoints are in
+//! [`super::rest`].
 //!
 //! Request life: wait out an exhausted primary budget (bounded), take a concurrency
 //! permit, send, record `x-ratelimit-*`, classify the status. Transient failures (5xx,
@@ -11,82 +12,33 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, IF_NONE_MATCH};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::client::{ByteStream, CachedResponse, RequestCounts, ResponseCache};
+use super::error::RemoteError;
 use super::ratelimit::{
     CORE, Governor, MAX_ATTEMPTS, SECONDARY_LIMIT_MIN_WAIT, backoff_delay, retry_after,
 };
-use super::tree::split_listing;
 use super::types::wire;
-use super::{
-    ByteStream, CachedResponse, CommitInfo, GitHubClient, Owner, RateLimit, RefPoll, RemoteError,
-    RepoInfo, ResponseCache, Tree,
-};
 use crate::clock::epoch_secs;
 use crate::config::{Settings, Token};
 use crate::flight::SingleFlight;
 use crate::logging::error_chain;
-use crate::oid::Sha;
 
-const ACCEPT_JSON: &str = "application/vnd.github+json";
-const ACCEPT_RAW: &str = "application/vnd.github.raw+json";
-const ACCEPT_SHA: &str = "application/vnd.github.sha";
+pub(super) const ACCEPT_JSON: &str = "application/vnd.github+json";
 /// The REST API version this client was written against.
 const API_VERSION: &str = "2022-11-28";
-/// GitHub's largest page.
-const PER_PAGE: u32 = 100;
-/// Pages followed for one listing: 100,000 repositories.
-const MAX_PAGES: usize = 1000;
 /// Largest ordinary JSON body (a page of 100 repositories is ~600 KB).
-const MAX_JSON_BYTES: usize = 32 << 20;
-/// Largest tree listing: GitHub truncates at 100,000 entries (~25 MB of JSON).
-const MAX_TREE_JSON_BYTES: usize = 128 << 20;
+pub(super) const MAX_JSON_BYTES: usize = 32 << 20;
 /// Largest error body we read for its message.
 const MAX_ERROR_BYTES: usize = 64 << 10;
 /// Connecting must not take longer than this.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Characters escaped in one path segment (owner, repo, ref): everything that could
-/// change the path's meaning.
-const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'\\');
-
-fn seg(text: &str) -> String {
-    utf8_percent_encode(text, SEGMENT).to_string()
-}
-
-/// Requests sent by one client.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct RequestCounts {
-    /// Requests sent, including retries and revalidations.
-    pub sent: u64,
-    /// Revalidations answered 304 (free on GitHub).
-    pub not_modified: u64,
-    /// Attempts that were retries.
-    pub retries: u64,
-    /// The last attempt got no answer at all (GitHub unreachable, or a timeout): the
-    /// mount serves what it has and says so in `/.status`.
-    pub unreachable: bool,
-}
 
 #[derive(Default)]
 struct Counters {
@@ -96,21 +48,21 @@ struct Counters {
     unreachable: std::sync::atomic::AtomicBool,
 }
 
-struct RequestSpec {
+pub(super) struct RequestSpec {
     url: String,
     accept: &'static str,
-    if_none_match: Option<String>,
+    pub(super) if_none_match: Option<String>,
     /// `GET /path` for messages: no host, no query, no headers.
-    what: String,
+    pub(super) what: String,
 }
 
 /// One JSON page: its body and the next page's URL.
 #[derive(Clone)]
-struct Page {
-    body: Bytes,
-    next: Option<String>,
+pub(super) struct Page {
+    pub(super) body: Bytes,
+    pub(super) next: Option<String>,
     etag: Option<String>,
-    not_modified: bool,
+    pub(super) not_modified: bool,
 }
 
 enum Attempt {
@@ -239,31 +191,6 @@ pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
     None
 }
 
-/// Parses GitHub's `2011-04-14T16:00:49Z` (and offsets such as `+02:00`) to epoch seconds.
-pub fn parse_timestamp(text: &str) -> Option<i64> {
-    let text = text.trim();
-    if text.len() < 19 {
-        return None;
-    }
-    let (civil, zone) = text.split_at(19);
-    let base = humantime::parse_rfc3339_weak(civil).ok()?;
-    let base = base.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
-    let zone = zone.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
-    let offset = match zone {
-        "" | "Z" | "z" => 0,
-        _ => {
-            let sign = match zone.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let (h, m) = zone[1..].split_once(':')?;
-            sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60)
-        }
-    };
-    Some(base - offset)
-}
-
 async fn read_bounded(
     mut response: reqwest::Response,
     max: usize,
@@ -289,7 +216,7 @@ async fn read_bounded(
     Ok(body.freeze())
 }
 
-fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, RemoteError> {
+pub(super) fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, RemoteError> {
     serde_json::from_slice(body).map_err(|e| RemoteError::Corrupt {
         what: what.to_string(),
         why: format!("unexpected JSON: {e}"),
@@ -600,7 +527,7 @@ async fn error_message(response: reqwest::Response, what: &str) -> String {
 
 impl HttpClient {
     /// A coalesced, revalidated JSON GET.
-    async fn get_revalidated(&self, path_or_url: String) -> Result<Page, RemoteError> {
+    pub(super) async fn get_revalidated(&self, path_or_url: String) -> Result<Page, RemoteError> {
         let inner = Arc::clone(&self.inner);
         let key = format!("rev {path_or_url}");
         self.inner
@@ -623,7 +550,11 @@ impl HttpClient {
     }
 
     /// A coalesced JSON GET of something immutable (addressed by SHA).
-    async fn get_immutable(&self, path: String, max: usize) -> Result<Page, RemoteError> {
+    pub(super) async fn get_immutable(
+        &self,
+        path: String,
+        max: usize,
+    ) -> Result<Page, RemoteError> {
         let inner = Arc::clone(&self.inner);
         let key = format!("imm {path}");
         self.inner
@@ -634,285 +565,34 @@ impl HttpClient {
             })
             .await
     }
-
-    async fn tree_listing(
-        &self,
-        owner: &str,
-        repo: &str,
-        sha: Sha,
-        recursive: bool,
-    ) -> Result<(Vec<Tree>, bool), RemoteError> {
-        let (root, trees, truncated) = self.tree_listing_of(owner, repo, sha, recursive).await?;
-        if root != sha {
-            return Err(RemoteError::Corrupt {
-                what: format!("GET /repos/{owner}/{repo}/git/trees/{sha}"),
-                why: format!("asked for tree {sha}, got {root}"),
-            });
-        }
-        Ok((trees, truncated))
-    }
-
-    /// The listing of `tree_ish` (a tree, or a commit whose tree GitHub peels): the root
-    /// tree's SHA as GitHub names it, the trees, and whether GitHub truncated them.
-    async fn tree_listing_of(
-        &self,
-        owner: &str,
-        repo: &str,
-        tree_ish: Sha,
-        recursive: bool,
-    ) -> Result<(Sha, Vec<Tree>, bool), RemoteError> {
-        let mut path = format!("/repos/{}/{}/git/trees/{}", seg(owner), seg(repo), tree_ish);
-        if recursive {
-            path.push_str("?recursive=1");
-        }
-        let page = self
-            .get_immutable(path.clone(), MAX_TREE_JSON_BYTES)
-            .await?;
-        let what = format!("GET {}", path.split('?').next().unwrap_or(&path));
-        let response: wire::TreeResponse = parse_json(&page.body, &what)?;
-        let sha = Sha::parse(&response.sha).map_err(|_| RemoteError::Corrupt {
-            what: what.clone(),
-            why: format!("`{}` is not a tree SHA", response.sha),
-        })?;
-        let split = split_listing(sha, &response, recursive);
-        let mut trees = split.trees;
-        // Root first, for callers that want it.
-        if let Some(pos) = trees.iter().position(|t| t.sha == sha) {
-            trees.swap(0, pos);
-        }
-        Ok((sha, trees, response.truncated))
-    }
-
-    fn complete_trees<'a>(
-        &'a self,
-        owner: &'a str,
-        repo: &'a str,
-        sha: Sha,
-    ) -> futures_util::future::BoxFuture<'a, Result<Vec<Tree>, RemoteError>> {
-        Box::pin(async move {
-            let (trees, truncated) = self.tree_listing(owner, repo, sha, true).await?;
-            if !truncated {
-                return Ok(trees);
-            }
-            self.expand_truncated(owner, repo, sha).await
-        })
-    }
-
-    /// The trees of `sha` whose recursive listing GitHub truncated: its own entries, then
-    /// each subtree's trees ([`HttpClient::complete_trees`]).
-    async fn expand_truncated(
-        &self,
-        owner: &str,
-        repo: &str,
-        sha: Sha,
-    ) -> Result<Vec<Tree>, RemoteError> {
-        tracing::info!(owner, repo, tree = %sha, "tree listing truncated; fetching subtrees one by one");
-        let root = self.tree(owner, repo, sha).await?;
-        let children: Vec<Sha> = root
-            .entries
-            .iter()
-            .filter(|e| e.mode == super::Mode::Tree)
-            .map(|e| e.sha)
-            .collect();
-        let mut all = vec![root];
-        let mut results = futures_util::stream::iter(children)
-            .map(|child| self.complete_trees(owner, repo, child))
-            .buffer_unordered(self.inner.concurrency);
-        while let Some(result) = results.next().await {
-            all.extend(result?);
-        }
-        Ok(all)
-    }
 }
 
-#[async_trait]
-impl GitHubClient for HttpClient {
-    async fn owner(&self, login: &str) -> Result<Owner, RemoteError> {
-        let path = format!("/users/{}", seg(login));
-        let page = self.get_revalidated(path.clone()).await?;
-        parse_json(&page.body, &format!("GET {path}"))
+/// What the endpoints ([`super::rest`]) use of the request machinery.
+impl HttpClient {
+    pub(super) fn spec(&self, path: &str, accept: &'static str) -> RequestSpec {
+        self.inner.spec(path, accept)
     }
 
-    async fn list_repos(&self, owner: &Owner) -> Result<Vec<RepoInfo>, RemoteError> {
-        let first = if owner.kind.eq_ignore_ascii_case("user") {
-            format!(
-                "/users/{}/repos?per_page={PER_PAGE}&type=owner",
-                seg(&owner.login)
-            )
-        } else {
-            format!(
-                "/orgs/{}/repos?per_page={PER_PAGE}&type=all",
-                seg(&owner.login)
-            )
-        };
-        let mut repos = Vec::new();
-        let mut next = Some(first);
-        let mut pages = 0;
-        while let Some(target) = next.take() {
-            pages += 1;
-            if pages > MAX_PAGES {
-                return Err(RemoteError::Corrupt {
-                    what: format!("GET /orgs/{}/repos", owner.login),
-                    why: format!("more than {MAX_PAGES} pages"),
-                });
-            }
-            let page = self.get_revalidated(target).await?;
-            let batch: Vec<RepoInfo> =
-                parse_json(&page.body, &format!("GET repos of {}", owner.login))?;
-            repos.extend(batch);
-            next = page.next;
-        }
-        Ok(repos)
+    /// A whole (bounded) body, not revalidated and not coalesced.
+    pub(super) async fn fetch(&self, spec: &RequestSpec, max: usize) -> Result<Page, RemoteError> {
+        self.inner.fetch(spec, max).await
     }
 
-    async fn repo(&self, owner: &str, repo: &str) -> Result<RepoInfo, RemoteError> {
-        let path = format!("/repos/{}/{}", seg(owner), seg(repo));
-        let page = self.get_revalidated(path.clone()).await?;
-        parse_json(&page.body, &format!("GET {path}"))
+    /// A streamed body that holds a concurrency permit until dropped.
+    pub(super) async fn stream(&self, spec: RequestSpec) -> Result<ByteStream, RemoteError> {
+        self.inner.stream(spec).await
     }
 
-    async fn poll_ref(
-        &self,
-        owner: &str,
-        repo: &str,
-        reference: &str,
-        known: Option<Sha>,
-    ) -> Result<RefPoll, RemoteError> {
-        let path = format!(
-            "/repos/{}/{}/commits/{}",
-            seg(owner),
-            seg(repo),
-            seg(reference)
-        );
-        let mut spec = self.inner.spec(&path, ACCEPT_SHA);
-        spec.if_none_match = known.map(|sha| format!("\"{sha}\""));
-        let page = match self.inner.fetch(&spec, 1024).await {
-            Ok(page) => page,
-            // GitHub answers 422 "No commit found for SHA" for an unknown ref.
-            Err(RemoteError::Unexpected {
-                what, status: 422, ..
-            }) => return Err(RemoteError::NotFound { what }),
-            Err(e) => return Err(e),
-        };
-        if page.not_modified {
-            return if known.is_some() {
-                Ok(RefPoll::Unchanged)
-            } else {
-                Err(RemoteError::Unexpected {
-                    what: spec.what,
-                    status: 304,
-                    message: "not modified without a known commit".into(),
-                })
-            };
-        }
-        let text = String::from_utf8_lossy(&page.body);
-        let sha = Sha::parse(text.trim()).map_err(|e| RemoteError::Corrupt {
-            what: spec.what,
-            why: e.to_string(),
-        })?;
-        Ok(if Some(sha) == known {
-            RefPoll::Unchanged
-        } else {
-            RefPoll::Moved(sha)
-        })
+    /// Requests at once to GitHub, for fan-outs that should not queue beyond it.
+    pub(super) fn concurrency(&self) -> usize {
+        self.inner.concurrency
     }
 
-    async fn commit(&self, owner: &str, repo: &str, sha: Sha) -> Result<CommitInfo, RemoteError> {
-        let path = format!("/repos/{}/{}/git/commits/{}", seg(owner), seg(repo), sha);
-        let page = self.get_immutable(path.clone(), MAX_JSON_BYTES).await?;
-        let what = format!("GET {path}");
-        let commit: wire::GitCommit = parse_json(&page.body, &what)?;
-        let corrupt = |why: String| RemoteError::Corrupt {
-            what: what.clone(),
-            why,
-        };
-        if Sha::parse(&commit.sha).ok() != Some(sha) {
-            return Err(corrupt(format!(
-                "asked for commit {sha}, got {}",
-                commit.sha
-            )));
-        }
-        let tree = Sha::parse(&commit.tree.sha).map_err(|e| corrupt(e.to_string()))?;
-        let date = commit
-            .committer
-            .as_ref()
-            .or(commit.author.as_ref())
-            .and_then(|s| s.date.as_deref());
-        let time = date.and_then(parse_timestamp).unwrap_or(0);
-        Ok(CommitInfo { sha, tree, time })
+    pub(super) fn governor(&self) -> &Governor {
+        &self.inner.governor
     }
 
-    async fn trees(&self, owner: &str, repo: &str, sha: Sha) -> Result<Vec<Tree>, RemoteError> {
-        self.complete_trees(owner, repo, sha).await
-    }
-
-    async fn commit_trees(
-        &self,
-        owner: &str,
-        repo: &str,
-        commit: Sha,
-    ) -> Result<(Sha, Vec<Tree>), RemoteError> {
-        let (root, trees, truncated) = self.tree_listing_of(owner, repo, commit, true).await?;
-        if truncated {
-            // The recursive listing was just refused whole: go straight to the subtrees.
-            return Ok((root, self.expand_truncated(owner, repo, root).await?));
-        }
-        Ok((root, trees))
-    }
-
-    async fn tree(&self, owner: &str, repo: &str, sha: Sha) -> Result<Tree, RemoteError> {
-        let (mut trees, _) = self.tree_listing(owner, repo, sha, false).await?;
-        let root = trees
-            .iter()
-            .position(|t| t.sha == sha)
-            .ok_or_else(|| RemoteError::Corrupt {
-                what: format!("GET /repos/{owner}/{repo}/git/trees/{sha}"),
-                why: "the listing lacks the tree asked for".into(),
-            })?;
-        Ok(trees.swap_remove(root))
-    }
-
-    async fn blob(&self, owner: &str, repo: &str, sha: Sha) -> Result<ByteStream, RemoteError> {
-        let path = format!("/repos/{}/{}/git/blobs/{}", seg(owner), seg(repo), sha);
-        self.inner.stream(self.inner.spec(&path, ACCEPT_RAW)).await
-    }
-
-    async fn tarball(
-        &self,
-        owner: &str,
-        repo: &str,
-        commit: Sha,
-    ) -> Result<ByteStream, RemoteError> {
-        let path = format!("/repos/{}/{}/tarball/{}", seg(owner), seg(repo), commit);
-        self.inner.stream(self.inner.spec(&path, ACCEPT_JSON)).await
-    }
-
-    async fn fetch_rate_limits(&self) -> Result<Vec<RateLimit>, RemoteError> {
-        let spec = self.inner.spec("/rate_limit", ACCEPT_JSON);
-        let page = self.inner.fetch(&spec, MAX_JSON_BYTES).await?;
-        let response: wire::RateLimitResponse = parse_json(&page.body, &spec.what)?;
-        let limits: Vec<RateLimit> = response
-            .resources
-            .into_iter()
-            .map(|(resource, r)| RateLimit {
-                resource,
-                limit: r.limit,
-                remaining: r.remaining,
-                used: r.used,
-                reset: r.reset,
-            })
-            .collect();
-        for limit in &limits {
-            self.inner.governor.record(limit.clone());
-        }
-        Ok(limits)
-    }
-
-    fn rate_limits(&self) -> Vec<RateLimit> {
-        self.inner.governor.snapshot()
-    }
-
-    fn counts(&self) -> RequestCounts {
+    pub(super) fn request_counts(&self) -> RequestCounts {
         let c = &self.inner.counters;
         RequestCounts {
             sent: c.sent.load(Ordering::Relaxed),
@@ -947,26 +627,5 @@ mod tests {
             ),
         );
         assert_eq!(next_link(&headers), None);
-    }
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(parse_timestamp("1970-01-01T00:00:10Z"), Some(10));
-        assert_eq!(parse_timestamp("2011-04-14T16:00:49Z"), Some(1302796849));
-        assert_eq!(
-            parse_timestamp("2011-04-14T18:00:49+02:00"),
-            Some(1302796849)
-        );
-        assert_eq!(
-            parse_timestamp("2011-04-14T16:00:49.000Z"),
-            Some(1302796849)
-        );
-        assert_eq!(parse_timestamp("garbage"), None);
-    }
-
-    #[test]
-    fn segments_cannot_change_the_path() {
-        assert_eq!(seg("feature/x"), "feature%2Fx");
-        assert_eq!(seg("../x?y#z"), "..%2Fx%3Fy%23z");
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::RepoFilter;
+use super::filter::RepoFilter;
 use crate::codex::{self, Codex};
 use crate::namespace::{Namespace, NamespaceError, RepoSpec};
 use crate::oid::Sha;

@@ -4,7 +4,8 @@
 use rusqlite::params;
 use serde::Serialize;
 
-use super::{Index, StoreError};
+use super::error::StoreError;
+use super::index::Index;
 use crate::clock::now;
 
 /// One allocation as recorded.

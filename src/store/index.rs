@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::StoreError;
+use super::error::StoreError;
 use crate::clock::now;
 use crate::oid::Sha;
 use crate::remote::{CachedResponse, CommitInfo, Owner, RepoInfo, ResponseCache, Tree, TreeEntry};

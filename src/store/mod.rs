@@ -14,6 +14,7 @@
 //! on a later open. Identical content from any repo or ref has one id, so it is stored once.
 
 mod allocations;
+mod error;
 mod index;
 pub mod maintain;
 mod scans;
@@ -25,6 +26,7 @@ use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncWriteExt, BufWriter};
 
 pub use allocations::{AllocationRow, NewAllocation};
+pub use error::StoreError;
 pub use index::{BlobRow, Index};
 pub use scans::{RepoScanRow, ScanRow};
 
@@ -38,56 +40,6 @@ pub const INDEX_FILE: &str = "index.sqlite";
 const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
 /// Write buffer for blob downloads.
 const WRITE_BUFFER: usize = 256 << 10;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{what} `{path}`: {source}")]
-    Io {
-        what: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("cache index `{path}`: {source}")]
-    Index {
-        path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
-    },
-    #[error("cache index: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error(
-        "cache index `{path}` has schema version {found}, newer than this heimdall supports ({supported}); upgrade heimdall or use another --cache-dir"
-    )]
-    NewerSchema {
-        path: PathBuf,
-        found: u32,
-        supported: u32,
-    },
-    #[error("cache index: {what} is unreadable: {why}")]
-    CorruptIndex { what: String, why: String },
-    #[error("blob {expected}: content does not match its id ({why}); nothing was stored")]
-    HashMismatch { expected: Sha, why: String },
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-}
-
-impl StoreError {
-    fn io(what: &'static str, path: &Path, source: io::Error) -> Self {
-        StoreError::Io {
-            what,
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-
-    fn index(path: &Path, source: rusqlite::Error) -> Self {
-        StoreError::Index {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-}
 
 /// A unique temp name beside the object's final place (same directory: atomic rename).
 fn temp_path(dir: &Path, sha: Sha) -> PathBuf {

@@ -7,7 +7,8 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Index, StoreError};
+use super::error::StoreError;
+use super::index::Index;
 use crate::clock::now;
 use crate::oid::Sha;
 
