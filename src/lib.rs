@@ -12,6 +12,7 @@ pub mod codex;
 pub mod config;
 pub mod flight;
 pub mod fs;
+pub mod hydrate;
 pub mod logging;
 pub mod namespace;
 pub mod oid;

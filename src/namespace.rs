@@ -146,6 +146,14 @@ impl RepoSpec {
     }
 }
 
+/// A repository at one commit: what the content under a repo root or an allocation
+/// belongs to (for mtimes, github.com links and hydration).
+#[derive(Debug, Clone)]
+pub struct RepoContext {
+    pub spec: RepoSpec,
+    pub commit: CommitInfo,
+}
+
 /// Splits a repo name as written in a path, `repo` or `repo@ref` (a `/` in the ref written
 /// `%2F`), into the repo and the decoded ref.
 pub fn split_repo_name(name: &str) -> (&str, Option<String>) {
@@ -400,9 +408,8 @@ impl Namespace {
     ) -> Result<PathBuf, NamespaceError> {
         let (sha, size) = (entry.sha, entry.size);
         if let Some(path) = self.store.blob_path(sha, size) {
-            let index = self.store.index();
-            bookkeeping(index.touch_blob(sha), "access time");
-            bookkeeping(index.bump(BLOB_HITS, 1), "hit counter");
+            self.store.note_access(sha);
+            bookkeeping(self.store.index().bump(BLOB_HITS, 1), "hit counter");
             return Ok(path);
         }
         if size == 0 {

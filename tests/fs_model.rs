@@ -39,11 +39,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{Hub, TEST_TOKEN, git};
 use fakehub::{OwnerType, repo};
-use heimdall::fs::core::{
+use heimdall::fs::inode::ROOT_INO;
+use heimdall::fs::{
     Attr, DirEntry, Errno, FsCore, FsOptions, IMMUTABLE_TTL, Invalidation, Kind, MUTABLE_TTL,
     XATTR_SHA, XATTR_URL,
 };
-use heimdall::fs::inode::ROOT_INO;
 use heimdall::namespace::Namespace;
 use heimdall::remote::{CachedResponse, GitHubClient, HttpClient, ResponseCache};
 use heimdall::store::Store;
@@ -1898,6 +1898,7 @@ async fn run_case(fx: &Fixture, ttl: Ttl, ops: &[Op]) -> Result<(), String> {
             gid: GID,
             web_url: WEB_URL.into(),
             view: None,
+            passthrough: false,
         },
         Box::new(move |i| sink.lock().unwrap().push(i)),
     );

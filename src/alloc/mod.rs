@@ -16,10 +16,9 @@ use std::time::Duration;
 use globset::{GlobBuilder, GlobMatcher};
 
 use crate::clock::now;
-use crate::fs::core::{FsOptions, View};
-use crate::fs::inode::RepoContext;
-use crate::fs::{Mount, MountOptions};
-use crate::namespace::{Namespace, NamespaceError, RepoSpec, parse_target};
+use crate::fs::{FsOptions, Mount, MountOptions, View, is_mountpoint};
+use crate::hydrate::{DEFAULT_THRESHOLD, HydrateError, Hydrator};
+use crate::namespace::{Namespace, NamespaceError, RepoContext, RepoSpec, parse_target};
 use crate::oid::Sha;
 use crate::remote::Mode;
 use crate::store::{AllocationRow, NewAllocation};
@@ -47,6 +46,12 @@ pub enum AllocError {
     Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Invalid(String),
+    #[error("cannot fetch `{resource}` before handing it out: {source}")]
+    Hydrate {
+        resource: String,
+        #[source]
+        source: HydrateError,
+    },
     #[error("cannot mount `{path}`: {source}")]
     Mount {
         path: PathBuf,
@@ -255,6 +260,8 @@ pub struct Allocator {
     pinned_by: Mutex<HashMap<i64, Vec<Sha>>>,
     /// One allocation or release at a time: paths and mounts stay consistent.
     serial: tokio::sync::Mutex<()>,
+    /// What `--hydrate` fetches before an allocation is handed out, and how.
+    hydrator: Hydrator,
 }
 
 impl Allocator {
@@ -268,6 +275,7 @@ impl Allocator {
             pins: Arc::default(),
             pinned_by: Mutex::new(HashMap::new()),
             serial: tokio::sync::Mutex::new(()),
+            hydrator: Hydrator::new(DEFAULT_THRESHOLD),
         }
     }
 
@@ -308,29 +316,20 @@ impl Allocator {
         }
     }
 
-    fn fs_options(&self, view: View) -> FsOptions {
-        FsOptions {
-            owners: Vec::new(),
-            ref_ttl: crate::namespace::DEFAULT_REF_TTL,
-            hydrate_threshold: 64,
-            uid: unsafe { libc::getuid() },
-            gid: unsafe { libc::getgid() },
-            web_url: self.web_url.clone(),
-            view: Some(view),
-        }
-    }
-
-    fn mount(&self, path: &Path, view: View) -> Result<Mount, AllocError> {
+    /// Mounts one resource (read-only, for this user only).
+    async fn mount(&self, path: &Path, view: View) -> Result<Mount, AllocError> {
+        let mut fs = FsOptions::new(self.web_url.clone());
+        fs.view = Some(view);
         let options = MountOptions {
+            fs,
             allow_other: false,
-            passthrough: false,
         };
-        crate::fs::mount(Arc::clone(&self.ns), self.fs_options(view), &options, path).map_err(
-            |source| AllocError::Mount {
+        crate::fs::mount(Arc::clone(&self.ns), options, path)
+            .await
+            .map_err(|source| AllocError::Mount {
                 path: path.to_path_buf(),
                 source,
-            },
-        )
+            })
     }
 
     /// A fresh mountpoint for `spec`: `<root>/<owner>_<repo>`, then `_2`, `_3`, ...
@@ -398,12 +397,18 @@ impl Allocator {
         planned: &Planned,
     ) -> Result<(i64, Allocation), AllocError> {
         if request.hydrate {
-            self.hydrate(planned).await?;
+            self.hydrator
+                .fetch_all(&self.ns, &planned.view.repo, &planned.blobs)
+                .await
+                .map_err(|source| AllocError::Hydrate {
+                    resource: resource.text.clone(),
+                    source,
+                })?;
         }
         let ttl = request.ttl.unwrap_or_else(|| default_ttl(planned.bytes));
         let _serial = self.serial.lock().await;
         let path = self.fresh_path(&resource.spec)?;
-        let mount = self.mount(&path, planned.view.clone())?;
+        let mount = self.mount(&path, planned.view.clone()).await?;
         let path_text = path.to_string_lossy().into_owned();
         let commit = planned.view.repo.commit.sha.to_hex();
         let id = self.ns.store().index().add_allocation(&NewAllocation {
@@ -459,35 +464,6 @@ impl Allocator {
             },
         )
         .await
-    }
-
-    /// Fetches everything the view shows before the allocation is handed out: one tarball
-    /// when there are many files, blob by blob otherwise.
-    async fn hydrate(&self, planned: &Planned) -> Result<(), AllocError> {
-        use futures_util::StreamExt;
-        let spec = &planned.view.repo.spec;
-        let missing: Vec<_> = planned
-            .blobs
-            .iter()
-            .filter(|e| self.ns.store().blob_path(e.sha, e.size).is_none())
-            .cloned()
-            .collect();
-        if missing.len() > 64 {
-            crate::fs::hydrate::hydrate_commit(&self.ns, &planned.view.repo)
-                .await
-                .map_err(AllocError::Invalid)?;
-        }
-        let left: Vec<_> = missing
-            .into_iter()
-            .filter(|e| self.ns.store().blob_path(e.sha, e.size).is_none())
-            .collect();
-        let mut fetches = futures_util::stream::iter(left)
-            .map(|entry| async move { self.ns.blob(spec, &entry).await })
-            .buffer_unordered(16);
-        while let Some(result) = fetches.next().await {
-            result?;
-        }
-        Ok(())
     }
 
     /// Live allocations (those past their TTL are marked expired until the cleaner runs).
@@ -617,7 +593,7 @@ impl Allocator {
         let now = now();
         for row in self.ns.store().index().live_allocations()? {
             let path = PathBuf::from(&row.path);
-            detach_leftover(&path);
+            crate::fs::detach_leftover(&path);
             if now >= row.created_at + row.ttl {
                 let _ = std::fs::remove_dir(&path);
                 self.ns.store().index().end_allocation(
@@ -667,7 +643,7 @@ impl Allocator {
             path: PathBuf::from(&row.path),
             source,
         })?;
-        let mount = self.mount(Path::new(&row.path), planned.view)?;
+        let mount = self.mount(Path::new(&row.path), planned.view).await?;
         Ok((mount, planned.blobs))
     }
 
@@ -685,33 +661,6 @@ impl Allocator {
             mount.unmount_or_detach();
         }
     }
-}
-
-/// Whether `path` is a mount point (its device differs from its parent's).
-pub fn is_mountpoint(path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let (Ok(meta), Some(parent)) = (std::fs::metadata(path), path.parent()) else {
-        return false;
-    };
-    std::fs::metadata(parent).is_ok_and(|p| p.dev() != meta.dev())
-}
-
-/// Detaches whatever is mounted at `path` (live, or dead with its daemon). Returns
-/// whether something was there.
-pub fn detach_leftover(path: &Path) -> bool {
-    let there = is_stale_mount(path) || is_mountpoint(path);
-    if there {
-        let _ = crate::fs::unmount_lazy(path);
-    }
-    there
-}
-
-/// A FUSE mount whose server is gone: any access fails with ECONNABORTED, then ENOTCONN.
-pub fn is_stale_mount(path: &Path) -> bool {
-    matches!(
-        std::fs::metadata(path),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTCONN | libc::ECONNABORTED))
-    )
 }
 
 #[cfg(test)]

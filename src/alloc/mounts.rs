@@ -5,15 +5,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use super::protocol::MountRequest;
-use crate::fs::core::FsOptions;
-use crate::fs::{Mount, MountOptions};
+use crate::fs::Mount;
 use crate::namespace::Namespace;
-
-/// Longest a mount waits for its `--org` listings before it is reported ready.
-const PRELOAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Mounts {
     ns: Arc<Namespace>,
@@ -64,15 +59,9 @@ impl Mounts {
         self.live.lock().expect("mounts poisoned").is_empty()
     }
 
-    /// Mounts the namespace as asked and waits (bounded) for the `--org` listings.
+    /// Mounts the namespace as asked (ready once the `--org` listings are in, bounded).
     pub async fn mount(&self, request: &MountRequest) -> Result<(), String> {
         let path = Path::new(&request.mountpoint);
-        if !path.is_dir() {
-            return Err(format!(
-                "cannot mount at `{}`: not a directory",
-                path.display()
-            ));
-        }
         if self
             .live
             .lock()
@@ -81,40 +70,16 @@ impl Mounts {
         {
             return Err(format!("`{}` is already mounted", path.display()));
         }
-        for org in &request.orgs {
-            if !crate::namespace::valid_owner(org) {
-                return Err(format!("`{org}` is not a valid GitHub owner name"));
-            }
-        }
+        let options = request.options(self.web_url.clone());
         // The mount's own ref TTL, over the daemon's store and client.
         let ns = Arc::new(Namespace::new(
             Arc::clone(self.ns.client()),
             Arc::clone(self.ns.store()),
-            Duration::from_secs(request.ref_ttl_secs),
+            options.fs.ref_ttl,
         ));
-        let fs = FsOptions {
-            owners: request.orgs.clone(),
-            ref_ttl: Duration::from_secs(request.ref_ttl_secs),
-            hydrate_threshold: request.hydrate_threshold,
-            uid: unsafe { libc::getuid() },
-            gid: unsafe { libc::getgid() },
-            web_url: self.web_url.clone(),
-            view: None,
-        };
-        let options = MountOptions {
-            allow_other: request.allow_other,
-            passthrough: request.passthrough,
-        };
-        let mount = crate::fs::mount(ns, fs, &options, path).map_err(|e| e.to_string())?;
-        if request.allow_other {
-            tracing::warn!(mountpoint = %path.display(), "--allow-other: every local user can read this mount, including private repositories");
-        }
-        if tokio::time::timeout(PRELOAD_TIMEOUT, mount.core.preload_owners())
+        let mount = crate::fs::mount(ns, options, path)
             .await
-            .is_err()
-        {
-            tracing::warn!("listing the --org owners takes long; continuing in the background");
-        }
+            .map_err(|e| e.to_string())?;
         let options = serde_json::to_string(request).map_err(|e| e.to_string())?;
         if let Err(e) = self
             .ns
@@ -157,7 +122,7 @@ impl Mounts {
         let recorded = self.ns.store().index().mounts().unwrap_or_default();
         for (path, options) in recorded {
             let _ = self.ns.store().index().remove_mount(&path);
-            if !super::detach_leftover(Path::new(&path)) {
+            if !crate::fs::detach_leftover(Path::new(&path)) {
                 // Unmounted while no daemon ran: nothing to bring back.
                 continue;
             }

@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::Allocation;
+use crate::fs::{FsOptions, MountOptions};
 
 /// Longest request or response line accepted.
 pub const MAX_LINE: u64 = 4 << 20;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
     Allocate {
@@ -47,16 +48,33 @@ pub enum Request {
     },
 }
 
-/// `heimdall mount`'s options, for the daemon that serves the mount.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// `heimdall mount`'s options: what the daemon serves (and records, to restore the
+/// mount after a crash), and what a `--foreground` mount serves itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MountRequest {
     /// Absolute.
     pub mountpoint: String,
     pub orgs: Vec<String>,
-    pub ref_ttl_secs: u64,
+    /// Fractions allowed (`--ref-ttl 500ms`); records of whole seconds read the same.
+    pub ref_ttl_secs: f64,
     pub hydrate_threshold: usize,
     pub allow_other: bool,
     pub passthrough: bool,
+}
+
+impl MountRequest {
+    /// The mount this asks for; `web_url` is where `user.heimdall.url` links point.
+    pub fn options(&self, web_url: String) -> MountOptions {
+        let mut fs = FsOptions::new(web_url);
+        fs.owners = self.orgs.clone();
+        fs.ref_ttl = Duration::try_from_secs_f64(self.ref_ttl_secs).unwrap_or(Duration::ZERO);
+        fs.hydrate_threshold = self.hydrate_threshold;
+        fs.passthrough = self.passthrough;
+        MountOptions {
+            fs,
+            allow_other: self.allow_other,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

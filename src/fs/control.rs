@@ -11,9 +11,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::status::MountStatus;
 use crate::flight::SingleFlight;
 use crate::namespace::{BLOB_HITS, BLOB_MISSES, Namespace};
-use crate::scan::{RepoFilter, ScanOptions, Scanner};
+use crate::scan::{RepoFilter, ScanError, ScanOptions, Scanner};
+use crate::store::StoreError;
 
 pub const PATTERNS_DIR: &str = ".patterns";
 pub const STATUS_DIR: &str = ".status";
@@ -34,9 +36,21 @@ pub enum Control {
     Mount,
 }
 
+/// The control directories at the mount's root.
+pub const DIRS: [&str; 2] = [PATTERNS_DIR, STATUS_DIR];
+
 impl Control {
     pub fn is_dir(&self) -> bool {
         matches!(self, Control::PatternsDir | Control::StatusDir)
+    }
+
+    /// The control directory called `name` at the root, if it is one.
+    pub fn dir_named(name: &str) -> Option<Control> {
+        match name {
+            PATTERNS_DIR => Some(Control::PatternsDir),
+            STATUS_DIR => Some(Control::StatusDir),
+            _ => None,
+        }
     }
 }
 
@@ -55,7 +69,7 @@ struct CacheStatus {
     hit_rate: f64,
     /// Blob reads served per stored object: how much each download was reused.
     dedup_ratio: f64,
-    hydrations: crate::fs::hydrate::HydrationStats,
+    hydrations: crate::hydrate::HydrationStats,
 }
 
 #[derive(Debug, Serialize)]
@@ -64,10 +78,35 @@ struct RateLimitStatus {
     requests: crate::remote::RequestCounts,
 }
 
+/// Why a control file has no content (its errno is in [`super::errno::from_control`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The scan behind `/.patterns/<org>.json`, or reading its results. Shared: one scan
+    /// serves every reader that joined it.
+    #[error(transparent)]
+    Scan(Arc<ScanError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("`{0}` has not been scanned")]
+    NotScanned(String),
+    #[error("no such control file")]
+    NoSuchFile,
+    #[error("a directory")]
+    IsDirectory,
+    #[error("not a directory")]
+    NotADirectory,
+}
+
+impl From<ScanError> for ControlError {
+    fn from(e: ScanError) -> Self {
+        ControlError::Scan(Arc::new(e))
+    }
+}
+
 /// Makes control files' content; joins concurrent scans of one org.
 pub struct ControlFiles {
     ns: Arc<Namespace>,
-    scans: SingleFlight<String, Result<(), String>>,
+    scans: SingleFlight<String, Result<(), Arc<ScanError>>>,
 }
 
 fn pretty(value: &impl Serialize) -> Vec<u8> {
@@ -89,13 +128,50 @@ impl ControlFiles {
         self.ns.store().index().scanned_orgs().unwrap_or_default()
     }
 
+    /// The file called `name` in control directory `dir`. `/.patterns` has a file for
+    /// every valid org name (reading it scans the org); `/.status` the mount's own files
+    /// and one per scanned org.
+    pub fn file_in(&self, dir: &Control, name: &str) -> Result<Control, ControlError> {
+        Ok(match (dir, name) {
+            (Control::StatusDir, RATE_LIMIT_FILE) => Control::RateLimit,
+            (Control::StatusDir, CACHE_FILE) => Control::Cache,
+            (Control::StatusDir, MOUNT_FILE) => Control::Mount,
+            (Control::StatusDir, _) => {
+                let org = org_of(name).ok_or(ControlError::NoSuchFile)?;
+                if !self.scanned_orgs().contains(&org) {
+                    return Err(ControlError::NoSuchFile);
+                }
+                Control::Status(org)
+            }
+            (Control::PatternsDir, _) => {
+                Control::Patterns(org_of(name).ok_or(ControlError::NoSuchFile)?)
+            }
+            _ => return Err(ControlError::NotADirectory),
+        })
+    }
+
+    /// The names a control directory lists.
+    pub fn names_in(&self, dir: &Control) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .scanned_orgs()
+            .into_iter()
+            .map(|o| format!("{o}.json"))
+            .collect();
+        if *dir == Control::StatusDir {
+            names.push(CACHE_FILE.into());
+            names.push(MOUNT_FILE.into());
+            names.push(RATE_LIMIT_FILE.into());
+        }
+        names
+    }
+
     /// The content of a control file now. Reading `/.patterns/<org>.json` runs (or
     /// joins) a scan when there is no finished scan younger than [`PATTERNS_MAX_AGE`].
     pub async fn content(
         &self,
         file: &Control,
-        mount: crate::fs::core::MountStatus,
-    ) -> Result<Vec<u8>, String> {
+        mount: MountStatus,
+    ) -> Result<Vec<u8>, ControlError> {
         let scanner = Scanner::new(Arc::clone(&self.ns));
         match file {
             Control::Patterns(org) => {
@@ -104,14 +180,12 @@ impl ControlFiles {
                 }
                 let date =
                     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-                let codex = scanner
-                    .export_codex(org, &date[..10])
-                    .map_err(|e| e.to_string())?;
+                let codex = scanner.export_codex(org, &date[..10])?;
                 Ok(pretty(&codex))
             }
-            Control::Status(org) => match scanner.status(org).map_err(|e| e.to_string())? {
+            Control::Status(org) => match scanner.status(org)? {
                 Some(status) => Ok(pretty(&status)),
-                None => Err(format!("`{org}` has not been scanned")),
+                None => Err(ControlError::NotScanned(org.clone())),
             },
             Control::RateLimit => Ok(pretty(&RateLimitStatus {
                 resources: self.ns.client().rate_limits(),
@@ -119,7 +193,7 @@ impl ControlFiles {
             })),
             Control::Cache => {
                 let index = self.ns.store().index();
-                let (objects, bytes) = index.blob_totals().map_err(|e| e.to_string())?;
+                let (objects, bytes) = index.blob_totals()?;
                 let hits = index.counter(BLOB_HITS).unwrap_or(0);
                 let misses = index.counter(BLOB_MISSES).unwrap_or(0);
                 let reads = hits + misses;
@@ -142,7 +216,7 @@ impl ControlFiles {
                 }))
             }
             Control::Mount => Ok(pretty(&mount)),
-            Control::PatternsDir | Control::StatusDir => Err("a directory".into()),
+            Control::PatternsDir | Control::StatusDir => Err(ControlError::IsDirectory),
         }
     }
 
@@ -156,7 +230,7 @@ impl ControlFiles {
         }
     }
 
-    async fn scan(&self, org: &str) -> Result<(), String> {
+    async fn scan(&self, org: &str) -> Result<(), ControlError> {
         let ns = Arc::clone(&self.ns);
         let org = org.to_string();
         self.scans
@@ -173,8 +247,9 @@ impl ControlFiles {
                     .scan_organization(&options, &|_| {})
                     .await
                     .map(|_| ())
-                    .map_err(|e| e.to_string())
+                    .map_err(Arc::new)
             })
             .await
+            .map_err(ControlError::Scan)
     }
 }

@@ -20,19 +20,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::namespace::RepoSpec;
+use super::control::Control;
+use crate::namespace::{RepoContext, RepoSpec};
 use crate::oid::Sha;
-use crate::remote::{CommitInfo, Mode};
+use crate::remote::Mode;
 
 pub type Ino = u64;
 pub const ROOT_INO: Ino = 1;
-
-/// The commit a node's content belongs to: for mtimes and github.com links.
-#[derive(Debug, Clone)]
-pub struct RepoContext {
-    pub spec: RepoSpec,
-    pub commit: CommitInfo,
-}
 
 #[derive(Debug)]
 pub enum NodeKind {
@@ -45,11 +39,11 @@ pub enum NodeKind {
         spec: RepoSpec,
     },
     /// `/.patterns` and `/.status`.
-    Control(super::control::Control),
+    Control(Control),
     /// A control file as of one lookup: its inode is keyed by the content's hash, so a
     /// newer content is a new inode and the kernel may cache each one like a blob.
     Snapshot {
-        file: super::control::Control,
+        file: Control,
         content: Arc<Vec<u8>>,
     },
     /// A tree, blob or gitlink under a commit: immutable.

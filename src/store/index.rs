@@ -235,15 +235,6 @@ impl Index {
         Ok(())
     }
 
-    pub fn put_repo(&self, owner: &str, repo: &RepoInfo) -> Result<(), StoreError> {
-        let info = serde_json::to_string(repo).expect("RepoInfo serializes");
-        self.conn().execute(
-            "INSERT OR REPLACE INTO repos (owner, name, info, fetched_at) VALUES (?1, ?2, ?3, ?4)",
-            params![owner.to_ascii_lowercase(), repo.name, info, now()],
-        )?;
-        Ok(())
-    }
-
     pub fn repos(&self, owner: &str) -> Result<Vec<RepoInfo>, StoreError> {
         let conn = self.conn();
         let mut query = conn.prepare("SELECT info FROM repos WHERE owner = ?1 ORDER BY name")?;
@@ -409,14 +400,6 @@ impl Index {
         Ok(())
     }
 
-    pub fn touch_blob(&self, sha: Sha) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE blobs SET last_access = ?2 WHERE sha = ?1",
-            params![sha.to_hex(), now()],
-        )?;
-        Ok(())
-    }
-
     /// Every blob row, least recently accessed first (ties: oldest stored first).
     pub fn blob_rows(&self) -> Result<Vec<BlobRow>, StoreError> {
         let conn = self.conn();
@@ -461,7 +444,7 @@ impl Index {
         Ok(())
     }
 
-    /// Marks blobs as read now, in one transaction (reads through a mount, batched).
+    /// Marks blobs as read now, in one transaction ([`super::Store::flush_access_times`]).
     pub fn touch_blobs(&self, shas: &[Sha]) -> Result<(), StoreError> {
         let t = now();
         let mut conn = self.conn();

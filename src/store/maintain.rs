@@ -185,6 +185,7 @@ impl Store {
     pub fn gc(&self, max_bytes: u64, pinned: &dyn Fn(Sha) -> bool) -> Result<GcReport, StoreError> {
         let (on_disk, _) = self.scan_objects()?;
         self.reconcile(&on_disk)?;
+        self.flush_access_times();
         let rows = self.index.blob_rows()?;
         let before: u64 = rows.iter().map(|r| r.size).sum();
         let mut report = GcReport {

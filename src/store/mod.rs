@@ -74,6 +74,10 @@ pub struct Store {
     index: Index,
     /// A size budget held as objects are stored (the daemon sets one).
     budget: std::sync::OnceLock<Budget>,
+    /// Blobs read since access times were last written: a read costs a set insert, and
+    /// [`Store::flush_access_times`] writes them in one transaction (a mount every 30 s,
+    /// before every eviction, and when the store is dropped).
+    accessed: std::sync::Mutex<std::collections::HashSet<Sha>>,
 }
 
 /// A cache size budget: after each stored object, the least recently accessed objects
@@ -99,6 +103,7 @@ impl Store {
             objects,
             index,
             budget: std::sync::OnceLock::new(),
+            accessed: std::sync::Mutex::default(),
         };
         store.sweep_stale_temps();
         Ok(store)
@@ -158,11 +163,28 @@ impl Store {
         Ok(())
     }
 
-    /// Bytes the store holds now, by its accounting (`None` without a budget).
-    pub fn budget_usage(&self) -> Option<(u64, u64)> {
-        self.budget
-            .get()
-            .map(|b| (b.total.load(std::sync::atomic::Ordering::Relaxed), b.max))
+    /// Records that blob `sha` was read now, for eviction (least recently read first).
+    pub fn note_access(&self, sha: Sha) {
+        self.accessed
+            .lock()
+            .expect("access log poisoned")
+            .insert(sha);
+    }
+
+    /// Writes the access times recorded since the last call. Bookkeeping: a failure (a
+    /// full disk) is logged, never passed to the read it accompanies.
+    pub fn flush_access_times(&self) {
+        let shas: Vec<Sha> = self
+            .accessed
+            .lock()
+            .expect("access log poisoned")
+            .drain()
+            .collect();
+        if !shas.is_empty()
+            && let Err(e) = self.index.touch_blobs(&shas)
+        {
+            tracing::debug!(error = %e, "cannot record access times");
+        }
     }
 
     /// Called after an object is in place.
@@ -185,6 +207,7 @@ impl Store {
             return;
         }
         let _one_at_a_time = budget.evicting.lock().expect("eviction lock poisoned");
+        self.flush_access_times();
         let rows = match self.index.blob_rows() {
             Ok(rows) => rows,
             Err(e) => {
@@ -428,6 +451,12 @@ impl BlobWriter<'_> {
         self.store.index.put_blob(self.sha, self.size)?;
         self.store.stored(self.sha, self.size);
         Ok(target)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.flush_access_times();
     }
 }
 

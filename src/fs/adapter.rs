@@ -1,0 +1,522 @@
+//! The FUSE adapter: fuser's callbacks translated into calls on the filesystem core
+//! ([`FsCore`]), with no logic of its own.
+//!
+//! The adapter never blocks fuser's thread on the network: each request's reply object
+//! moves into a tokio task, which completes it when the core answers, so many lookups
+//! and reads are in flight at once; what the core can answer from local state
+//! (`*_local`) is answered on fuser's thread. Files whose blob is local are opened with
+//! FUSE passthrough where the kernel granted it (reads then go straight to the cache
+//! file); otherwise reads are served from the same file by the adapter.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fuser::{
+    AccessFlags, BackingId, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
+    Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenAccMode, OpenFlags, ReplyAttr,
+    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr, Request,
+};
+
+use super::attr::{Attr, DirEntry, Kind};
+use super::errno::Errno as CoreErrno;
+use super::filesystem::FsCore;
+use super::status::OpCounters;
+
+fn to_file_type(kind: Kind) -> FileType {
+    match kind {
+        Kind::Directory => FileType::Directory,
+        Kind::File => FileType::RegularFile,
+        Kind::Symlink => FileType::Symlink,
+    }
+}
+
+fn to_attr(attr: &Attr) -> FileAttr {
+    FileAttr {
+        ino: INodeNo(attr.ino),
+        size: attr.size,
+        blocks: attr.blocks(),
+        atime: attr.mtime,
+        mtime: attr.mtime,
+        ctime: attr.mtime,
+        crtime: attr.mtime,
+        kind: to_file_type(attr.kind),
+        perm: attr.perm,
+        nlink: attr.nlink,
+        uid: attr.uid,
+        gid: attr.gid,
+        rdev: 0,
+        flags: 0,
+        blksize: attr.blksize,
+    }
+}
+
+fn errno(e: CoreErrno) -> Errno {
+    Errno::from_i32(e.0)
+}
+
+fn reply_entry(
+    core: &FsCore,
+    parent: INodeNo,
+    result: Result<(Attr, Duration), CoreErrno>,
+    reply: ReplyEntry,
+) {
+    match result {
+        Ok((attr, ttl)) => reply.entry(&ttl, &to_attr(&attr), Generation(0)),
+        // A negative entry (inode 0): the kernel caches the miss, so tools probing for the
+        // same config files in every directory ask once, not every time.
+        Err(e) if e.0 == libc::ENOENT => {
+            let mut attr = to_attr(&Attr {
+                ino: 0,
+                kind: Kind::File,
+                size: 0,
+                perm: 0,
+                nlink: 0,
+                mtime: std::time::UNIX_EPOCH,
+                uid: 0,
+                gid: 0,
+                blksize: 0,
+            });
+            attr.ino = INodeNo(0);
+            reply.entry(&core.negative_ttl(parent.0), &attr, Generation(0));
+        }
+        Err(e) => reply.error(errno(e)),
+    }
+}
+
+fn reply_attr(result: Result<(Attr, Duration), CoreErrno>, reply: ReplyAttr) {
+    match result {
+        Ok((attr, ttl)) => reply.attr(&ttl, &to_attr(&attr)),
+        Err(e) => reply.error(errno(e)),
+    }
+}
+
+fn reply_read(core: &FsCore, result: Result<Vec<u8>, CoreErrno>, reply: ReplyData) {
+    match result {
+        Ok(data) => {
+            core.ops()
+                .read_bytes
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+            reply.data(&data)
+        }
+        Err(e) => reply.error(errno(e)),
+    }
+}
+
+fn reply_dir(result: Result<Vec<DirEntry>, CoreErrno>, offset: u64, mut reply: ReplyDirectory) {
+    match result {
+        Ok(entries) => {
+            for (i, entry) in entries.iter().enumerate().skip(offset as usize) {
+                if reply.add(
+                    INodeNo(entry.ino),
+                    (i + 1) as u64,
+                    to_file_type(entry.kind),
+                    &entry.name,
+                ) {
+                    break;
+                }
+            }
+            reply.ok();
+        }
+        Err(e) => reply.error(errno(e)),
+    }
+}
+
+pub(super) struct Adapter {
+    core: Arc<FsCore>,
+    rt: tokio::runtime::Handle,
+    /// One backing id per inode, shared by all its opens (the kernel requires it) and
+    /// kept until the inode is forgotten, so reopening costs no registration.
+    backing: Arc<Mutex<HashMap<u64, Arc<BackingId>>>>,
+}
+
+impl Adapter {
+    /// Serves `core`, running its work on the runtime `rt`.
+    pub(super) fn new(core: Arc<FsCore>, rt: tokio::runtime::Handle) -> Adapter {
+        Adapter {
+            core,
+            rt,
+            backing: Arc::default(),
+        }
+    }
+
+    fn spawn<F>(&self, work: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.rt.spawn(work);
+    }
+}
+
+impl Filesystem for Adapter {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> io::Result<()> {
+        let wanted = self.core.passthrough().wanted();
+        let granted = wanted
+            && config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok()
+            && config.set_max_stack_depth(2).is_ok();
+        if wanted && !granted {
+            tracing::info!("the kernel does not offer FUSE passthrough; reads go through heimdall");
+        }
+        self.core.passthrough().set_granted(granted);
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        OpCounters::bump(&self.core.ops().lookup);
+        let Some(name) = name.to_str().map(str::to_string) else {
+            reply.error(Errno::ENOENT);
+            return;
+        };
+        // Names in a tree that is already local are answered here, without a task.
+        if let Some(result) = self.core.lookup_local(parent.0, &name) {
+            return reply_entry(&self.core, parent, result, reply);
+        }
+        let core = Arc::clone(&self.core);
+        self.spawn(async move {
+            let result = core.lookup(parent.0, &name).await;
+            reply_entry(&core, parent, result, reply);
+        });
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        OpCounters::bump(&self.core.ops().forget);
+        self.core.forget(ino.0, nlookup);
+        if self.core.inodes().get(ino.0).is_none() {
+            self.backing
+                .lock()
+                .expect("backing poisoned")
+                .remove(&ino.0);
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        OpCounters::bump(&self.core.ops().getattr);
+        if let Some(result) = self.core.getattr_local(ino.0) {
+            return reply_attr(result, reply);
+        }
+        let core = Arc::clone(&self.core);
+        self.spawn(async move { reply_attr(core.getattr(ino.0).await, reply) });
+    }
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        _size: Option<u64>,
+        _atime: Option<fuser::TimeOrNow>,
+        _mtime: Option<fuser::TimeOrNow>,
+        _ctime: Option<std::time::SystemTime>,
+        _fh: Option<FileHandle>,
+        _crtime: Option<std::time::SystemTime>,
+        _chgtime: Option<std::time::SystemTime>,
+        _bkuptime: Option<std::time::SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        OpCounters::bump(&self.core.ops().readlink);
+        let core = Arc::clone(&self.core);
+        self.spawn(async move {
+            match core.readlink(ino.0).await {
+                Ok(target) => reply.data(&target),
+                Err(e) => reply.error(errno(e)),
+            }
+        });
+    }
+
+    fn mknod(
+        &self,
+        _req: &Request,
+        _p: INodeNo,
+        _n: &OsStr,
+        _m: u32,
+        _u: u32,
+        _r: u32,
+        reply: ReplyEntry,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn mkdir(&self, _req: &Request, _p: INodeNo, _n: &OsStr, _m: u32, _u: u32, reply: ReplyEntry) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn unlink(&self, _req: &Request, _p: INodeNo, _n: &OsStr, reply: ReplyEmpty) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn rmdir(&self, _req: &Request, _p: INodeNo, _n: &OsStr, reply: ReplyEmpty) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn symlink(&self, _req: &Request, _p: INodeNo, _n: &OsStr, _l: &Path, reply: ReplyEntry) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        _p: INodeNo,
+        _n: &OsStr,
+        _np: INodeNo,
+        _nn: &OsStr,
+        _f: fuser::RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn link(&self, _req: &Request, _i: INodeNo, _np: INodeNo, _nn: &OsStr, reply: ReplyEntry) {
+        reply.error(Errno::EROFS);
+    }
+
+    /// Without passthrough, open is not implemented (ENOSYS): the kernel then stops
+    /// sending OPEN and RELEASE for every file and caches all file pages (as if each open
+    /// had FOPEN_KEEP_CACHE). That is right for Heimdall, whose file inodes never change
+    /// content, and it makes a warm open cost no round trip to this process.
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        OpCounters::bump(&self.core.ops().open);
+        if flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0 {
+            reply.error(Errno::EROFS);
+            return;
+        }
+        if !self.core.passthrough().on() || self.core.is_snapshot(ino.0) {
+            if self.core.passthrough().wanted() {
+                // Passthrough was asked for but not granted (or this is a control file):
+                // reads come here, by inode, and the kernel may cache them.
+                reply.opened(
+                    FileHandle(0),
+                    FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH,
+                );
+            } else {
+                reply.error(Errno::ENOSYS);
+            }
+            return;
+        }
+        // Warm path: the inode already has a backing file registered with the kernel, so
+        // the reply needs nothing else (no task, no stat, no open).
+        let existing = self
+            .backing
+            .lock()
+            .expect("backing poisoned")
+            .get(&ino.0)
+            .cloned();
+        if let Some(id) = existing {
+            reply.opened_passthrough(FileHandle(0), FopenFlags::FOPEN_NOFLUSH, &id);
+            return;
+        }
+        let core = Arc::clone(&self.core);
+        let backing = Arc::clone(&self.backing);
+        self.spawn(async move {
+            let file = match core.open_blob(ino.0).await {
+                Ok(file) => file,
+                Err(e) => return reply.error(errno(e)),
+            };
+            // Look up and register under one lock: two first opens of an inode must share
+            // one id. Replacing a registered id would drop it, and the kernel then fails
+            // reads through the handle opened with it (EIO).
+            let id = {
+                let mut ids = backing.lock().expect("backing poisoned");
+                match ids.get(&ino.0) {
+                    Some(id) => Ok(Arc::clone(id)),
+                    None => reply.open_backing(&file).map(|id| {
+                        let id = Arc::new(id);
+                        ids.insert(ino.0, Arc::clone(&id));
+                        id
+                    }),
+                }
+            };
+            match id {
+                // No FOPEN_KEEP_CACHE here: the kernel refuses it with passthrough (EIO on
+                // read); the page cache is the backing file's own.
+                Ok(id) => reply.opened_passthrough(FileHandle(0), FopenFlags::FOPEN_NOFLUSH, &id),
+                Err(e) => {
+                    tracing::info!(error = %e, "passthrough refused; serving reads from heimdall");
+                    core.passthrough().refuse();
+                    reply.opened(
+                        FileHandle(0),
+                        FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH,
+                    );
+                }
+            }
+        });
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        OpCounters::bump(&self.core.ops().read);
+        // Local content (a stored blob, a control snapshot) is read here, without a task.
+        if let Some(result) = self.core.read_local(ino.0, offset, size) {
+            return reply_read(&self.core, result, reply);
+        }
+        let core = Arc::clone(&self.core);
+        self.spawn(async move {
+            let result = core.read(ino.0, offset, size).await;
+            reply_read(&core, result, reply);
+        });
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: u64,
+        _data: &[u8],
+        _write_flags: fuser::WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: fuser::ReplyWrite,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    /// Nothing is ever written, so there is nothing to flush: ENOSYS makes the kernel stop
+    /// sending FLUSH on every close.
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(Errno::ENOSYS);
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
+    /// A directory under a commit never changes: the kernel may keep its listing
+    /// (FOPEN_CACHE_DIR) across opens, so walking a tree twice lists it once.
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        OpCounters::bump(&self.core.ops().opendir);
+        let flags = if self.core.is_immutable_dir(ino.0) {
+            FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE
+        } else {
+            FopenFlags::empty()
+        };
+        reply.opened(FileHandle(0), flags);
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        reply: ReplyDirectory,
+    ) {
+        OpCounters::bump(&self.core.ops().readdir);
+        if let Some(result) = self.core.readdir_local(ino.0) {
+            return reply_dir(result, offset, reply);
+        }
+        let core = Arc::clone(&self.core);
+        self.spawn(async move { reply_dir(core.readdir(ino.0).await, offset, reply) });
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        reply.statfs(0, 0, 0, 0, 0, 4096, 255, 4096);
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        _i: INodeNo,
+        _n: &OsStr,
+        _v: &[u8],
+        _f: i32,
+        _p: u32,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        OpCounters::bump(&self.core.ops().xattr);
+        let Some(name) = name.to_str().map(str::to_string) else {
+            reply.error(Errno::ENODATA);
+            return;
+        };
+        let core = Arc::clone(&self.core);
+        self.spawn(async move {
+            match core.getxattr(ino.0, &name).await {
+                Ok(value) => reply_xattr(reply, &value, size),
+                Err(e) => reply.error(errno(e)),
+            }
+        });
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        OpCounters::bump(&self.core.ops().xattr);
+        match self.core.listxattr(ino.0) {
+            Ok(names) => reply_xattr(reply, &names, size),
+            Err(e) => reply.error(errno(e)),
+        }
+    }
+
+    fn removexattr(&self, _req: &Request, _i: INodeNo, _n: &OsStr, reply: ReplyEmpty) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn access(&self, _req: &Request, _ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
+        if mask.contains(AccessFlags::W_OK) {
+            reply.error(Errno::EROFS);
+        } else {
+            reply.ok();
+        }
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        _p: INodeNo,
+        _n: &OsStr,
+        _m: u32,
+        _u: u32,
+        _f: i32,
+        reply: fuser::ReplyCreate,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+}
+
+/// getxattr/listxattr protocol: size 0 asks for the length.
+fn reply_xattr(reply: ReplyXattr, value: &[u8], size: u32) {
+    if size == 0 {
+        reply.size(value.len() as u32);
+    } else if value.len() > size as usize {
+        reply.error(Errno::ERANGE);
+    } else {
+        reply.data(value);
+    }
+}

@@ -1,0 +1,128 @@
+//! What the filesystem core answers the kernel with, independent of fuser: attributes,
+//! directory entries, how long the kernel may keep them, and what it must forget.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::inode::Ino;
+use crate::remote::{CommitInfo, Mode};
+
+/// Attribute and entry lifetime for content under a commit: it never changes.
+pub const IMMUTABLE_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Lifetime of `/`, `/<owner>`, repo roots and the entries directly in a repo root, so a
+/// moved branch is noticed within the ref TTL.
+pub const MUTABLE_TTL: Duration = Duration::from_secs(1);
+
+/// Size reported for directories, as most local filesystems do.
+const DIR_SIZE: u64 = 4096;
+/// Preferred I/O size reported to readers (`st_blksize`): large reads are fastest.
+const BLOCK_SIZE: u32 = 128 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Directory,
+    File,
+    Symlink,
+}
+
+/// What `stat` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attr {
+    pub ino: Ino,
+    pub kind: Kind,
+    pub size: u64,
+    pub perm: u16,
+    pub nlink: u32,
+    pub mtime: SystemTime,
+    pub uid: u32,
+    pub gid: u32,
+    pub blksize: u32,
+}
+
+impl Attr {
+    pub fn blocks(&self) -> u64 {
+        self.size.div_ceil(512)
+    }
+}
+
+/// Attributes as a mount shows them: everything belongs to the mounting user; content
+/// under a commit is read-only, with git's exec bit.
+#[derive(Debug, Clone, Copy)]
+pub struct Attrs {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Attrs {
+    pub fn dir(&self, ino: Ino, mtime: SystemTime, nlink: u32) -> Attr {
+        Attr {
+            ino,
+            kind: Kind::Directory,
+            size: DIR_SIZE,
+            perm: 0o555,
+            nlink,
+            mtime,
+            uid: self.uid,
+            gid: self.gid,
+            blksize: BLOCK_SIZE,
+        }
+    }
+
+    /// A file or symlink under a commit (`mode` is a blob's).
+    pub fn blob(&self, ino: Ino, mode: Mode, size: u64, mtime: SystemTime) -> Attr {
+        Attr {
+            ino,
+            kind: if mode == Mode::Symlink {
+                Kind::Symlink
+            } else {
+                Kind::File
+            },
+            size,
+            perm: match mode {
+                Mode::Executable => 0o555,
+                Mode::Symlink => 0o777,
+                _ => 0o444,
+            },
+            nlink: 1,
+            mtime,
+            uid: self.uid,
+            gid: self.gid,
+            blksize: BLOCK_SIZE,
+        }
+    }
+
+    /// A control file as of now.
+    pub fn snapshot(&self, ino: Ino, size: u64) -> Attr {
+        Attr {
+            ino,
+            kind: Kind::File,
+            size,
+            perm: 0o444,
+            nlink: 1,
+            mtime: SystemTime::now(),
+            uid: self.uid,
+            gid: self.gid,
+            blksize: BLOCK_SIZE,
+        }
+    }
+}
+
+/// A commit's time as an mtime.
+pub fn commit_time(commit: &CommitInfo) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(commit.time.max(0) as u64)
+}
+
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    pub ino: Ino,
+    pub kind: Kind,
+    pub name: String,
+}
+
+/// Something the kernel must forget: sent by the session, never from inside a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    /// The directory's listing and attributes.
+    Inode(Ino),
+    /// One name in a directory.
+    Entry(Ino, String),
+}

@@ -1,0 +1,140 @@
+//! Reading content: blobs (local, or fetched through the hydration policy and verified
+//! first), symlink targets, and control snapshots. The inode fixes the content (a blob
+//! SHA or a snapshot), so a file opened before a branch moved keeps reading the old
+//! content.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+
+use super::FsCore;
+use crate::fs::errno::{Errno, FsResult, fail};
+use crate::fs::inode::{Ino, Node, NodeKind};
+use crate::remote::{Mode, TreeEntry};
+
+/// Longest symlink target we read (Linux's PATH_MAX).
+const MAX_LINK_BYTES: u64 = 4096;
+
+impl FsCore {
+    /// [`FsCore::read`] when the content is local (a stored blob or a control snapshot).
+    pub fn read_local(&self, ino: Ino, offset: u64, size: u32) -> Option<FsResult<Vec<u8>>> {
+        let node = self.inodes.get(ino)?;
+        match &node.kind {
+            NodeKind::Snapshot { content, .. } => Some(Ok(slice(content, offset, size))),
+            NodeKind::Content {
+                mode,
+                sha,
+                size: len,
+                ..
+            } if mode.is_blob() => {
+                let file = self.ns.store().open_blob(*sha, *len)?;
+                self.touch(*sha);
+                Some(read_file_at(&file, offset, size))
+            }
+            _ => None,
+        }
+    }
+
+    /// The blob behind a file or symlink node, local (downloaded and verified if needed).
+    async fn local_blob(&self, node: &Node) -> FsResult<PathBuf> {
+        let NodeKind::Content {
+            repo,
+            mode,
+            sha,
+            size,
+            ..
+        } = &node.kind
+        else {
+            return Err(Errno(libc::EISDIR));
+        };
+        if !mode.is_blob() {
+            return Err(Errno(libc::EISDIR));
+        }
+        if let Some(path) = self.ns.store().blob_path(*sha, *size) {
+            return Ok(path);
+        }
+        self.hydrator.before_miss(&self.ns, repo, *sha, *size).await;
+        let entry = TreeEntry {
+            name: node.name.clone(),
+            mode: *mode,
+            sha: *sha,
+            size: *size,
+        };
+        self.ns
+            .blob(&repo.spec, &entry)
+            .await
+            .map_err(|e| fail("fetching a blob", e))
+    }
+
+    pub async fn readlink(&self, ino: Ino) -> FsResult<Vec<u8>> {
+        let node = self.node(ino)?;
+        match &node.kind {
+            NodeKind::Content {
+                mode: Mode::Symlink,
+                size,
+                ..
+            } if *size <= MAX_LINK_BYTES => {}
+            NodeKind::Content {
+                mode: Mode::Symlink,
+                ..
+            } => return Err(Errno(libc::ENAMETOOLONG)),
+            _ => return Err(Errno(libc::EINVAL)),
+        }
+        let path = self.local_blob(&node).await?;
+        Ok(std::fs::read(&path)?)
+    }
+
+    /// The stored file holding a blob-backed inode's content, fetched first if needed
+    /// (for a passthrough open: the kernel then reads it directly).
+    pub async fn open_blob(&self, ino: Ino) -> FsResult<File> {
+        let node = self.node(ino)?;
+        let path = self.local_blob(&node).await?;
+        if let NodeKind::Content { sha, .. } = &node.kind {
+            self.touch(*sha);
+        }
+        Ok(File::open(&path)?)
+    }
+
+    /// Whether `ino` is a control file (read from memory, never passed through).
+    pub fn is_snapshot(&self, ino: Ino) -> bool {
+        self.inodes
+            .get(ino)
+            .is_some_and(|n| matches!(n.kind, NodeKind::Snapshot { .. }))
+    }
+
+    /// Reads `size` bytes at `offset` of a file. The inode fixes the content (a blob SHA
+    /// or a control snapshot), so a file opened before a branch moved keeps reading the
+    /// old content. A blob not yet local is fetched first.
+    pub async fn read(&self, ino: Ino, offset: u64, size: u32) -> FsResult<Vec<u8>> {
+        if let Some(local) = self.read_local(ino, offset, size) {
+            return local;
+        }
+        let node = self.node(ino)?;
+        self.local_blob(&node).await?;
+        self.read_local(ino, offset, size)
+            .unwrap_or(Err(Errno(libc::EIO)))
+    }
+}
+
+/// Up to `size` bytes of `content` at `offset`.
+fn slice(content: &[u8], offset: u64, size: u32) -> Vec<u8> {
+    let start = usize::try_from(offset).map_or(content.len(), |o| o.min(content.len()));
+    let end = start.saturating_add(size as usize).min(content.len());
+    content[start..end].to_vec()
+}
+
+/// Up to `size` bytes of `file` from `offset` (short only at the end).
+fn read_file_at(file: &File, offset: u64, size: u32) -> FsResult<Vec<u8>> {
+    let mut buf = vec![0u8; size as usize];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    buf.truncate(filled);
+    Ok(buf)
+}
