@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use common::{Hub, TEST_TOKEN, TestMount};
 use fakehub::repo;
+use fakehub::rng::Rng;
 
 /// Files in the repository (the figure).
 const FILES: usize = 20_000;
@@ -78,30 +79,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
     }
 }
 
-/// xorshift64*: seeded, so a run's repository and op sequence can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-    fn percent(&mut self) -> u64 {
-        self.below(100)
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // The repository
 
@@ -118,7 +95,7 @@ fn text(id: usize, size: usize, rng: &mut Rng) -> Vec<u8> {
         out.extend_from_slice(format!("{id}:{line}").as_bytes());
         for _ in 0..rng.range(3, 12) {
             out.push(b' ');
-            out.extend_from_slice(WORDS[rng.below(WORDS.len() as u64) as usize].as_bytes());
+            out.extend_from_slice(WORDS[rng.below(WORDS.len())].as_bytes());
         }
         out.push(b'\n');
         line += 1;
@@ -132,11 +109,11 @@ fn text(id: usize, size: usize, rng: &mut Rng) -> Vec<u8> {
 /// executables, odd names, relative links to files and directories, dangling links.
 /// Returns the commit and the bytes of file content written.
 fn build_repo(root: &Path, seed: u64) -> (String, u64) {
-    let mut rng = Rng::new(seed);
+    let mut rng = Rng::new(seed, 0);
     let mut dirs: Vec<(String, usize)> = vec![(String::new(), 0)];
     for k in 1..600 {
         let (parent, depth) = loop {
-            let candidate = &dirs[rng.below(dirs.len() as u64) as usize];
+            let candidate = &dirs[rng.below(dirs.len())];
             if candidate.1 < 6 {
                 break candidate.clone();
             }
@@ -154,19 +131,19 @@ fn build_repo(root: &Path, seed: u64) -> (String, u64) {
     // Regular files so far: links point at these, so stat follows one link at most.
     let mut regular: Vec<String> = Vec::with_capacity(FILES);
     for i in 0..FILES {
-        let dir = if rng.percent() < 10 {
+        let dir = if rng.below(100) < 10 {
             &big_dir
         } else {
-            &dirs[rng.below(dirs.len() as u64) as usize].0
+            &dirs[rng.below(dirs.len())].0
         };
-        let ext = [".py", ".txt", ".md", ".json", ".rs", ""][rng.below(6) as usize];
+        let ext = [".py", ".txt", ".md", ".json", ".rs", ""][rng.below(6)];
         let name = match i % 400 {
             3 => format!("ünïcödé {i}{ext}"),
             5 => format!("with space {i}{ext}"),
             _ => format!("f{i}{ext}"),
         };
         let path = join(dir, &name);
-        let roll = rng.percent();
+        let roll = rng.below(100);
         if i % (FILES / LARGE_FILES) == 1 {
             let size = rng.range(LARGE_MIN, LARGE_MAX);
             r.large_file(&path, size, seed ^ i as u64);
@@ -176,9 +153,9 @@ fn build_repo(root: &Path, seed: u64) -> (String, u64) {
             let depth = dir.matches('/').count() + usize::from(!dir.is_empty());
             let up = "../".repeat(depth);
             let target = match rng.below(4) {
-                0 => format!("{up}{}", dirs[rng.below(dirs.len() as u64) as usize].0),
+                0 => format!("{up}{}", dirs[rng.below(dirs.len())].0),
                 1 => format!("no/such/file{i}"),
-                _ => format!("{up}{}", regular[rng.below(regular.len() as u64) as usize]),
+                _ => format!("{up}{}", regular[rng.below(regular.len())]),
             };
             let target = if target.is_empty() {
                 ".".into()
@@ -337,10 +314,10 @@ impl Model {
             .copied()
             .filter(|&i| size(i) >= LARGE_MIN)
             .collect();
-        let mut rng = Rng::new(seed ^ 0x5EED);
+        let mut rng = Rng::new(seed, 1);
         let mut hot = large.clone();
         while hot.len() < HOT_FILES {
-            hot.push(files[rng.below(files.len() as u64) as usize]);
+            hot.push(files[rng.below(files.len())]);
         }
         let bytes = files.iter().map(|&i| size(i)).sum();
         Model {
@@ -390,7 +367,7 @@ enum Op {
 }
 
 /// The mix, in percent of operations.
-const MIX: &[(Op, u64)] = &[
+const MIX: &[(Op, usize)] = &[
     (Op::Lstat, 22),
     (Op::Stat, 10),
     (Op::Readdir, 8),
@@ -483,7 +460,7 @@ impl Run {
     }
 
     fn pick(&self, rng: &mut Rng, from: &[usize]) -> usize {
-        from[rng.below(from.len() as u64) as usize]
+        from[rng.below(from.len())]
     }
 
     fn pick_file(&self, rng: &mut Rng) -> usize {
@@ -497,7 +474,7 @@ impl Run {
 
     fn one(&self, reader: usize, rng: &mut Rng) {
         let m = &self.model;
-        let mut roll = rng.percent();
+        let mut roll = rng.below(100);
         let (slot, op) = MIX
             .iter()
             .enumerate()
@@ -509,7 +486,7 @@ impl Run {
             .map(|(slot, (op, _))| (slot, *op))
             .expect("the mix adds up to 100");
         let i = match op {
-            Op::Lstat | Op::Stat | Op::Missing => rng.below(m.entries.len() as u64) as usize,
+            Op::Lstat | Op::Stat | Op::Missing => rng.below(m.entries.len()),
             Op::Readdir => self.pick(rng, &m.dirs),
             Op::Readlink => self.pick(rng, &m.links),
             Op::Read => self.pick_file(rng),
@@ -549,8 +526,9 @@ impl Run {
                 } else {
                     path.parent().unwrap().to_path_buf()
                 };
-                let got = std::fs::symlink_metadata(dir.join(format!("missing-{}", rng.next())))
-                    .map(|m| Attr::of(&m));
+                let got =
+                    std::fs::symlink_metadata(dir.join(format!("missing-{}", rng.next_u64())))
+                        .map(|m| Attr::of(&m));
                 self.check(op, entry, got, Err(ErrorKind::NotFound));
             }
             Op::Readdir => match listing(&path, entry.rel.as_os_str().is_empty()) {
@@ -613,7 +591,7 @@ impl Run {
                 let expected = entry.content.as_deref().unwrap();
                 let len = expected.len() as u64;
                 // Sometimes at or past the end: a short read, or nothing.
-                let offset = rng.below(len + 64);
+                let offset = rng.range(0, len + 63);
                 let want = rng.range(1, MAX_PREAD) as usize;
                 let from = (offset.min(len)) as usize;
                 let slice = &expected[from..(from + want).min(expected.len())];
@@ -757,7 +735,7 @@ fn run_load(
         std::thread::Builder::new()
             .name(format!("reader-{reader}"))
             .spawn(move || {
-                let mut rng = Rng::new(seed.wrapping_mul(1000).wrapping_add(reader as u64 + 1));
+                let mut rng = Rng::new(seed, 2 + reader as u64);
                 let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     while Instant::now() < run.deadline {
                         run.one(reader, &mut rng);

@@ -7,11 +7,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Ecosystem;
 use super::findings::Findings;
 use super::formats;
 use super::paths::Format;
 use super::rules;
+use super::types::Ecosystem;
 
 /// package.json dependency tables and their groups.
 const DEPENDENCY_TABLES: &[(&str, &str)] = &[

@@ -10,9 +10,10 @@ use std::collections::BTreeSet;
 use toml::Table;
 
 use super::findings::Findings;
-use super::requirements::normalize_name;
+use super::pep508::normalize_name;
 use super::rules::{self, RULES};
-use super::{Category, Ecosystem, ToolUse, formats, python_ini};
+use super::types::{Category, Ecosystem, ToolUse};
+use super::{formats, python_ini};
 
 /// `[tool.X]` tables that are neither tools nor settings.
 const NOT_TOOLS: &[&str] = &["setuptools_scm", "setuptools-scm"];

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 
 use super::findings::Findings;
 use super::formats::{self, IniSections};
+use super::pep508;
 use super::rules;
-use super::{Ecosystem, requirements};
+use super::types::Ecosystem;
 
 /// At most this many tox envs from one envlist (`py{38,39,310}-django{32,42}` is 6; the cap
 /// only stops a hostile brace product).
@@ -142,7 +143,7 @@ pub(crate) fn tox_ini(text: &str, path: &str, f: &mut Findings) {
             if line.starts_with('-') || line.contains('{') || line.starts_with('#') {
                 continue;
             }
-            match requirements::parse_requirement(line) {
+            match pep508::parse_requirement(line) {
                 Ok((name, specifier)) => {
                     f.dependency(Ecosystem::Python, &name, specifier, "tox", path)
                 }

@@ -1,18 +1,17 @@
-//! pip requirements files (`requirements*.txt`, `requirements/*.in`) and PEP 508 strings.
+//! pip requirements files (`requirements*.txt`, `requirements/*.in`); each requirement line
+//! is a PEP 508 string, parsed by [`pep508`](super::pep508).
 //!
-//! Invariants: requirement strings are parsed by `pep508_rs` (names PEP 503-normalized,
-//! markers kept out of the name); options, editable installs, bare URLs and local paths are
-//! skipped without an error; `-r`/`-c` includes resolve relative to the including file, never
-//! above the repository root, and are followed at most [`MAX_INCLUDE_DEPTH`] includes deep.
+//! Invariants: options, editable installs, bare URLs and local paths are skipped without an
+//! error; `-r`/`-c` includes resolve relative to the including file, never above the
+//! repository root, and are followed at most [`MAX_INCLUDE_DEPTH`] includes deep.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
-use std::str::FromStr;
-
-use pep508_rs::{Requirement, VersionOrUrl};
 
 use super::findings::Findings;
+use super::formats;
 use super::paths::{self, Kind};
-use super::{Ecosystem, RepoInput, formats};
+use super::pep508::parse_requirement;
+use super::types::{Ecosystem, RepoInput};
 
 /// `-r a.txt` inside `a.txt`'s includes ... at most this deep (the spec's bound: real
 /// projects chain two or three files).
@@ -185,57 +184,6 @@ fn classify(line: &str) -> Line<'_> {
     Line::Requirement(requirement)
 }
 
-/// A PEP 508 requirement's normalized name and its specifier (`>=2,<3`, or `@ <url>`).
-pub(crate) fn parse_requirement(text: &str) -> Result<(String, Option<String>), String> {
-    let requirement = Requirement::<url::Url>::from_str(text.trim()).map_err(|e| {
-        let message = e.to_string();
-        format!(
-            "bad requirement `{}`: {}",
-            text.trim(),
-            message.lines().next().unwrap_or("unparsable")
-        )
-    })?;
-    let specifier = match &requirement.version_or_url {
-        None => None,
-        Some(VersionOrUrl::VersionSpecifier(specifiers)) if specifiers.is_empty() => None,
-        Some(VersionOrUrl::VersionSpecifier(_)) => Some(written_specifier(text)),
-        Some(VersionOrUrl::Url(url)) => Some(format!("@ {url}")),
-    };
-    Ok((requirement.name.to_string(), specifier))
-}
-
-/// The version specifier of a requirement that parsed, as written (clause order kept,
-/// whitespace and parentheses dropped): `requests [security] >= 2.8.1, == 2.8.* ; marker`
-/// -> `>=2.8.1,==2.8.*`.
-fn written_specifier(requirement: &str) -> String {
-    let before_marker = requirement.split(';').next().unwrap_or(requirement).trim();
-    let after_name = before_marker
-        .trim_start_matches(|c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    let after_extras = match after_name.trim_start().strip_prefix('[') {
-        Some(rest) => rest.split_once(']').map_or("", |(_, tail)| tail),
-        None => after_name,
-    };
-    after_extras
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '(' && *c != ')')
-        .collect()
-}
-
-/// PEP 503 normalization: lowercase, runs of `-`, `_`, `.` become one `-`.
-pub(crate) fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
-
 /// The dependency group a requirements file name suggests: "dev", "test", "docs", "lint",
 /// else "main"; files reached through `-c` are "constraints".
 fn group_for(path: &str, role: Role) -> &'static str {
@@ -279,6 +227,7 @@ pub(crate) fn extract(text: &str, path: &str, role: Role, f: &mut Findings) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::patterns::pep508::{normalize_name, written_specifier};
     use crate::patterns::{Dependency, extract as extract_repo, follow_ups as follow_ups_of};
     use std::collections::BTreeMap;
 

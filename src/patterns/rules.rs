@@ -4,7 +4,7 @@
 //! Invariants, checked by tests: tool names are unique; a signal names at most one tool per
 //! signal kind, so every lookup has one answer; Python package names are PEP 503-normalized.
 
-use super::{Category, Ecosystem};
+use super::types::{Category, Ecosystem};
 
 /// How to recognise one tool.
 #[derive(Clone, Copy, Debug)]

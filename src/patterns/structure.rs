@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::paths;
-use super::{RepoInput, Structure};
+use super::types::{RepoInput, Structure};
 
 /// File extension -> language, for `Structure::languages`.
 const LANGUAGES: &[(&str, &str)] = &[

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
-use crate::patterns::{RepoInput, RepoPatterns, extract, requirements::normalize_name};
+use crate::patterns::{RepoInput, RepoPatterns, extract, pep508::normalize_name};
 
 fn run(files: &[(&str, String)], extra_paths: &[&str]) -> RepoPatterns {
     let mut all: Vec<String> = files.iter().map(|(p, _)| p.to_string()).collect();

@@ -28,6 +28,7 @@ mod githttp;
 pub mod org;
 mod pygen;
 pub mod repo;
+pub mod rng;
 mod server;
 mod state;
 pub mod store;

@@ -50,6 +50,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::repo;
+use crate::rng::Rng;
 use crate::store::RepoMeta;
 use crate::util;
 
@@ -406,71 +407,6 @@ pub fn generate_org_with(root: &Path, owner: &str, spec: &OrgSpec) -> io::Result
         serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?,
     )?;
     Ok(manifest)
-}
-
-// ---------------------------------------------------------------------------
-// Randomness
-// ---------------------------------------------------------------------------
-
-/// splitmix64.
-#[derive(Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64, stream: u64) -> Rng {
-        let mut r = Rng(seed
-            .wrapping_mul(0xA076_1D64_78BD_642F)
-            .wrapping_add(stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-            ^ 0x0123_4567_89AB_CDEF);
-        r.next();
-        r
-    }
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len())]
-    }
-    /// Index chosen by weight.
-    fn weighted(&mut self, weights: &[f64]) -> usize {
-        let total: f64 = weights.iter().sum();
-        let mut x = (self.next() >> 11) as f64 / (1u64 << 53) as f64 * total;
-        for (i, w) in weights.iter().enumerate() {
-            if x < *w {
-                return i;
-            }
-            x -= w;
-        }
-        weights.len() - 1
-    }
-    /// `k` distinct elements of `from`, in a deterministic order.
-    fn choose(&mut self, from: &[usize], k: usize) -> Vec<usize> {
-        let mut v = from.to_vec();
-        for i in (1..v.len()).rev() {
-            let j = self.below(i + 1);
-            v.swap(i, j);
-        }
-        v.truncate(k);
-        v
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1107,7 +1043,7 @@ fn plan_repo(
         plan.assets.push(Asset {
             path,
             size,
-            seed: rng.next(),
+            seed: rng.next_u64(),
         });
     }
     let bytes: u64 = plan.files.iter().map(|f| f.text.len() as u64).sum::<u64>()

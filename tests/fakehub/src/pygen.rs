@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::repo::Repo;
+use crate::rng::Rng;
 
 /// What [`python_project`] wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,36 +34,6 @@ impl PythonProject {
     /// All planted findings.
     pub fn findings(&self) -> usize {
         self.planted.values().sum()
-    }
-}
-
-/// splitmix64: small, fast, deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-    fn range(&mut self, lo: usize, hi_incl: usize) -> usize {
-        lo + self.below(hi_incl - lo + 1)
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-    /// True with probability 1/n.
-    fn one_in(&mut self, n: u64) -> bool {
-        self.next().is_multiple_of(n)
     }
 }
 
@@ -603,7 +574,7 @@ impl ModGen<'_> {
 /// counted in [`PythonProject::planted`]. mypy reports only the undefined
 /// names (F821).
 pub fn python_project(repo: &mut Repo, files: usize, seed: u64) -> PythonProject {
-    let mut rng = Rng(seed ^ 0x005E_ED0F_C0DE);
+    let mut rng = Rng::from_state(seed ^ 0x005E_ED0F_C0DE);
     let adj = rng.pick(ADJECTIVES);
     let noun = rng.pick(NOUNS);
     let package = format!("{adj}_{noun}");
@@ -945,7 +916,7 @@ pub fn python_project(repo: &mut Repo, files: usize, seed: u64) -> PythonProject
 
     // Project files.
     let deps = ["httpx>=0.27", "pydantic>=2.6", "rich>=13.7", "typer>=0.12"];
-    let n_deps = rng.range(2, deps.len());
+    let n_deps = rng.range(2, deps.len() as u64) as usize;
     let dep_lines: String = deps[..n_deps]
         .iter()
         .map(|d| format!("    \"{d}\",\n"))

@@ -22,6 +22,7 @@ use std::process::Stdio;
 
 use crate::git::git_command;
 pub use crate::pygen::{PythonProject, python_project};
+use crate::rng::Rng;
 use crate::store::{OwnerMeta, OwnerType, RepoMeta};
 
 /// Author and committer name used for every commit.
@@ -225,18 +226,12 @@ pub fn generated_bytes(
     seed: u64,
     mut sink: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut rng = Rng::new(seed, 0);
     let mut buf = vec![0u8; 64 * 1024];
     let mut left = size;
     while left > 0 {
         let n = left.min(buf.len() as u64) as usize;
-        for chunk in buf[..n].chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let bytes = x.to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
+        rng.fill(&mut buf[..n]);
         sink(&buf[..n])?;
         left -= n as u64;
     }

@@ -21,6 +21,7 @@ use tokio::sync::{Notify, oneshot};
 use tower::ServiceExt;
 
 use crate::api;
+use crate::rng::Rng;
 use crate::state::{FaultKind, RateView, Shared};
 use crate::util;
 
@@ -339,11 +340,11 @@ async fn api_mw(State(sh): State<Arc<Shared>>, mut req: Request, next: Next) -> 
     let codeload = route == "codeload" || path.starts_with("/_raw/");
     sh.count_request(route);
 
-    let (latency, jitter) = {
-        let rt = sh.rt();
-        (rt.latency, rt.jitter)
+    let delay = {
+        let mut rt = sh.rt();
+        let jitter_ms = rt.jitter.as_millis() as usize;
+        rt.latency + Duration::from_millis(rt.jitter_rng.below(jitter_ms) as u64)
     };
-    let delay = latency + Duration::from_millis(util::jitter_rand(jitter.as_millis() as u64));
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -713,7 +714,7 @@ pub(crate) struct Generated {
     produced: usize,
     fill: crate::state::Fill,
     gzip: bool,
-    rng: u64,
+    rng: Rng,
 }
 
 /// Payload bytes per chunk (and per stored deflate block, whose limit is 65,535).
@@ -728,7 +729,7 @@ impl Generated {
             produced: 0,
             fill,
             gzip,
-            rng: 0x9E37_79B9_7F4A_7C15,
+            rng: Rng::new(0, 0),
         }
     }
 
@@ -738,16 +739,11 @@ impl Generated {
             let end = (self.produced + n).min(self.prefix.len());
             out.extend_from_slice(&self.prefix[self.produced..end]);
         }
-        while out.len() < n {
-            out.push(match self.fill {
-                crate::state::Fill::Zeros => 0,
-                crate::state::Fill::Garbage => {
-                    self.rng ^= self.rng << 13;
-                    self.rng ^= self.rng >> 7;
-                    self.rng ^= self.rng << 17;
-                    self.rng as u8
-                }
-            });
+        let start = out.len();
+        out.resize(n, 0);
+        match self.fill {
+            crate::state::Fill::Zeros => {}
+            crate::state::Fill::Garbage => self.rng.fill(&mut out[start..]),
         }
         self.produced += n;
         out

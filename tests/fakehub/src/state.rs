@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::git;
+use crate::rng::Rng;
 
 /// Server configuration. Everything here can also be changed at run time
 /// through [`crate::FakeHub`] or the `/_fakehub/` control endpoints.
@@ -312,6 +313,8 @@ pub(crate) struct Runtime {
     pub status_429: bool,
     pub latency: Duration,
     pub jitter: Duration,
+    /// Draws the jitter of each response.
+    pub jitter_rng: Rng,
     pub truncate_threshold: usize,
 }
 
@@ -355,6 +358,7 @@ impl Shared {
                 status_429: cfg.rate_limit_status_429,
                 latency: cfg.latency,
                 jitter: cfg.jitter,
+                jitter_rng: Rng::new(0, 0),
                 truncate_threshold: cfg.truncate_threshold,
             }),
             counters: Mutex::new(Counters::default()),

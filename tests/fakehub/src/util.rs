@@ -162,28 +162,6 @@ pub fn percent_encode_path(p: &str) -> String {
     out
 }
 
-/// Tiny xorshift PRNG for latency jitter (no need for a rand dependency).
-pub fn jitter_rand(bound: u64) -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static STATE: AtomicU64 = AtomicU64::new(0);
-    if bound == 0 {
-        return 0;
-    }
-    let mut x = STATE.load(Ordering::Relaxed);
-    if x == 0 {
-        x = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
-            | 1;
-    }
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    STATE.store(x, Ordering::Relaxed);
-    x % bound
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
