@@ -6,7 +6,8 @@ Reads every file under src/ (test modules cut off), resolves each `use` and inli
 - no cycle among files (a `mod` declaration is not an import; a `pub use` is);
 - no import from a lower layer to a higher one (LAYERS, top first);
 - no file over MAX_LINES lines, except those in LONG_FILES.
-Prints what it finds and exits 1 if anything is wrong. `--graph` prints every edge.
+Prints what it finds and exits 1 if anything is wrong. `--graph` prints every edge;
+`--root DIR` checks another source tree (the test's own examples).
 Run by tests/layers.rs, so the suite fails when the shape breaks.
 """
 import os
@@ -14,6 +15,8 @@ import re
 import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
+if "--root" in sys.argv:
+    ROOT = sys.argv[sys.argv.index("--root") + 1]
 
 # Top-level modules by layer, highest first; a module may import only from its own
 # layer's peers (without a loop) or from layers below it.
@@ -134,7 +137,7 @@ def main():
             base = list(current)
         else:
             return None
-        full = base + [s.split(" as ")[0].strip() for s in segs]
+        full = base + segs
         for n in range(len(full), -1, -1):
             if tuple(full[:n]) in modules:
                 return modules[tuple(full[:n])], n == len(full)
@@ -149,12 +152,12 @@ def main():
         deps = set()
         aliases = {}
         for m in re.finditer(r"\buse\s+([^;]+);", body):
-            for path in expand(re.sub(r"\s+", " ", m.group(1)).replace(" ", "")):
-                name = path.split("::")[-1]
-                alias = name
-                if " as " in m.group(1) and "as" in name:
-                    alias = name.split("as")[-1]
-                hit = resolve(current, path.replace("as", " as ") if "as" in name else path)
+            # Whitespace goes, but `x as y` keeps its meaning: `x@y` until split below.
+            tree = re.sub(r"\s+as\s+", "@", m.group(1))
+            for path in expand(re.sub(r"\s+", "", tree)):
+                path, _, alias = path.partition("@")
+                alias = alias or path.split("::")[-1]
+                hit = resolve(current, path)
                 if hit:
                     deps.add(hit[0])
                     if hit[1]:
