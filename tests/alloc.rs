@@ -4,6 +4,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Cli, Hub};
@@ -113,6 +114,34 @@ fn files_under(root: &Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// Regression: `allocate` printed `.../acme_api/` where `allocated list` showed
+/// `.../acme_api`, so a script could not find its allocation in the list.
+#[test]
+fn allocate_prints_the_path_the_list_and_json_show() {
+    require_fuse!();
+    let hub = Hub::new();
+    sample(&hub);
+    let d = Daemon::new(&hub, &[]);
+    let printed = String::from_utf8(d.cli.ok(&["allocate", "acme/api"])).unwrap();
+    let printed = printed.strip_suffix('\n').expect("one line");
+    let json: Value =
+        serde_json::from_slice(&d.cli.ok(&["allocate", "acme/api", "--json"])).unwrap();
+    let list = d.list();
+    let listed: Vec<&str> = list.iter().map(|a| a["path"].as_str().unwrap()).collect();
+    assert!(listed.contains(&printed), "{printed:?} not in {listed:?}");
+    assert!(
+        listed.contains(&json["path"].as_str().unwrap()),
+        "{json} not in {listed:?}"
+    );
+    let table = String::from_utf8(d.cli.ok(&["allocated", "list"])).unwrap();
+    assert!(
+        table.lines().any(|l| l.split('\t').next() == Some(printed)),
+        "{printed:?} not a PATH in\n{table}"
+    );
+    d.cli.ok(&["release", printed]);
+    assert_eq!(d.list().len(), 1);
 }
 
 #[test]
@@ -385,4 +414,80 @@ fn each_cache_dir_gets_its_own_daemon() {
     assert!(err.contains("not running"), "{err}");
     d.cli.ok(&["--cache-dir", flag, "daemon", "stop"]);
     assert!(!mounted(&path));
+}
+
+/// A repository with more files than the hydration threshold: `--hydrate` takes its
+/// tarball.
+fn many_files(hub: &Hub) {
+    let mut r = repo::create(hub.path(), "acme", "big").unwrap();
+    for i in 0..80 {
+        r.write(&format!("src/m{i:02}.py"), format!("X = {i}\n"));
+    }
+    r.commit("c").unwrap();
+}
+
+/// Regression: a network failure while `allocate --hydrate` fetched the tarball was
+/// reported as invalid input (a `String` error); it is the network error it is, typed for
+/// the library's callers and named in the CLI's message.
+#[test]
+fn a_hydration_network_failure_is_reported_as_the_network_error_it_is() {
+    use heimdall::alloc::{AllocError, AllocateRequest, Allocator};
+    use heimdall::hydrate::HydrateError;
+    use heimdall::remote::{GitHubClient, HttpClient, RemoteError};
+    let hub = Hub::new();
+    many_files(&hub);
+    hub.hub.inject(
+        fakehub::Fault::drop_connection()
+            .on_route("tarball")
+            .always(),
+    );
+    let (settings, _cache) = hub.settings(None);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let error = runtime.block_on(async {
+        let store = Arc::new(heimdall::store::Store::open(&settings.cache_dir).unwrap());
+        let client: Arc<dyn GitHubClient> = Arc::new(HttpClient::new(&settings, None).unwrap());
+        let ns = Arc::new(heimdall::namespace::Namespace::new(
+            client,
+            store,
+            Duration::from_secs(60),
+        ));
+        let allocator =
+            Allocator::new(ns, settings.alloc_root.clone(), "https://github.com".into());
+        let request = AllocateRequest {
+            resource: "acme/big".into(),
+            ttl: None,
+            client: "test".into(),
+            hydrate: true,
+        };
+        allocator.allocate(&request).await.unwrap_err()
+    });
+    assert!(
+        matches!(
+            &error,
+            AllocError::Hydrate {
+                source: HydrateError::Remote(RemoteError::Network { .. }),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        hub.hub.stats().route("tarball") > 0,
+        "the tarball was asked for"
+    );
+
+    // Through the CLI and the daemon: one line naming the resource and the network error.
+    require_fuse!();
+    let d = Daemon::new(&hub, &[]);
+    let err = d.cli.fails(&["allocate", "acme/big", "--hydrate"]);
+    assert!(
+        err.contains("cannot fetch `acme/big` before handing it out")
+            && err.contains("network error"),
+        "{err}"
+    );
+    assert!(d.list().is_empty(), "nothing was allocated");
+    // The network back: the same request succeeds.
+    hub.hub.clear_faults();
+    let path = d.allocate(&["acme/big", "--hydrate"]);
+    assert_eq!(files_under(&path).len(), 80);
 }

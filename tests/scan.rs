@@ -461,3 +461,45 @@ fn output_into_a_pipe_or_through_a_symlink_keeps_it() {
     );
     assert_eq!(strip(&std::fs::read(&target).unwrap()), strip(&expected));
 }
+
+/// Regression: a control file whose scan hit a full cache disk answered EIO; it answers
+/// ENOSPC ("No space left on device"), with a log line; the scan stops instead of
+/// marking every repository failed, and once space is free the same file is served.
+#[test]
+fn a_control_file_whose_scan_hits_a_full_disk_answers_enospc() {
+    require_fuse!();
+    let hub = Hub::new();
+    org(&hub, 2);
+    let cli = hub.cli();
+    let Some(_disk) = common::SmallDisk::mount(&cli.cache_dir(), "2m") else {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+        eprintln!("skipping: mounting a tmpfs needs root");
+        return;
+    };
+    let mount = TestMount::new(cli, &["--org", "acme"]);
+    let filler = mount.cli.cache_dir().join("filler");
+    let _ = std::process::Command::new("dd")
+        .args(["if=/dev/zero", "bs=4k", "count=100000"])
+        .arg(format!("of={}", filler.display()))
+        .stderr(Stdio::null())
+        .status();
+    let err = std::fs::read(mount.at(".patterns/acme.json")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENOSPC), "{err}");
+    let log = mount.log();
+    assert!(
+        log.contains("control file unavailable")
+            && (log.contains("disk is full") || log.contains("No space left on device")),
+        "{log}"
+    );
+    std::fs::remove_file(&filler).unwrap();
+    let served = json(&std::fs::read(mount.at(".patterns/acme.json")).unwrap());
+    assert_eq!(served["organization"], "acme", "{served}");
+    let status = json(&std::fs::read(mount.at(".status/acme.json")).unwrap());
+    assert_eq!(status["state"], "finished", "{status}");
+    let failed = status["failed"].to_string();
+    assert!(
+        !failed.contains("full") && !failed.contains("space"),
+        "no repository failed for the disk: {status}"
+    );
+    mount.unmount();
+}

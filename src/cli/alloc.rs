@@ -201,7 +201,8 @@ pub fn allocate(settings: &Settings, args: AllocateArgs) -> Result<()> {
         serde_json::to_writer_pretty(&mut out, &allocation)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "{}/", allocation.path)?;
+        // The same string `allocated list` and `--json` show, so scripts can match them.
+        writeln!(out, "{}", allocation.path)?;
     }
     Ok(())
 }

@@ -71,18 +71,12 @@ pub fn from_store(error: &StoreError) -> i32 {
             Some(libc::EDQUOT) => libc::EDQUOT,
             _ => libc::EIO,
         },
-        StoreError::Index { source, .. } | StoreError::Sqlite(source) => from_sqlite(source),
+        StoreError::Index { .. } | StoreError::Sqlite(_) if error.is_disk_full() => libc::ENOSPC,
+        StoreError::Index { .. } | StoreError::Sqlite(_) => libc::EIO,
         StoreError::NewerSchema { .. }
         | StoreError::CorruptIndex { .. }
         | StoreError::HashMismatch { .. }
         | StoreError::Config(_) => libc::EIO,
-    }
-}
-
-fn from_sqlite(error: &rusqlite::Error) -> i32 {
-    match error.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DiskFull) => libc::ENOSPC,
-        _ => libc::EIO,
     }
 }
 

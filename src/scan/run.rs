@@ -42,6 +42,17 @@ pub enum ScanError {
     NoScan(String),
 }
 
+impl ScanError {
+    /// The cache's disk (or quota) is full: a local failure, not the repository's.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            ScanError::Namespace(NamespaceError::Store(e)) => e.is_disk_full(),
+            ScanError::Store(e) => e.is_disk_full(),
+            ScanError::Namespace(_) | ScanError::NoScan(_) => false,
+        }
+    }
+}
+
 /// What to scan and how.
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
@@ -156,16 +167,30 @@ impl Scanner {
         });
         let total = selected.len();
         let done = AtomicU64::new(already.len() as u64);
+        // A full cache disk is nothing the repositories did: it stops the scan (which
+        // stays resumable) instead of marking every repository after it failed.
+        let stopped: std::sync::Mutex<Option<ScanError>> = std::sync::Mutex::new(None);
         let todo: Vec<&RepoInfo> = selected
             .iter()
             .filter(|r| !already.contains(&r.name))
             .collect();
         futures_util::stream::iter(todo)
             .for_each_concurrent(options.parallel.max(1), |repo| {
-                let (org, done) = (&org, &done);
+                let (org, done, stopped) = (&org, &done, &stopped);
                 async move {
+                    if stopped.lock().expect("scan poisoned").is_some() {
+                        return;
+                    }
                     let started = Instant::now();
                     let result = self.scan_repo(org, repo, options).await;
+                    let result = match result {
+                        Err(e) if e.is_disk_full() => {
+                            tracing::warn!(repo = %repo.name, error = %e, "the cache disk is full; the scan stops");
+                            stopped.lock().expect("scan poisoned").get_or_insert(e);
+                            return;
+                        }
+                        other => other.map_err(|e| reason(&e)),
+                    };
                     let (row, error) = match &result {
                         Ok(outcome) => (
                             RepoScanRow {
@@ -206,6 +231,9 @@ impl Scanner {
             })
             .await;
         index.add_scan_requests(&org, self.ns.client().counts().sent - sent_before)?;
+        if let Some(e) = stopped.into_inner().expect("scan poisoned") {
+            return Err(e);
+        }
         index.finish_scan(&org)?;
         self.status(&org)?.ok_or(ScanError::NoScan(org))
     }
@@ -240,14 +268,11 @@ impl Scanner {
         org: &str,
         repo: &RepoInfo,
         options: &ScanOptions,
-    ) -> Result<Outcome, String> {
-        let spec = RepoSpec::new(org, &repo.name, None).map_err(|e| e.to_string())?;
-        let commit = self.ns.resolve_sha(&spec).await.map_err(|e| reason(&e))?;
+    ) -> Result<Outcome, ScanError> {
+        let spec = RepoSpec::new(org, &repo.name, None)?;
+        let commit = self.ns.resolve_sha(&spec).await?;
         let index = self.ns.store().index();
-        if let Some((_, at)) = index
-            .repo_patterns(org, &repo.name, commit, EXTRACTOR_VERSION)
-            .map_err(|e| e.to_string())?
-        {
+        if let Some((_, at)) = index.repo_patterns(org, &repo.name, commit, EXTRACTOR_VERSION)? {
             let age = crate::clock::now() - at;
             let fresh = options
                 .max_result_age
@@ -260,19 +285,10 @@ impl Scanner {
             }
         }
         // The commit's trees without its commit object: a scan needs no commit time.
-        let root = self
-            .ns
-            .commit_root(&spec, commit)
-            .await
-            .map_err(|e| reason(&e))?;
-        let patterns = self
-            .extract(&spec, repo, root, options)
-            .await
-            .map_err(|e| reason(&e))?;
-        let json = serde_json::to_string(&patterns).map_err(|e| e.to_string())?;
-        index
-            .put_repo_patterns(org, &repo.name, commit, EXTRACTOR_VERSION, &json)
-            .map_err(|e| e.to_string())?;
+        let root = self.ns.commit_root(&spec, commit).await?;
+        let patterns = self.extract(&spec, repo, root, options).await?;
+        let json = serde_json::to_string(&patterns).expect("patterns serialize");
+        index.put_repo_patterns(org, &repo.name, commit, EXTRACTOR_VERSION, &json)?;
         Ok(Outcome {
             commit,
             cached: false,
@@ -464,6 +480,6 @@ impl Scanner {
 }
 
 /// A failure reason for the status listing: the error's own words.
-fn reason(error: &NamespaceError) -> String {
+fn reason(error: &ScanError) -> String {
     error.to_string()
 }

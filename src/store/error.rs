@@ -53,4 +53,21 @@ impl StoreError {
             source,
         }
     }
+
+    /// The disk (or the user's quota) is full: the object file or the index could not
+    /// grow. Nothing the data did; freeing space fixes it.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Io { source, .. } => {
+                matches!(source.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+            }
+            StoreError::Index { source, .. } | StoreError::Sqlite(source) => {
+                source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+            }
+            StoreError::NewerSchema { .. }
+            | StoreError::CorruptIndex { .. }
+            | StoreError::HashMismatch { .. }
+            | StoreError::Config(_) => false,
+        }
+    }
 }
