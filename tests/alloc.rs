@@ -421,7 +421,7 @@ fn each_cache_dir_gets_its_own_daemon() {
 fn many_files(hub: &Hub) {
     let mut r = repo::create(hub.path(), "acme", "big").unwrap();
     for i in 0..80 {
-        r.write(&format!("src/m{i:02}.py"), format!("X = {i}\n"));
+        r.write(format!("src/m{i:02}.py"), format!("X = {i}\n"));
     }
     r.commit("c").unwrap();
 }
