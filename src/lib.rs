@@ -1,9 +1,24 @@
 //! Heimdall: GitHub as a lazy, read-only, content-addressed filesystem.
 //!
-//! Data flows one way: [`remote`] (GitHub's REST API) -> [`store`] (verified blobs on disk
-//! and a SQLite index) -> [`namespace`] (`owner/repo@ref/path` resolved lazily) -> views
-//! (the CLI today; the FUSE mount, the org scanner and allocations build on the same
-//! pieces).
+//! Data flows one way, and each layer imports only from the ones below it:
+//!
+//! ```text
+//! cli                        what the user typed -> config::Settings -> one fn per command
+//! alloc                      allocations, the per-user daemon and its socket protocol
+//! fs                         the FUSE mount: session, adapter, filesystem core, errno map
+//! scan  webhook  hydrate     org scans, push webhooks, the hydration policy
+//! namespace                  owner/repo@ref/path -> commit, tree, blob (lazily)
+//! store                      verified objects on disk + the SQLite index
+//! remote  patterns  codex    GitHub's REST API, per-repo extraction, the org export
+//! config  oid  clock  logging  flight
+//! ```
+//!
+//! [`remote`] fetches from GitHub; [`store`] verifies every object against its git id
+//! before it is visible and keeps it; [`namespace`] is the one place that maps GitHub's
+//! paths onto git objects; the views ([`fs`], [`scan`], [`alloc`], [`cli`]) read through
+//! it, so a blob fetched by any of them is a cache hit for the others. Errors are typed
+//! per module and become errno values only in [`fs::errno`]. `tests/layers.rs` checks
+//! that no import runs upward and no two files import each other.
 
 pub mod alloc;
 pub mod cli;

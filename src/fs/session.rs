@@ -86,7 +86,7 @@ impl Drop for Mount {
 /// Mounts at `mountpoint` and serves it from fuser's threads and the current tokio
 /// runtime: the one way a mount starts (`heimdall mount`, the daemon's mounts and
 /// allocations). Returns once the mount answers and its `--org` listings are in (or
-/// [`PRELOAD_TIMEOUT`] passed; they go on in the background).
+/// `PRELOAD_TIMEOUT` passed; they go on in the background).
 pub async fn mount(
     ns: Arc<Namespace>,
     options: MountOptions,

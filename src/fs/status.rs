@@ -23,7 +23,7 @@ pub struct OpCounters {
     pub forget: AtomicU64,
 }
 
-/// A copy of [`OpCounters`].
+/// A copy of the counters, for the status file.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct OpCounts {
     pub lookup: u64,
