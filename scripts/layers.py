@@ -32,8 +32,8 @@ LAYERS = [
     ["config", "oid", "logging", "flight", "clock"],
 ]
 MAX_LINES = 800
-# Data tables and test files may be longer than one sitting.
-LONG_FILES = {"patterns/rules.rs", "patterns/tests.rs"}
+# The tool detection table is data, and may be longer than one sitting.
+LONG_FILES = {"patterns/rules.rs"}
 
 
 def module_of(rel):
