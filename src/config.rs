@@ -132,6 +132,8 @@ pub struct Settings {
     pub alloc_root: PathBuf,
     /// How often the daemon's cleaner releases expired allocations.
     pub clean_interval: Duration,
+    /// Who asks for allocations (`allocate --client`, `HEIMDALL_CLIENT`; `cli`).
+    pub client: String,
 }
 
 /// Where settings come from, so tests can resolve them without touching the process env.
@@ -219,6 +221,7 @@ impl Settings {
             runtime_dir,
             alloc_root,
             clean_interval,
+            client: env.var("HEIMDALL_CLIENT").unwrap_or_else(|| "cli".into()),
         })
     }
 

@@ -24,8 +24,9 @@ pub struct AllocateArgs {
     #[arg(long, value_parser = humantime::parse_duration)]
     ttl: Option<Duration>,
     /// Who asks (shown by `allocated list`, selected by `release --all --client`)
-    #[arg(long, env = "HEIMDALL_CLIENT", default_value = "cli")]
-    client: String,
+    /// [env: HEIMDALL_CLIENT] [default: cli]
+    #[arg(long)]
+    client: Option<String>,
     /// Fetch everything before returning (one tarball when that is cheaper)
     #[arg(long)]
     hydrate: bool,
@@ -190,7 +191,7 @@ pub fn allocate(settings: &Settings, args: AllocateArgs) -> Result<()> {
     let request = Request::Allocate {
         resource: args.resource,
         ttl_secs: args.ttl.map(|t| t.as_secs().max(1)),
-        client: args.client,
+        client: args.client.unwrap_or_else(|| settings.client.clone()),
         hydrate: args.hydrate,
     };
     let Response::Allocated { allocation } = client.call(&request)? else {

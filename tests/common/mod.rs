@@ -68,6 +68,7 @@ impl Hub {
             runtime_dir: cache.path().join("run"),
             alloc_root: cache.path().join("run").join("alloc"),
             clean_interval: heimdall::config::DEFAULT_CLEAN_INTERVAL,
+            client: "test".into(),
         };
         (settings, cache)
     }
