@@ -25,7 +25,7 @@ LAYERS = [
     ["cli"],
     ["alloc"],
     ["fs"],
-    ["scan", "webhook", "hydrate"],
+    ["scan", "webhook", "hydrate", "changes"],
     ["namespace"],
     ["store"],
     ["remote", "patterns", "codex"],

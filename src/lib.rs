@@ -21,6 +21,7 @@
 //! that no import runs upward and no two files import each other.
 
 pub mod alloc;
+pub mod changes;
 pub mod cli;
 pub mod clock;
 pub mod codex;

@@ -82,7 +82,7 @@ pub struct Index {
 /// Keeps the WAL and shared-memory files when the last connection closes
 /// (`SQLITE_FCNTL_PERSIST_WAL`). Otherwise every process re-creates them, which fails on
 /// a full disk, and then not even cached content could be read.
-fn persist_wal(conn: &Connection) {
+pub(crate) fn persist_wal(conn: &Connection) {
     let mut on: std::ffi::c_int = 1;
     // SAFETY: a live connection's handle, the "main" schema, and a pointer to an int, as
     // SQLITE_FCNTL_PERSIST_WAL expects.

@@ -27,6 +27,7 @@ use tokio::io::{AsyncWriteExt, BufWriter};
 
 pub use allocations::{AllocationRow, NewAllocation};
 pub use error::StoreError;
+pub(crate) use index::persist_wal;
 pub use index::{BlobRow, Index};
 pub use scans::{RepoScanRow, ScanRow};
 
