@@ -458,6 +458,8 @@ fn a_hydration_network_failure_is_reported_as_the_network_error_it_is() {
             ttl: None,
             client: "test".into(),
             hydrate: true,
+            read_only: false,
+            keep_changes: false,
         };
         allocator.allocate(&request).await.unwrap_err()
     });

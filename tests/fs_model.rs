@@ -1899,6 +1899,7 @@ async fn run_case(fx: &Fixture, ttl: Ttl, ops: &[Op]) -> Result<(), String> {
             web_url: WEB_URL.into(),
             view: None,
             passthrough: false,
+            changes: None,
         },
         Box::new(move |i| sink.lock().unwrap().push(i)),
     );

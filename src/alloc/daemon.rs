@@ -227,6 +227,13 @@ async fn serve(stream: UnixStream, state: &State) -> std::io::Result<()> {
             },
             Err(message) => Response::Error { message },
         },
+        Ok(Request::Unmount { mountpoint }) => {
+            let (mounts, path) = (Arc::clone(&state.mounts), mountpoint.clone());
+            let served = tokio::task::spawn_blocking(move || mounts.unmount(&path))
+                .await
+                .unwrap_or(false);
+            Response::Unmounted { served }
+        }
         Ok(Request::RefPushed {
             owner,
             repo,
@@ -260,12 +267,16 @@ async fn handle(allocator: &Allocator, request: Request) -> Response {
             ttl_secs,
             client,
             hydrate,
+            read_only,
+            keep_changes,
         } => allocator
             .allocate(&AllocateRequest {
                 resource,
                 ttl: ttl_secs.map(Duration::from_secs),
                 client,
                 hydrate,
+                read_only,
+                keep_changes,
             })
             .await
             .map(|allocation| Response::Allocated { allocation }),
@@ -291,7 +302,11 @@ async fn handle(allocator: &Allocator, request: Request) -> Response {
             .cleanup(expired, older_than_secs.map(Duration::from_secs))
             .await
             .map(|allocations| Response::Allocations { allocations }),
-        Request::Status | Request::Stop | Request::Mount(_) | Request::RefPushed { .. } => {
+        Request::Status
+        | Request::Stop
+        | Request::Mount(_)
+        | Request::Unmount { .. }
+        | Request::RefPushed { .. } => {
             unreachable!("answered by serve")
         }
     };

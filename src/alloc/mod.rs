@@ -16,7 +16,10 @@ use std::time::Duration;
 use globset::{GlobBuilder, GlobMatcher};
 
 use crate::clock::now;
-use crate::fs::{FsOptions, Mount, MountOptions, View, is_mountpoint};
+use crate::fs::worktree::discard_dir;
+use crate::fs::{
+    CHANGES_DIR, ChangesOptions, FsOptions, Mount, MountOptions, Scope, View, is_mountpoint,
+};
 use crate::hydrate::{DEFAULT_THRESHOLD, HydrateError, Hydrator};
 use crate::namespace::{Namespace, NamespaceError, RepoContext, RepoSpec, parse_target};
 use crate::oid::Sha;
@@ -211,6 +214,10 @@ pub struct AllocateRequest {
     pub ttl: Option<Duration>,
     pub client: String,
     pub hydrate: bool,
+    /// No working copy: every write fails with EROFS.
+    pub read_only: bool,
+    /// The working copy's changes outlive the release (`heimdall changes` shows them).
+    pub keep_changes: bool,
 }
 
 /// An allocation as listed.
@@ -316,10 +323,34 @@ impl Allocator {
         }
     }
 
-    /// Mounts one resource (read-only, for this user only).
-    async fn mount(&self, path: &Path, view: View) -> Result<Mount, AllocError> {
+    /// Where allocation `id`'s changes live.
+    fn changes_dir(&self, id: i64) -> PathBuf {
+        self.ns
+            .store()
+            .root()
+            .join(CHANGES_DIR)
+            .join(format!("a-{id}"))
+    }
+
+    /// Mounts allocation `id` (a working copy unless `read_only`, for this user only).
+    async fn mount(
+        &self,
+        path: &Path,
+        view: View,
+        id: i64,
+        read_only: bool,
+    ) -> Result<Mount, AllocError> {
         let mut fs = FsOptions::new(self.web_url.clone());
         fs.view = Some(view);
+        if !read_only {
+            fs.changes = Some(ChangesOptions {
+                dir: self.ns.store().root().join(CHANGES_DIR),
+                scope: Scope::Allocation {
+                    id,
+                    path: path.to_path_buf(),
+                },
+            });
+        }
         let options = MountOptions {
             fs,
             allow_other: false,
@@ -408,9 +439,9 @@ impl Allocator {
         let ttl = request.ttl.unwrap_or_else(|| default_ttl(planned.bytes));
         let _serial = self.serial.lock().await;
         let path = self.fresh_path(&resource.spec)?;
-        let mount = self.mount(&path, planned.view.clone()).await?;
         let path_text = path.to_string_lossy().into_owned();
         let commit = planned.view.repo.commit.sha.to_hex();
+        // Recorded first: its id names its working copy.
         let id = self.ns.store().index().add_allocation(&NewAllocation {
             resource: &resource.text,
             path: &path_text,
@@ -420,7 +451,24 @@ impl Allocator {
             explicit_ttl: request.ttl.is_some(),
             bytes: planned.bytes,
             files: planned.files,
+            read_only: request.read_only,
+            keep_changes: request.keep_changes,
         })?;
+        let mount = match self
+            .mount(&path, planned.view.clone(), id, request.read_only)
+            .await
+        {
+            Ok(mount) => mount,
+            Err(e) => {
+                let _ =
+                    self.ns
+                        .store()
+                        .index()
+                        .end_allocation(id, "released", "could not be mounted");
+                let _ = std::fs::remove_dir(&path);
+                return Err(e);
+            }
+        };
         self.mounts
             .lock()
             .expect("mounts poisoned")
@@ -498,6 +546,12 @@ impl Allocator {
             .remove(&row.id)
             .unwrap_or_default();
         self.unpin(&pinned);
+        // Releasing discards the changes, unless they were to be kept.
+        if !row.keep_changes
+            && let Err(e) = discard_dir(&self.changes_dir(row.id))
+        {
+            tracing::warn!(path = %row.path, error = %e, "cannot discard the allocation's changes");
+        }
         self.ns
             .store()
             .index()
@@ -643,7 +697,9 @@ impl Allocator {
             path: PathBuf::from(&row.path),
             source,
         })?;
-        let mount = self.mount(Path::new(&row.path), planned.view).await?;
+        let mount = self
+            .mount(Path::new(&row.path), planned.view, row.id, row.read_only)
+            .await?;
         Ok((mount, planned.blobs))
     }
 

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::protocol::MountRequest;
 use crate::fs::Mount;
@@ -62,6 +63,7 @@ impl Mounts {
     /// Mounts the namespace as asked (ready once the `--org` listings are in, bounded).
     pub async fn mount(&self, request: &MountRequest) -> Result<(), String> {
         let path = Path::new(&request.mountpoint);
+        self.settle(path).await;
         if self
             .live
             .lock()
@@ -70,7 +72,7 @@ impl Mounts {
         {
             return Err(format!("`{}` is already mounted", path.display()));
         }
-        let options = request.options(self.web_url.clone());
+        let options = request.options(self.web_url.clone(), self.ns.store().root());
         // The mount's own ref TTL, over the daemon's store and client.
         let ns = Arc::new(Namespace::new(
             Arc::clone(self.ns.client()),
@@ -97,7 +99,40 @@ impl Mounts {
         Ok(())
     }
 
-    /// Forgets mounts unmounted from outside (`heimdall unmount`, `fusermount3 -u`).
+    /// A mount at `path` unmounted from outside a moment ago may still be serving its last
+    /// requests: waits (briefly) for its session to end, so `unmount` followed at once by
+    /// `mount` of the same path works.
+    async fn settle(&self, path: &Path) {
+        const SETTLE: Duration = Duration::from_secs(2);
+        let started = std::time::Instant::now();
+        loop {
+            self.reap();
+            let stale = self
+                .live
+                .lock()
+                .expect("mounts poisoned")
+                .contains_key(&*path.to_string_lossy())
+                && !crate::fs::is_mountpoint(path);
+            if !stale || started.elapsed() > SETTLE {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Unmounts the mount at `path` (`heimdall unmount`); `false` if this daemon does
+    /// not serve it.
+    pub fn unmount(&self, path: &str) -> bool {
+        let Some(mount) = self.live.lock().expect("mounts poisoned").remove(path) else {
+            return false;
+        };
+        let _ = self.ns.store().index().remove_mount(path);
+        tracing::info!(mountpoint = %path, "unmounting");
+        mount.unmount_or_detach();
+        true
+    }
+
+    /// Forgets mounts unmounted from outside (`fusermount3 -u`).
     pub fn reap(&self) {
         let gone: Vec<(String, Mount)> = {
             let mut live = self.live.lock().expect("mounts poisoned");

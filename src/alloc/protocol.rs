@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::Allocation;
-use crate::fs::{FsOptions, MountOptions};
+use crate::fs::{CHANGES_DIR, ChangesOptions, FsOptions, MountOptions, Scope};
 
 /// Longest request or response line accepted.
 pub const MAX_LINE: u64 = 4 << 20;
@@ -23,6 +23,12 @@ pub enum Request {
         ttl_secs: Option<u64>,
         client: String,
         hydrate: bool,
+        /// No writes (EROFS), as before working copies.
+        #[serde(default)]
+        read_only: bool,
+        /// Keep the allocation's changes after its release.
+        #[serde(default)]
+        keep_changes: bool,
     },
     List,
     Release {
@@ -39,6 +45,10 @@ pub enum Request {
     Stop,
     /// Mount the whole namespace (`heimdall mount` without `--foreground`).
     Mount(MountRequest),
+    /// Unmount a mount this daemon serves (`heimdall unmount`).
+    Unmount {
+        mountpoint: String,
+    },
     /// A push moved `reference` (a branch or tag name) of `owner/repo` (from
     /// `heimdall webhook`): mounts showing it re-resolve it now.
     RefPushed {
@@ -60,16 +70,28 @@ pub struct MountRequest {
     pub hydrate_threshold: usize,
     pub allow_other: bool,
     pub passthrough: bool,
+    /// `--read-only`: no working copies, every write EROFS.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 impl MountRequest {
-    /// The mount this asks for; `web_url` is where `user.heimdall.url` links point.
-    pub fn options(&self, web_url: String) -> MountOptions {
+    /// The mount this asks for; `web_url` is where `user.heimdall.url` links point,
+    /// `cache` the cache directory its working copies keep their changes under.
+    pub fn options(&self, web_url: String, cache: &Path) -> MountOptions {
         let mut fs = FsOptions::new(web_url);
         fs.owners = self.orgs.clone();
         fs.ref_ttl = Duration::try_from_secs_f64(self.ref_ttl_secs).unwrap_or(Duration::ZERO);
         fs.hydrate_threshold = self.hydrate_threshold;
         fs.passthrough = self.passthrough;
+        if !self.read_only {
+            fs.changes = Some(ChangesOptions {
+                dir: cache.join(CHANGES_DIR),
+                scope: Scope::Mount {
+                    mountpoint: PathBuf::from(&self.mountpoint),
+                },
+            });
+        }
         MountOptions {
             fs,
             allow_other: self.allow_other,
@@ -83,6 +105,10 @@ pub enum Response {
     Mounted {
         mountpoint: String,
         pid: u32,
+    },
+    /// Whether the daemon served (and has now unmounted) the mount asked for.
+    Unmounted {
+        served: bool,
     },
     Allocated {
         allocation: Allocation,

@@ -325,8 +325,15 @@ impl Layer {
     }
 
     /// Replaces the commit's file `name` in `dir` by a local copy of `source` (the stored
-    /// blob's file, copied, never linked) with permission bits `perm`.
-    pub fn copy_up(&self, dir: NodeId, name: &str, source: &Path, perm: u32) -> Result<NodeId> {
+    /// blob's file, copied, never linked; `None`: empty, for a truncation) with permission
+    /// bits `perm`.
+    pub fn copy_up(
+        &self,
+        dir: NodeId,
+        name: &str,
+        source: Option<&Path>,
+        perm: u32,
+    ) -> Result<NodeId> {
         let mut state = self.state();
         if !matches!(
             listing(&mut state, dir)?.get(name),
@@ -337,7 +344,11 @@ impl Layer {
         let id = Self::allocate(&mut state);
         let path = self.data_path(id);
         let copied = (|| {
-            fs::copy(source, &path).map_err(|e| LayerError::io(&path, e))?;
+            match source {
+                Some(source) => fs::copy(source, &path).map(drop),
+                None => File::create(&path).map(drop),
+            }
+            .map_err(|e| LayerError::io(&path, e))?;
             fs::set_permissions(&path, fs::Permissions::from_mode(perm & 0o7777))
                 .map_err(|e| LayerError::io(&path, e))
         })();
@@ -367,6 +378,42 @@ impl Layer {
             let _ = fs::remove_file(&path);
             return Err(e);
         }
+        state.dirs.pop(&dir);
+        Ok(id)
+    }
+
+    /// Replaces the commit's symlink `name` in `dir` by a local one with the same target
+    /// (so its attributes can change).
+    pub fn copy_up_link(&self, dir: NodeId, name: &str, target: &[u8]) -> Result<NodeId> {
+        let mut state = self.state();
+        if !matches!(
+            listing(&mut state, dir)?.get(name),
+            Some(Entry::Lower { .. })
+        ) {
+            return Err(LayerError::Missing(name.to_string()));
+        }
+        let id = Self::allocate(&mut state);
+        let tx = state.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO nodes (id, kind, perm, mtime_ns, target) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                id,
+                LocalKind::Symlink.code(),
+                0o777,
+                to_ns(SystemTime::now()),
+                target
+            ],
+        )?;
+        set_entry(
+            &tx,
+            dir,
+            name,
+            &Entry::Local {
+                node: id,
+                kind: LocalKind::Symlink,
+            },
+        )?;
+        tx.commit()?;
         state.dirs.pop(&dir);
         Ok(id)
     }

@@ -172,7 +172,7 @@ fn copy_up_copies_and_never_links() {
     let l = layer(dir.path());
     let blob = dir.path().join("blob");
     std::fs::write(&blob, b"a\n").unwrap();
-    let f = l.copy_up(ROOT, "a.txt", &blob, 0o644).unwrap();
+    let f = l.copy_up(ROOT, "a.txt", Some(&blob), 0o644).unwrap();
     std::fs::write(l.data_path(f), b"changed\n").unwrap();
     assert_eq!(
         std::fs::read(&blob).unwrap(),

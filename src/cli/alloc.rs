@@ -30,6 +30,12 @@ pub struct AllocateArgs {
     /// Fetch everything before returning (one tarball when that is cheaper)
     #[arg(long)]
     hydrate: bool,
+    /// No writes: every change fails with EROFS
+    #[arg(long, conflicts_with = "keep_changes")]
+    read_only: bool,
+    /// Keep what was written in the allocation after its release (`heimdall changes`)
+    #[arg(long)]
+    keep_changes: bool,
     /// Print the allocation as JSON instead of its path
     #[arg(long)]
     json: bool,
@@ -121,6 +127,11 @@ impl<'a> Client<'a> {
         .context("cannot start the daemon")
     }
 
+    /// Sends a request to the daemon if one runs (never starting one).
+    pub fn call_running(&self, request: &Request) -> std::io::Result<Response> {
+        protocol::call(&self.socket, request, CALL_TIMEOUT)
+    }
+
     /// Sends a request; a daemon that went away in between (it exits when it has had
     /// nothing mounted for a few seconds) is started again and asked once more.
     pub fn call(&self, request: &Request) -> Result<Response> {
@@ -193,6 +204,8 @@ pub fn allocate(settings: &Settings, args: AllocateArgs) -> Result<()> {
         ttl_secs: args.ttl.map(|t| t.as_secs().max(1)),
         client: args.client.unwrap_or_else(|| settings.client.clone()),
         hydrate: args.hydrate,
+        read_only: args.read_only,
+        keep_changes: args.keep_changes,
     };
     let Response::Allocated { allocation } = client.call(&request)? else {
         bail!("unexpected answer from the daemon");

@@ -140,6 +140,10 @@ struct MountArgs {
     /// heimdall; without it, opens cost nothing and files are served from the page cache
     #[arg(long)]
     passthrough: bool,
+    /// No working copies: every write fails with EROFS (repository roots follow their
+    /// refs whatever happens)
+    #[arg(long)]
+    read_only: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -251,7 +255,7 @@ fn run(cli: Cli) -> Result<()> {
         return mount::via_daemon(&cli.settings()?, args);
     }
     if let Command::Unmount { mountpoint } = &cli.command {
-        return crate::fs::unmount(mountpoint).map_err(Into::into);
+        return mount::unmount(&cli.settings()?, mountpoint);
     }
     // The daemon's clients need only the settings (what the daemon they start serves).
     let client_command = matches!(

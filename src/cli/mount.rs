@@ -14,8 +14,11 @@ use crate::namespace::Namespace;
 
 /// What `heimdall mount` asks for, served by the daemon or in this process.
 fn request(args: &MountArgs, mountpoint: &std::path::Path) -> MountRequest {
+    // The canonical path names the mount's working copies.
+    let mountpoint = std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf());
     MountRequest {
         mountpoint: mountpoint.to_string_lossy().into_owned(),
+        read_only: args.read_only,
         orgs: args.orgs.clone(),
         ref_ttl_secs: args.ref_ttl.as_secs_f64(),
         hydrate_threshold: args.hydrate_threshold,
@@ -53,7 +56,7 @@ pub fn via_daemon(settings: &Settings, args: &MountArgs) -> Result<()> {
 
 /// Mounts and serves until unmounted from outside or interrupted (SIGINT/SIGTERM).
 pub async fn serve(namespace: Arc<Namespace>, settings: &Settings, args: MountArgs) -> Result<()> {
-    let options = request(&args, &args.mountpoint).options(settings.web_url());
+    let options = request(&args, &args.mountpoint).options(settings.web_url(), &settings.cache_dir);
     let mount = crate::fs::mount(namespace, options, &args.mountpoint).await?;
     tracing::info!(mountpoint = %args.mountpoint.display(), "serving");
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -76,4 +79,19 @@ pub async fn serve(namespace: Arc<Namespace>, settings: &Settings, args: MountAr
         .context("unmount task failed")?
         .context("cannot unmount")?;
     Ok(())
+}
+
+/// `heimdall unmount`: the daemon unmounts a mount it serves (and forgets it at once);
+/// anything else (a `--foreground` mount, one left by a dead daemon) is unmounted with
+/// fusermount.
+pub fn unmount(settings: &Settings, mountpoint: &std::path::Path) -> Result<()> {
+    let path = std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf());
+    if let Ok(client) = super::alloc::Client::connect(settings, false)
+        && let Ok(Response::Unmounted { served: true }) = client.call_running(&Request::Unmount {
+            mountpoint: path.to_string_lossy().into_owned(),
+        })
+    {
+        return Ok(());
+    }
+    Ok(crate::fs::unmount(mountpoint)?)
 }

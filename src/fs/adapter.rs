@@ -24,7 +24,7 @@ use fuser::{
 
 use super::attr::{Attr, DirEntry, Kind};
 use super::errno::Errno as CoreErrno;
-use super::filesystem::FsCore;
+use super::filesystem::{FsCore, SetAttr};
 use super::status::OpCounters;
 
 fn to_file_type(kind: Kind) -> FileType {
@@ -162,6 +162,17 @@ impl Filesystem for Adapter {
             tracing::info!("the kernel does not offer FUSE passthrough; reads go through heimdall");
         }
         self.core.passthrough().set_granted(granted);
+        // Writes land in the page cache and reach the layer in large batches (and at
+        // close), instead of one request per write(2).
+        if self.core.writable()
+            && config
+                .add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE)
+                .is_err()
+        {
+            tracing::info!(
+                "the kernel does not offer FUSE's writeback cache; every write is a request"
+            );
+        }
         Ok(())
     }
 
@@ -205,13 +216,13 @@ impl Filesystem for Adapter {
     fn setattr(
         &self,
         _req: &Request,
-        _ino: INodeNo,
-        _mode: Option<u32>,
-        _uid: Option<u32>,
-        _gid: Option<u32>,
-        _size: Option<u64>,
-        _atime: Option<fuser::TimeOrNow>,
-        _mtime: Option<fuser::TimeOrNow>,
+        ino: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<fuser::TimeOrNow>,
+        mtime: Option<fuser::TimeOrNow>,
         _ctime: Option<std::time::SystemTime>,
         _fh: Option<FileHandle>,
         _crtime: Option<std::time::SystemTime>,
@@ -220,7 +231,21 @@ impl Filesystem for Adapter {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        reply.error(Errno::EROFS);
+        OpCounters::bump(&self.core.ops().setattr);
+        let time = |t: fuser::TimeOrNow| match t {
+            fuser::TimeOrNow::SpecificTime(t) => t,
+            fuser::TimeOrNow::Now => std::time::SystemTime::now(),
+        };
+        let set = SetAttr {
+            mode,
+            uid,
+            gid,
+            size,
+            atime: atime.map(time),
+            mtime: mtime.map(time),
+        };
+        let core = Arc::clone(&self.core);
+        self.spawn(async move { reply_attr(core.setattr(ino.0, set).await, reply) });
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
@@ -234,50 +259,120 @@ impl Filesystem for Adapter {
         });
     }
 
+    /// Regular files only (FIFOs, sockets and devices have no place in a working copy).
     fn mknod(
         &self,
         _req: &Request,
-        _p: INodeNo,
-        _n: &OsStr,
-        _m: u32,
-        _u: u32,
-        _r: u32,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        _rdev: u32,
         reply: ReplyEntry,
     ) {
-        reply.error(Errno::EROFS);
+        if mode & libc::S_IFMT != libc::S_IFREG {
+            return reply.error(Errno::EPERM);
+        }
+        let Some(name) = utf8(name) else {
+            return reply.error(Errno::EINVAL);
+        };
+        let core = Arc::clone(&self.core);
+        self.spawn(async move {
+            match core.create(parent.0, &name, mode, umask).await {
+                Ok((attr, ttl)) => reply.entry(&ttl, &to_attr(&attr), Generation(0)),
+                Err(e) => reply.error(errno(e)),
+            }
+        });
     }
 
-    fn mkdir(&self, _req: &Request, _p: INodeNo, _n: &OsStr, _m: u32, _u: u32, reply: ReplyEntry) {
-        reply.error(Errno::EROFS);
+    fn mkdir(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        reply: ReplyEntry,
+    ) {
+        OpCounters::bump(&self.core.ops().change);
+        let Some(name) = utf8(name) else {
+            return reply.error(Errno::EINVAL);
+        };
+        let core = Arc::clone(&self.core);
+        self.spawn(async move {
+            match core.mkdir(parent.0, &name, mode, umask).await {
+                Ok((attr, ttl)) => reply.entry(&ttl, &to_attr(&attr), Generation(0)),
+                Err(e) => reply.error(errno(e)),
+            }
+        });
     }
 
-    fn unlink(&self, _req: &Request, _p: INodeNo, _n: &OsStr, reply: ReplyEmpty) {
-        reply.error(Errno::EROFS);
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        OpCounters::bump(&self.core.ops().change);
+        let Some(name) = utf8(name) else {
+            return reply.error(Errno::ENOENT);
+        };
+        let core = Arc::clone(&self.core);
+        self.spawn(async move { reply_empty(core.unlink(parent.0, &name).await, reply) });
     }
 
-    fn rmdir(&self, _req: &Request, _p: INodeNo, _n: &OsStr, reply: ReplyEmpty) {
-        reply.error(Errno::EROFS);
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        OpCounters::bump(&self.core.ops().change);
+        let Some(name) = utf8(name) else {
+            return reply.error(Errno::ENOENT);
+        };
+        let core = Arc::clone(&self.core);
+        self.spawn(async move { reply_empty(core.rmdir(parent.0, &name).await, reply) });
     }
 
-    fn symlink(&self, _req: &Request, _p: INodeNo, _n: &OsStr, _l: &Path, reply: ReplyEntry) {
-        reply.error(Errno::EROFS);
+    fn symlink(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        link_name: &OsStr,
+        target: &Path,
+        reply: ReplyEntry,
+    ) {
+        OpCounters::bump(&self.core.ops().change);
+        let Some(name) = utf8(link_name) else {
+            return reply.error(Errno::EINVAL);
+        };
+        let target = target.as_os_str().as_encoded_bytes().to_vec();
+        let core = Arc::clone(&self.core);
+        self.spawn(async move {
+            match core.symlink(parent.0, &name, &target).await {
+                Ok((attr, ttl)) => reply.entry(&ttl, &to_attr(&attr), Generation(0)),
+                Err(e) => reply.error(errno(e)),
+            }
+        });
     }
 
     fn rename(
         &self,
         _req: &Request,
-        _p: INodeNo,
-        _n: &OsStr,
-        _np: INodeNo,
-        _nn: &OsStr,
-        _f: fuser::RenameFlags,
+        parent: INodeNo,
+        name: &OsStr,
+        new_parent: INodeNo,
+        new_name: &OsStr,
+        flags: fuser::RenameFlags,
         reply: ReplyEmpty,
     ) {
-        reply.error(Errno::EROFS);
+        OpCounters::bump(&self.core.ops().change);
+        let (Some(name), Some(new_name)) = (utf8(name), utf8(new_name)) else {
+            return reply.error(Errno::EINVAL);
+        };
+        let core = Arc::clone(&self.core);
+        self.spawn(async move {
+            let result = core
+                .rename(parent.0, &name, new_parent.0, &new_name, flags.bits())
+                .await;
+            reply_empty(result, reply)
+        });
     }
 
+    /// Hard links: not in a working copy (git has none).
     fn link(&self, _req: &Request, _i: INodeNo, _np: INodeNo, _nn: &OsStr, reply: ReplyEntry) {
-        reply.error(Errno::EROFS);
+        reply.error(Errno::EPERM);
     }
 
     /// Without passthrough, open is not implemented (ENOSYS): the kernel then stops
@@ -286,9 +381,18 @@ impl Filesystem for Adapter {
     /// content, and it makes a warm open cost no round trip to this process.
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         OpCounters::bump(&self.core.ops().open);
-        if flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0 {
-            reply.error(Errno::EROFS);
-            return;
+        let writing = flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0;
+        if !self.core.passthrough().wanted() {
+            // The first OPEN answered ENOSYS is the last: the kernel opens by itself.
+            return reply.error(Errno::ENOSYS);
+        }
+        if writing && !self.core.may_write(ino.0) {
+            return reply.error(Errno::EROFS);
+        }
+        // Files being written, and a working copy's own files (written through the page
+        // cache), are read and written here; only the commit's blobs pass through.
+        if writing || self.core.is_local(ino.0) {
+            return reply.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE);
         }
         if !self.core.passthrough().on() || self.core.is_snapshot(ino.0) {
             if self.core.passthrough().wanted() {
@@ -378,20 +482,40 @@ impl Filesystem for Adapter {
     fn write(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         _fh: FileHandle,
-        _offset: u64,
-        _data: &[u8],
+        offset: u64,
+        data: &[u8],
         _write_flags: fuser::WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: fuser::ReplyWrite,
     ) {
-        reply.error(Errno::EROFS);
+        OpCounters::bump(&self.core.ops().write);
+        // A file that is already local is written here, without a task.
+        if let Some(result) = self.core.write_local(ino.0, offset, data) {
+            return reply_written(result, reply);
+        }
+        let data = data.to_vec();
+        let core = Arc::clone(&self.core);
+        self.spawn(async move { reply_written(core.write(ino.0, offset, &data).await, reply) });
     }
 
-    /// Nothing is ever written, so there is nothing to flush: ENOSYS makes the kernel stop
-    /// sending FLUSH on every close.
+    fn fsync(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        let core = Arc::clone(&self.core);
+        self.spawn(async move { reply_empty(core.fsync(ino.0), reply) });
+    }
+
+    /// Writes reach the layer as they come (the kernel writes its cached pages back before
+    /// FLUSH), so there is nothing to flush: ENOSYS makes the kernel stop sending FLUSH
+    /// on every close.
     fn flush(
         &self,
         _req: &Request,
@@ -444,21 +568,37 @@ impl Filesystem for Adapter {
         self.spawn(async move { reply_dir(core.readdir(ino.0).await, offset, reply) });
     }
 
+    /// The free space of the disk the changes are written to.
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        reply.statfs(0, 0, 0, 0, 0, 4096, 255, 4096);
+        match self.core.statfs() {
+            Ok(s) => reply.statfs(
+                s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.frsize,
+            ),
+            Err(e) => reply.error(errno(e)),
+        }
     }
 
     fn setxattr(
         &self,
         _req: &Request,
-        _i: INodeNo,
-        _n: &OsStr,
-        _v: &[u8],
-        _f: i32,
-        _p: u32,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+        _position: u32,
         reply: ReplyEmpty,
     ) {
-        reply.error(Errno::EROFS);
+        let Some(name) = utf8(name) else {
+            return reply.error(Errno::EOPNOTSUPP);
+        };
+        let value = value.to_vec();
+        let core = Arc::clone(&self.core);
+        self.spawn(async move {
+            reply_empty(
+                core.set_xattr(ino.0, &name, Some(&value), flags).await,
+                reply,
+            )
+        });
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
@@ -484,12 +624,17 @@ impl Filesystem for Adapter {
         }
     }
 
-    fn removexattr(&self, _req: &Request, _i: INodeNo, _n: &OsStr, reply: ReplyEmpty) {
-        reply.error(Errno::EROFS);
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        let Some(name) = utf8(name) else {
+            return reply.error(Errno::ENODATA);
+        };
+        let core = Arc::clone(&self.core);
+        self.spawn(async move { reply_empty(core.set_xattr(ino.0, &name, None, 0).await, reply) });
     }
 
-    fn access(&self, _req: &Request, _ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
-        if mask.contains(AccessFlags::W_OK) {
+    /// Only asked without `default_permissions` (Heimdall mounts with it).
+    fn access(&self, _req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
+        if mask.contains(AccessFlags::W_OK) && !self.core.may_write(ino.0) {
             reply.error(Errno::EROFS);
         } else {
             reply.ok();
@@ -499,14 +644,108 @@ impl Filesystem for Adapter {
     fn create(
         &self,
         _req: &Request,
-        _p: INodeNo,
-        _n: &OsStr,
-        _m: u32,
-        _u: u32,
-        _f: i32,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        umask: u32,
+        _flags: i32,
         reply: fuser::ReplyCreate,
     ) {
-        reply.error(Errno::EROFS);
+        OpCounters::bump(&self.core.ops().change);
+        let Some(name) = utf8(name) else {
+            return reply.error(Errno::EINVAL);
+        };
+        let core = Arc::clone(&self.core);
+        self.spawn(async move {
+            match core.create(parent.0, &name, mode, umask).await {
+                Ok((attr, ttl)) => reply.created(
+                    &ttl,
+                    &to_attr(&attr),
+                    Generation(0),
+                    FileHandle(0),
+                    FopenFlags::FOPEN_KEEP_CACHE,
+                ),
+                Err(e) => reply.error(errno(e)),
+            }
+        });
+    }
+
+    /// Terminal ioctls (`isatty` asks TCGETS): none of these files is a terminal.
+    fn ioctl(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _flags: fuser::IoctlFlags,
+        _cmd: u32,
+        _in_data: &[u8],
+        _out_size: u32,
+        reply: fuser::ReplyIoctl,
+    ) {
+        reply.error(Errno::ENOTTY);
+    }
+
+    /// The kernel copies by reading and writing instead (ENOSYS: it stops asking).
+    fn copy_file_range(
+        &self,
+        _req: &Request,
+        _ino_in: INodeNo,
+        _fh_in: FileHandle,
+        _offset_in: u64,
+        _ino_out: INodeNo,
+        _fh_out: FileHandle,
+        _offset_out: u64,
+        _len: u64,
+        _flags: fuser::CopyFileRangeFlags,
+        reply: fuser::ReplyWrite,
+    ) {
+        reply.error(Errno::ENOSYS);
+    }
+
+    /// The kernel seeks by itself (no holes to report).
+    fn lseek(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: i64,
+        _whence: i32,
+        reply: fuser::ReplyLseek,
+    ) {
+        reply.error(Errno::ENOSYS);
+    }
+
+    /// Preallocation is not offered (EOPNOTSUPP for the caller).
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: u64,
+        _length: u64,
+        _mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(Errno::ENOSYS);
+    }
+}
+
+/// A name from the kernel as text; names that are not UTF-8 have no place in a tree.
+fn utf8(name: &OsStr) -> Option<String> {
+    name.to_str().map(str::to_string)
+}
+
+fn reply_empty(result: Result<(), CoreErrno>, reply: ReplyEmpty) {
+    match result {
+        Ok(()) => reply.ok(),
+        Err(e) => reply.error(errno(e)),
+    }
+}
+
+fn reply_written(result: Result<u32, CoreErrno>, reply: fuser::ReplyWrite) {
+    match result {
+        Ok(n) => reply.written(n),
+        Err(e) => reply.error(errno(e)),
     }
 }
 

@@ -45,20 +45,23 @@ impl Attr {
 }
 
 /// Attributes as a mount shows them: everything belongs to the mounting user; content
-/// under a commit is read-only, with git's exec bit.
+/// under a commit has git's exec bit, and is writable by its owner where the mount is.
 #[derive(Debug, Clone, Copy)]
 pub struct Attrs {
     pub uid: u32,
     pub gid: u32,
+    /// The mount's repository roots are working copies.
+    pub writable: bool,
 }
 
 impl Attrs {
+    /// A directory of a repository (or of a working copy, which sets its own bits).
     pub fn dir(&self, ino: Ino, mtime: SystemTime, nlink: u32) -> Attr {
         Attr {
             ino,
             kind: Kind::Directory,
             size: DIR_SIZE,
-            perm: 0o555,
+            perm: if self.writable { 0o755 } else { 0o555 },
             nlink,
             mtime,
             uid: self.uid,
@@ -77,13 +80,53 @@ impl Attrs {
                 Kind::File
             },
             size,
-            perm: match mode {
-                Mode::Executable => 0o555,
-                Mode::Symlink => 0o777,
-                _ => 0o444,
+            perm: match (mode, self.writable) {
+                (Mode::Symlink, _) => 0o777,
+                (Mode::Executable, true) => 0o755,
+                (Mode::Executable, false) => 0o555,
+                (_, true) => 0o644,
+                (_, false) => 0o444,
             },
             nlink: 1,
             mtime,
+            uid: self.uid,
+            gid: self.gid,
+            blksize: BLOCK_SIZE,
+        }
+    }
+
+    /// `/`, `/<owner>` and the control directories: never writable.
+    pub fn read_only_dir(&self, ino: Ino, mtime: SystemTime) -> Attr {
+        let mut attr = self.dir(ino, mtime, 2);
+        attr.perm = 0o555;
+        attr
+    }
+
+    /// A file of a working copy's layer, as its data file is.
+    pub fn local_file(&self, ino: Ino, meta: &std::fs::Metadata) -> Attr {
+        use std::os::unix::fs::MetadataExt;
+        Attr {
+            ino,
+            kind: Kind::File,
+            size: meta.len(),
+            perm: (meta.mode() & 0o7777) as u16,
+            nlink: 1,
+            mtime: meta.modified().unwrap_or(UNIX_EPOCH),
+            uid: self.uid,
+            gid: self.gid,
+            blksize: BLOCK_SIZE,
+        }
+    }
+
+    /// A symlink of a working copy's layer.
+    pub fn local_symlink(&self, ino: Ino, meta: &crate::changes::NodeMeta) -> Attr {
+        Attr {
+            ino,
+            kind: Kind::Symlink,
+            size: meta.target.as_ref().map_or(0, |t| t.len() as u64),
+            perm: 0o777,
+            nlink: 1,
+            mtime: meta.mtime,
             uid: self.uid,
             gid: self.gid,
             blksize: BLOCK_SIZE,

@@ -2,6 +2,7 @@
 //! error variant must be mapped here deliberately.
 
 use super::control::ControlError;
+use crate::changes::LayerError;
 use crate::namespace::NamespaceError;
 use crate::remote::RemoteError;
 use crate::scan::ScanError;
@@ -41,6 +42,33 @@ pub fn fail(context: &str, error: NamespaceError) -> Errno {
         tracing::warn!(%error, "{context}");
     }
     errno
+}
+
+/// [`fail`] for a change to a working copy's layer.
+pub fn fail_layer(context: &str, error: &LayerError) -> Errno {
+    let errno = Errno(from_layer(error));
+    match errno.0 {
+        libc::ENOENT | libc::EEXIST | libc::ENOTEMPTY | libc::EISDIR | libc::ENOTDIR => {
+            tracing::debug!(%error, "{context}")
+        }
+        _ => tracing::warn!(%error, "{context}"),
+    }
+    errno
+}
+
+pub fn from_layer(error: &LayerError) -> i32 {
+    match error {
+        LayerError::BadName { .. } => libc::EINVAL,
+        LayerError::Exists(_) => libc::EEXIST,
+        LayerError::Missing(_) => libc::ENOENT,
+        LayerError::IsDirectory(_) => libc::EISDIR,
+        LayerError::NotADirectory(_) => libc::ENOTDIR,
+        LayerError::NotEmpty(_) => libc::ENOTEMPTY,
+        LayerError::Locked { .. } => libc::EBUSY,
+        LayerError::Io { source, .. } => from_io(source),
+        LayerError::Sqlite(_) if error.is_disk_full() => libc::ENOSPC,
+        LayerError::Sqlite(_) | LayerError::Corrupt { .. } => libc::EIO,
+    }
 }
 
 /// A local file operation's error as it is (a stored object, the layer's files).

@@ -6,8 +6,13 @@
 //!   under a commit the identity is the git object's SHA and mode, so a path whose content
 //!   changed when a branch moved gets a new inode, while unchanged subtrees keep theirs
 //!   (and the kernel's caches of them stay valid). Owners and repo roots are identified by
-//!   their name alone: they are the only mutable nodes. A control file's identity is the
-//!   hash of its content as of the lookup that made it.
+//!   their name alone. A control file's identity is the hash of its content as of the
+//!   lookup that made it. A node of a working copy's layer is identified by its layer node.
+//! - In a working copy, a node changes in place and keeps its number: a file of the commit
+//!   copied up on its first write, or a directory materialized, is *rebound* to its layer
+//!   node ([`Inodes::rebind`]), and a rename moves the node to its new parent and name
+//!   ([`Inodes::rename`]); a removed name stops finding its node ([`Inodes::unlink`]),
+//!   which lives on until the kernel forgets it (open files keep reading it).
 //! - Every `ReplyEntry` sent for a node adds one kernel reference (`lookups`); `forget`
 //!   removes references, and a node with none left is dropped from the table, so memory
 //!   follows what the kernel holds, not what was ever visited.
@@ -21,6 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::control::Control;
+use super::worktree::WorkingCopy;
+use crate::changes::{LocalKind, NodeId};
 use crate::namespace::{RepoContext, RepoSpec};
 use crate::oid::Sha;
 use crate::remote::Mode;
@@ -28,7 +35,7 @@ use crate::remote::Mode;
 pub type Ino = u64;
 pub const ROOT_INO: Ino = 1;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum NodeKind {
     Root,
     Owner {
@@ -46,15 +53,41 @@ pub enum NodeKind {
         file: Control,
         content: Arc<Vec<u8>>,
     },
-    /// A tree, blob or gitlink under a commit: immutable.
+    /// A tree, blob or gitlink under a commit: immutable. In a working copy (`wc`), the
+    /// first change makes it local (a rebind to [`NodeKind::Local`]).
     Content {
         repo: Arc<RepoContext>,
-        /// Path inside the repository (for links and logs).
+        /// Path inside the repository at the commit (for links and logs).
         path: String,
         mode: Mode,
         sha: Sha,
         size: u64,
+        wc: Option<Arc<WorkingCopy>>,
     },
+    /// A file, symlink or directory of a working copy's layer.
+    Local {
+        repo: Arc<RepoContext>,
+        /// Its path when it was made local (for links and logs; a rename does not change it).
+        path: String,
+        wc: Arc<WorkingCopy>,
+        node: NodeId,
+        kind: LocalKind,
+    },
+}
+
+impl NodeKind {
+    /// What identifies a node of this kind under its name (see the invariants).
+    pub fn identity(&self) -> Identity {
+        match self {
+            NodeKind::Content { sha, mode, .. } => Identity::Object(*sha, *mode),
+            NodeKind::Local { wc, node, .. } => Identity::Local(wc.id(), *node),
+            NodeKind::Root
+            | NodeKind::Owner { .. }
+            | NodeKind::RepoRoot { .. }
+            | NodeKind::Control(_)
+            | NodeKind::Snapshot { .. } => Identity::Named,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -73,6 +106,15 @@ impl Node {
             NodeKind::Control(control) => control.is_dir(),
             NodeKind::Snapshot { .. } => false,
             NodeKind::Content { mode, .. } => matches!(mode, Mode::Tree | Mode::Submodule),
+            NodeKind::Local { kind, .. } => *kind == LocalKind::Dir,
+        }
+    }
+
+    fn key(&self) -> NodeKey {
+        NodeKey {
+            parent: self.parent,
+            name: self.name.clone(),
+            identity: self.kind.identity(),
         }
     }
 }
@@ -81,6 +123,8 @@ impl Node {
 pub enum Identity {
     Named,
     Object(Sha, Mode),
+    /// A layer node of the working copy numbered as given (see [`WorkingCopy::id`]).
+    Local(u64, NodeId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -177,34 +221,94 @@ impl Inodes {
             .unwrap_or_else(|| key_ino(key))
     }
 
-    /// Drops `n` kernel references; a node left with none is removed.
-    pub fn forget(&self, ino: Ino, n: u64) {
+    /// Drops `n` kernel references; a node left with none is removed and returned.
+    pub fn forget(&self, ino: Ino, n: u64) -> Option<Arc<Node>> {
         if ino == ROOT_INO {
-            return;
+            return None;
         }
         let mut table = self.table();
-        let Some(node) = table.nodes.get(&ino) else {
-            return;
-        };
+        let node = table.nodes.get(&ino)?;
         let before = node.lookups.fetch_sub(
             n.min(node.lookups.load(Ordering::Relaxed)),
             Ordering::Relaxed,
         );
-        if before <= n {
-            let node = table.nodes.remove(&ino).expect("present");
-            let identity = match &node.kind {
-                NodeKind::Content { sha, mode, .. } => Identity::Object(*sha, *mode),
-                _ => Identity::Named,
-            };
-            let key = NodeKey {
-                parent: node.parent,
-                name: node.name.clone(),
-                identity,
-            };
-            if table.keys.get(&key) == Some(&ino) {
-                table.keys.remove(&key);
-            }
+        if before > n {
+            return None;
         }
+        let node = table.nodes.remove(&ino).expect("present");
+        let key = node.key();
+        if table.keys.get(&key) == Some(&ino) {
+            table.keys.remove(&key);
+        }
+        Some(node)
+    }
+
+    /// Replaces what node `ino` is (a copy-up or a materialization), keeping its number,
+    /// name and kernel references: the kernel's inode now reads the layer.
+    pub fn rebind(&self, ino: Ino, kind: NodeKind) -> Option<Arc<Node>> {
+        let mut table = self.table();
+        let old = table.nodes.get(&ino)?.clone();
+        let node = Arc::new(Node {
+            ino,
+            parent: old.parent,
+            name: old.name.clone(),
+            kind,
+            lookups: AtomicU64::new(old.lookups.load(Ordering::Relaxed)),
+        });
+        Self::replace(&mut table, &old, &node);
+        Some(node)
+    }
+
+    /// Node `ino` now shows as `name` in directory `parent` (a rename).
+    pub fn rename(&self, ino: Ino, parent: Ino, name: &str) {
+        let mut table = self.table();
+        let Some(old) = table.nodes.get(&ino).cloned() else {
+            return;
+        };
+        let node = Arc::new(Node {
+            ino,
+            parent,
+            name: name.to_string(),
+            kind: old.kind.clone(),
+            lookups: AtomicU64::new(old.lookups.load(Ordering::Relaxed)),
+        });
+        Self::replace(&mut table, &old, &node);
+    }
+
+    /// Puts `new` in `old`'s place; its name finds it if `old`'s did (an unlinked node
+    /// stays nameless).
+    fn replace(table: &mut Table, old: &Arc<Node>, new: &Arc<Node>) {
+        let old_key = old.key();
+        let named = table.keys.get(&old_key) == Some(&old.ino);
+        if named {
+            table.keys.remove(&old_key);
+            table.keys.insert(new.key(), new.ino);
+        }
+        table.nodes.insert(new.ino, Arc::clone(new));
+    }
+
+    /// `name` in `parent`, which was `identity`, is gone (unlinked, or replaced by a
+    /// rename): lookups no longer find its node, which stays until the kernel forgets it.
+    /// Returns the node, if the kernel holds one.
+    pub fn unlink(&self, parent: Ino, name: &str, identity: Identity) -> Option<Arc<Node>> {
+        let mut table = self.table();
+        let key = NodeKey {
+            parent,
+            name: name.to_string(),
+            identity,
+        };
+        let ino = table.keys.remove(&key)?;
+        table.nodes.get(&ino).cloned()
+    }
+
+    /// The live node `key` names, if any.
+    pub fn find(&self, key: &NodeKey) -> Option<Arc<Node>> {
+        let table = self.table();
+        table
+            .keys
+            .get(key)
+            .and_then(|ino| table.nodes.get(ino))
+            .cloned()
     }
 
     /// Names of the children of `parent` the kernel currently knows (for invalidation).

@@ -19,14 +19,16 @@ mod owners;
 mod roots;
 mod session;
 mod status;
+pub mod worktree;
 mod xattr;
 
 pub use attr::{Attr, DirEntry, IMMUTABLE_TTL, Invalidation, Kind, MUTABLE_TTL};
 pub use errno::Errno;
-pub use filesystem::{FsCore, FsOptions, View};
+pub use filesystem::{FsCore, FsOptions, SetAttr, Statfs, View};
 pub use session::{
     Mount, MountOptions, SERVE_POLL, detach_leftover, is_mountpoint, is_stale_mount, mount,
     unmount, unmount_lazy,
 };
-pub use status::{MountStatus, OpCounts};
+pub use status::{HeldRoot, MountStatus, OpCounts};
+pub use worktree::{CHANGES_DIR, ChangesOptions, Scope};
 pub use xattr::{XATTR_SHA, XATTR_URL};

@@ -4,8 +4,9 @@
 //!
 //! Kernel cache invalidations are sent from a thread of the session, never from inside a
 //! request (the kernel may hold the directory's lock while the request is pending).
-//! Mounts are `ro,nosuid,nodev,noatime` with default permissions, for the mounting user
-//! alone unless `allow_other`.
+//! Mounts are `nosuid,nodev,noatime` with default permissions, `rw` where the repository
+//! roots are working copies and `ro` with `--read-only`, for the mounting user alone
+//! unless `allow_other`.
 
 use std::ffi::OsStr;
 use std::io;
@@ -126,7 +127,11 @@ pub async fn mount(
     config.mount_options = vec![
         MountOption::FSName("heimdall".into()),
         MountOption::Subtype("heimdall".into()),
-        MountOption::RO,
+        if core.writable() {
+            MountOption::RW
+        } else {
+            MountOption::RO
+        },
         MountOption::NoSuid,
         MountOption::NoDev,
         MountOption::NoAtime,

@@ -21,6 +21,10 @@ pub struct OpCounters {
     pub readlink: AtomicU64,
     pub xattr: AtomicU64,
     pub forget: AtomicU64,
+    /// Writes, attribute changes, and creations, removals and renames.
+    pub write: AtomicU64,
+    pub setattr: AtomicU64,
+    pub change: AtomicU64,
 }
 
 /// A copy of the counters, for the status file.
@@ -36,6 +40,9 @@ pub struct OpCounts {
     pub readlink: u64,
     pub xattr: u64,
     pub forget: u64,
+    pub write: u64,
+    pub setattr: u64,
+    pub change: u64,
 }
 
 impl OpCounters {
@@ -56,6 +63,9 @@ impl OpCounters {
             readlink: get(&self.readlink),
             xattr: get(&self.xattr),
             forget: get(&self.forget),
+            write: get(&self.write),
+            setattr: get(&self.setattr),
+            change: get(&self.change),
         }
     }
 }
@@ -106,15 +116,26 @@ impl Passthrough {
     }
 }
 
+/// A repository root with local changes, held at the commit they were made on.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct HeldRoot {
+    pub path: String,
+    pub commit: String,
+}
+
 /// What `/.status/mount.json` reports besides the cache.
 #[derive(Debug, Clone, Serialize)]
 pub struct MountStatus {
     /// `page-cache` (no open requests; the kernel caches file pages) or `passthrough`.
     pub open_mode: &'static str,
+    /// Repository roots are working copies (false: `--read-only`).
+    pub writable: bool,
     /// GitHub did not answer the last request: what is cached is served, the rest fails.
     pub offline: bool,
     pub mounted_at: String,
     pub inodes: usize,
+    /// Roots with local changes, which do not follow their ref until the changes go.
+    pub held_roots: Vec<HeldRoot>,
     pub requests: OpCounts,
     pub hydrations: HydrationStats,
 }

@@ -34,6 +34,10 @@ pub struct AllocationRow {
     pub reason: Option<String>,
     /// When something was last read through it (`None`: not yet).
     pub last_access: Option<i64>,
+    /// `--read-only`: no working copy.
+    pub read_only: bool,
+    /// `--keep-changes`: its working copy's changes outlive its release.
+    pub keep_changes: bool,
 }
 
 /// What a new allocation records.
@@ -46,6 +50,8 @@ pub struct NewAllocation<'a> {
     pub explicit_ttl: bool,
     pub bytes: u64,
     pub files: u64,
+    pub read_only: bool,
+    pub keep_changes: bool,
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AllocationRow> {
@@ -64,11 +70,13 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AllocationRow> {
         released_at: r.get(11)?,
         reason: r.get(12)?,
         last_access: r.get(13)?,
+        read_only: r.get::<_, i64>(14)? != 0,
+        keep_changes: r.get::<_, i64>(15)? != 0,
     })
 }
 
 const COLUMNS: &str = "id, resource, path, client, commit_sha, ttl, explicit_ttl, bytes, files,
-     created_at, state, released_at, reason, last_access";
+     created_at, state, released_at, reason, last_access, read_only, keep_changes";
 
 impl Index {
     /// Records a live allocation; returns its id.
@@ -76,8 +84,8 @@ impl Index {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO allocations (resource, path, client, commit_sha, ttl, explicit_ttl,
-                 bytes, files, created_at, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'live')",
+                 bytes, files, created_at, state, read_only, keep_changes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'live', ?10, ?11)",
             params![
                 new.resource,
                 new.path,
@@ -87,7 +95,9 @@ impl Index {
                 new.explicit_ttl as i64,
                 new.bytes as i64,
                 new.files as i64,
-                now()
+                now(),
+                new.read_only as i64,
+                new.keep_changes as i64
             ],
         )?;
         Ok(conn.last_insert_rowid())

@@ -70,6 +70,9 @@ const MIGRATIONS: &[&str] = &[
     // v5: whole-namespace mounts the daemon serves, to clean up and restore after a crash.
     "CREATE TABLE mounts (
          path TEXT PRIMARY KEY, options TEXT NOT NULL, created_at INTEGER NOT NULL);",
+    // v6: writable allocations (working copies), and those whose changes outlive release.
+    "ALTER TABLE allocations ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE allocations ADD COLUMN keep_changes INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// How long a writer waits for another process's lock (the daemon and a CLI share it).

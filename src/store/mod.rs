@@ -529,7 +529,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            assert_eq!(store.index().schema_version().unwrap(), 5);
+            assert_eq!(store.index().schema_version().unwrap(), 6);
         }
         let conn = rusqlite::Connection::open(dir.path().join(INDEX_FILE)).unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();

@@ -1,5 +1,5 @@
 //! Reading content: blobs (local, or fetched through the hydration policy and verified
-//! first), symlink targets, and control snapshots. The inode fixes the content (a blob
+//! first), files and symlinks of a working copy's layer, and control snapshots. The inode fixes the content (a blob
 //! SHA or a snapshot), so a file opened before a branch moved keeps reading the old
 //! content.
 
@@ -7,7 +7,8 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
-use super::FsCore;
+use super::base::FsCore;
+use crate::changes::LocalKind;
 use crate::fs::errno::{Errno, FsResult, fail};
 use crate::fs::inode::{Ino, Node, NodeKind};
 use crate::remote::{Mode, TreeEntry};
@@ -16,11 +17,25 @@ use crate::remote::{Mode, TreeEntry};
 const MAX_LINK_BYTES: u64 = 4096;
 
 impl FsCore {
-    /// [`FsCore::read`] when the content is local (a stored blob or a control snapshot).
+    /// [`FsCore::read`] when the content is local (a stored blob, a file of a working
+    /// copy's layer, or a control snapshot).
     pub fn read_local(&self, ino: Ino, offset: u64, size: u32) -> Option<FsResult<Vec<u8>>> {
         let node = self.inodes.get(ino)?;
         match &node.kind {
             NodeKind::Snapshot { content, .. } => Some(Ok(slice(content, offset, size))),
+            NodeKind::Local {
+                wc,
+                node: id,
+                kind: LocalKind::File,
+                ..
+            } => {
+                let layer = match self.layer_of(wc) {
+                    Ok(layer) => layer,
+                    Err(e) => return Some(Err(e)),
+                };
+                self.touch_local();
+                Some(read_local_file(&layer.data_path(*id), offset, size))
+            }
             NodeKind::Content {
                 mode,
                 sha,
@@ -36,7 +51,7 @@ impl FsCore {
     }
 
     /// The blob behind a file or symlink node, local (downloaded and verified if needed).
-    async fn local_blob(&self, node: &Node) -> FsResult<PathBuf> {
+    pub(super) async fn local_blob(&self, node: &Node) -> FsResult<PathBuf> {
         let NodeKind::Content {
             repo,
             mode,
@@ -68,6 +83,20 @@ impl FsCore {
 
     pub async fn readlink(&self, ino: Ino) -> FsResult<Vec<u8>> {
         let node = self.node(ino)?;
+        if let NodeKind::Local {
+            wc,
+            node: id,
+            kind: LocalKind::Symlink,
+            ..
+        } = &node.kind
+        {
+            let layer = self.layer_of(wc)?;
+            let meta = layer
+                .node(*id)
+                .map_err(|e| crate::fs::errno::fail_layer("reading a symlink", &e))?
+                .ok_or(Errno(libc::ESTALE))?;
+            return meta.target.ok_or(Errno(libc::EIO));
+        }
         match &node.kind {
             NodeKind::Content {
                 mode: Mode::Symlink,
@@ -137,4 +166,10 @@ fn read_file_at(file: &File, offset: u64, size: u32) -> FsResult<Vec<u8>> {
     }
     buf.truncate(filled);
     Ok(buf)
+}
+
+/// Up to `size` bytes of a working copy's file from `offset`.
+fn read_local_file(path: &std::path::Path, offset: u64, size: u32) -> FsResult<Vec<u8>> {
+    let file = File::open(path)?;
+    read_file_at(&file, offset, size)
 }
