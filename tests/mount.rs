@@ -167,14 +167,15 @@ fn metadata_comes_from_the_tree_without_downloading() {
     let bytes: u64 = du.split_whitespace().next().unwrap().parse().unwrap();
     assert!(bytes >= (1 << 20) + 50 * 10, "du sees blob sizes: {bytes}");
 
+    // A working copy: the owner may write; git's exec bit shows.
     let meta = std::fs::metadata(mount.at("acme/api/run.sh")).unwrap();
-    assert_eq!(meta.permissions().mode() & 0o777, 0o555);
+    assert_eq!(meta.permissions().mode() & 0o777, 0o755);
     assert_eq!(meta.mtime(), commit_time, "mtime is the commit time");
     assert_eq!(meta.uid(), unsafe { libc::getuid() });
     let meta = std::fs::metadata(mount.at("acme/api/big.bin")).unwrap();
     assert_eq!(
         (meta.len(), meta.permissions().mode() & 0o777, meta.nlink()),
-        (1 << 20, 0o444, 1)
+        (1 << 20, 0o644, 1)
     );
     let dir = std::fs::metadata(mount.at("acme/api/pkg")).unwrap();
     assert!(dir.is_dir() && dir.nlink() >= 2);
@@ -199,7 +200,7 @@ fn writes_fail_with_erofs() {
     let hub = Hub::new();
     let mut r = repo::create(hub.path(), "acme", "api").unwrap();
     r.write("a.txt", "a\n").commit("c").unwrap();
-    let mount = TestMount::new(hub.cli(), &[]);
+    let mount = TestMount::new(hub.cli(), &["--read-only"]);
     let erofs = |result: std::io::Result<()>| {
         let err = result.expect_err("a write must fail");
         assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{err}");

@@ -65,7 +65,17 @@ fn mounts_are_nosuid_nodev_read_only_and_private_to_their_user() {
     require_fuse!();
     let hub = Hub::new();
     private_repo(&hub);
-    let mount = TestMount::new(hub.cli(), &[]);
+    // A working copy by default: rw, but never suid or device files.
+    let writable = TestMount::new(hub.cli(), &[]);
+    let options = mount_options(&writable.path());
+    for wanted in ["rw", "nosuid", "nodev"] {
+        assert!(
+            options.iter().any(|o| o == wanted),
+            "{wanted} missing: {options:?}"
+        );
+    }
+    writable.unmount();
+    let mount = TestMount::new(hub.cli(), &["--read-only"]);
     open_parents(&mount);
     let file = mount.at("acme/secret/plans.txt");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "private plans\n");

@@ -234,6 +234,9 @@ async fn serve(stream: UnixStream, state: &State) -> std::io::Result<()> {
                 .unwrap_or(false);
             Response::Unmounted { served }
         }
+        Ok(Request::ResetChanges { path }) => Response::Reset {
+            served: state.mounts.reset_changes(&path) || state.allocator.reset_changes(&path),
+        },
         Ok(Request::RefPushed {
             owner,
             repo,
@@ -306,6 +309,7 @@ async fn handle(allocator: &Allocator, request: Request) -> Response {
         | Request::Stop
         | Request::Mount(_)
         | Request::Unmount { .. }
+        | Request::ResetChanges { .. }
         | Request::RefPushed { .. } => {
             unreachable!("answered by serve")
         }

@@ -203,6 +203,7 @@ async fn plan(ns: &Arc<Namespace>, resource: &Resource) -> Result<Planned, Alloc
             tree,
             path,
             visible,
+            glob,
         },
     })
 }
@@ -701,6 +702,18 @@ impl Allocator {
             .mount(Path::new(&row.path), planned.view, row.id, row.read_only)
             .await?;
         Ok((mount, planned.blobs))
+    }
+
+    /// Discards the changes of the allocation shown at `path`, if it is one of these.
+    pub fn reset_changes(&self, path: &str) -> bool {
+        let cores: Vec<_> = self
+            .mounts
+            .lock()
+            .expect("mounts poisoned")
+            .values()
+            .map(|mount| Arc::clone(&mount.core))
+            .collect();
+        cores.iter().any(|core| core.reset_changes(path))
     }
 
     /// Unmounts everything (the daemon is stopping); allocations stay recorded and are

@@ -120,6 +120,19 @@ impl Mounts {
         }
     }
 
+    /// Discards the changes of the working copy shown at `path`, if one of these mounts
+    /// shows it.
+    pub fn reset_changes(&self, path: &str) -> bool {
+        let cores: Vec<_> = self
+            .live
+            .lock()
+            .expect("mounts poisoned")
+            .values()
+            .map(|mount| Arc::clone(&mount.core))
+            .collect();
+        cores.iter().any(|core| core.reset_changes(path))
+    }
+
     /// Unmounts the mount at `path` (`heimdall unmount`); `false` if this daemon does
     /// not serve it.
     pub fn unmount(&self, path: &str) -> bool {

@@ -49,6 +49,10 @@ pub enum Request {
     Unmount {
         mountpoint: String,
     },
+    /// Discard the changes of the working copy shown at `path` (`heimdall changes reset`).
+    ResetChanges {
+        path: String,
+    },
     /// A push moved `reference` (a branch or tag name) of `owner/repo` (from
     /// `heimdall webhook`): mounts showing it re-resolve it now.
     RefPushed {
@@ -108,6 +112,10 @@ pub enum Response {
     },
     /// Whether the daemon served (and has now unmounted) the mount asked for.
     Unmounted {
+        served: bool,
+    },
+    /// Whether the daemon served (and has now reset) the working copy asked for.
+    Reset {
         served: bool,
     },
     Allocated {

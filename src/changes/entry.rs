@@ -82,6 +82,9 @@ pub struct LayerMeta {
     pub tree: Sha,
     /// `mount` or `allocation`.
     pub kind: String,
+    /// An allocation of a glob shows only the commit's files it matches (repository
+    /// paths, `*` not crossing `/`).
+    pub filter: Option<String>,
     /// Epoch seconds.
     pub created_at: i64,
 }

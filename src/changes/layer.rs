@@ -64,8 +64,8 @@ pub struct Layer {
     data: PathBuf,
     meta: LayerMeta,
     state: Mutex<State>,
-    /// Held (flock) while open: one writer per layer.
-    _lock: File,
+    /// Held (flock) while open for writing: one writer per layer.
+    _lock: Option<File>,
 }
 
 impl std::fmt::Debug for Layer {
@@ -112,6 +112,9 @@ impl Layer {
             ] {
                 tx.execute("INSERT INTO meta VALUES (?1, ?2)", params![key, value])?;
             }
+            if let Some(filter) = &meta.filter {
+                tx.execute("INSERT INTO meta VALUES ('filter', ?1)", params![filter])?;
+            }
             tx.execute(
                 "INSERT INTO nodes (id, kind, perm, mtime_ns) VALUES (?1, ?2, ?3, ?4)",
                 params![ROOT, LocalKind::Dir.code(), perm, to_ns(SystemTime::now())],
@@ -135,6 +138,23 @@ impl Layer {
     pub fn open(dir: &Path) -> Result<Layer> {
         let lock = sql::lock(dir)?;
         let conn = open_conn(&dir.join("layer.sqlite"))?;
+        let layer = Self::with(dir, conn, Some(lock))?;
+        layer.sweep()?;
+        Ok(layer)
+    }
+
+    /// Opens the layer at `dir` to read it (`changes list` and `diff`), whether or not
+    /// another process serves it; every change through it fails.
+    pub fn open_read_only(dir: &Path) -> Result<Layer> {
+        let conn = rusqlite::Connection::open_with_flags(
+            dir.join("layer.sqlite"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Self::with(dir, conn, None)
+    }
+
+    fn with(dir: &Path, conn: rusqlite::Connection, lock: Option<File>) -> Result<Layer> {
         let meta = read_meta(&conn, dir)?;
         let next_id: NodeId =
             conn.query_row("SELECT COALESCE(MAX(id), 1) + 1 FROM nodes", [], |r| {
@@ -151,7 +171,6 @@ impl Layer {
             }),
             _lock: lock,
         };
-        layer.sweep()?;
         Ok(layer)
     }
 

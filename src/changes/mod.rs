@@ -2,15 +2,18 @@
 //! allocation is the commit plus a copy-on-write layer ([`layer`]) of what tools wrote.
 //! Changes never go to GitHub and never touch the content-addressed store.
 
+pub mod diff;
 mod entry;
 mod error;
 pub mod layer;
 mod sql;
+pub mod status;
 
 pub use entry::{Entry, LayerMeta, LocalKind, MAX_NAME_BYTES, NodeId, NodeMeta, ROOT, valid_name};
 pub use error::LayerError;
 pub use layer::{Layer, dir_bytes};
 pub use sql::{is_locked, peek_meta};
+pub use status::{Change, ChangesError, Side, Source, Summary, changes};
 
 #[cfg(test)]
 mod tests;

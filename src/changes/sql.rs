@@ -132,6 +132,7 @@ pub(super) fn read_meta(conn: &Connection, dir: &Path) -> Result<LayerMeta> {
         tree: sha("tree")?,
         kind: get("kind")?,
         created_at: get("created_at")?.parse().unwrap_or(0),
+        filter: get("filter").ok(),
     })
 }
 

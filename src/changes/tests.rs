@@ -27,6 +27,7 @@ fn meta() -> LayerMeta {
         tree: blob_sha(b"tree"),
         kind: "mount".into(),
         created_at: 1,
+        filter: None,
     }
 }
 

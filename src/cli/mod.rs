@@ -115,6 +115,11 @@ enum Command {
     },
     /// Receive GitHub push webhooks: mounts show a pushed branch at once
     Webhook(webhook::WebhookArgs),
+    /// Local changes of working copies (mounted repositories and allocations)
+    Changes {
+        #[command(subcommand)]
+        command: changes::ChangesCommand,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -195,6 +200,7 @@ fn one_line(error: &anyhow::Error) -> String {
 }
 
 mod alloc;
+mod changes;
 mod github;
 mod mount;
 mod webhook;
@@ -293,6 +299,7 @@ fn run(cli: Cli) -> Result<()> {
             Command::Mount(args) => mount::serve(app.namespace, &app.settings, args).await,
             Command::Github { command } => github::run(app.namespace, command, cli.quiet).await,
             Command::Webhook(args) => webhook::run(app.namespace, &app.settings, args).await,
+            Command::Changes { command } => changes::run(Arc::clone(&app.namespace), &app.settings, command).await,
             Command::Daemon {
                 command: alloc::DaemonCommand::Run,
             } => {

@@ -45,6 +45,7 @@ pub struct WorkingCopy {
     path: String,
     repo: String,
     kind: &'static str,
+    filter: Option<String>,
     layer: Mutex<Option<Arc<Layer>>>,
     /// Whether the disk was looked at for a layer left by an earlier mount (only this
     /// working copy makes one after that).
@@ -66,7 +67,13 @@ fn digest(text: &str) -> [u8; 20] {
 }
 
 impl WorkingCopy {
-    fn new(dir: PathBuf, path: String, repo: String, kind: &'static str) -> WorkingCopy {
+    fn new(
+        dir: PathBuf,
+        path: String,
+        repo: String,
+        kind: &'static str,
+        filter: Option<String>,
+    ) -> WorkingCopy {
         let key = dir.to_string_lossy().into_owned();
         let d = digest(&key);
         WorkingCopy {
@@ -75,6 +82,7 @@ impl WorkingCopy {
             path,
             repo,
             kind,
+            filter,
             layer: Mutex::new(None),
             probed: std::sync::atomic::AtomicBool::new(false),
             held: Mutex::new(None),
@@ -116,11 +124,16 @@ impl WorkingCopy {
                 .into_owned(),
             root,
             "mount",
+            None,
         ))
     }
 
-    /// An allocation's working copy (`repo`: what it is of, as asked).
-    pub fn for_allocation(options: &ChangesOptions, repo: &str) -> Option<WorkingCopy> {
+    /// An allocation's working copy (`repo`: what it is of; `filter`: its glob).
+    pub fn for_allocation(
+        options: &ChangesOptions,
+        repo: &str,
+        filter: Option<String>,
+    ) -> Option<WorkingCopy> {
         let Scope::Allocation { id, path } = &options.scope else {
             return None;
         };
@@ -129,6 +142,7 @@ impl WorkingCopy {
             path.to_string_lossy().into_owned(),
             repo.to_string(),
             "allocation",
+            filter,
         ))
     }
 
@@ -181,6 +195,7 @@ impl WorkingCopy {
             tree,
             kind: self.kind.to_string(),
             created_at: crate::clock::now(),
+            filter: self.filter.clone(),
         };
         let layer = Arc::new(Layer::create(&self.dir, &meta, root, 0o755)?);
         tracing::info!(path = %self.path, commit = %repo.commit.sha, "first local change: the root is held at its commit");

@@ -70,6 +70,8 @@ pub struct View {
     /// Repository paths that may be shown (files and their ancestor directories); `None`
     /// shows everything under `path`.
     pub visible: Option<Arc<std::collections::HashSet<String>>>,
+    /// The glob that chose them.
+    pub glob: Option<String>,
 }
 
 pub struct FsCore {
@@ -128,7 +130,13 @@ impl FsCore {
                 let wc = opts
                     .changes
                     .as_ref()
-                    .and_then(|c| WorkingCopy::for_allocation(c, &view.repo.spec.to_string()))
+                    .and_then(|c| {
+                        WorkingCopy::for_allocation(
+                            c,
+                            &view.repo.spec.to_string(),
+                            view.glob.clone(),
+                        )
+                    })
                     .map(Arc::new);
                 Inodes::with_root(NodeKind::Content {
                     repo: Arc::clone(&view.repo),
@@ -596,5 +604,70 @@ impl FsCore {
         // content as of that open.
         let (attr, _) = self.attr(&node).await?;
         Ok((attr, Duration::ZERO))
+    }
+
+    /// Discards the changes of the working copy shown at `path` (`heimdall changes
+    /// reset`): its layer goes, the kernel forgets what its root showed, and the root
+    /// shows its commit again (a repo root follows its ref again). `false`: no working
+    /// copy of this mount is shown there.
+    pub fn reset_changes(&self, path: &str) -> bool {
+        let path = path.trim_end_matches('/');
+        let root_wc = self
+            .worktrees
+            .lock()
+            .expect("worktrees poisoned")
+            .iter()
+            .find(|(_, wc)| wc.path() == path)
+            .map(|(key, wc)| (key.clone(), Arc::clone(wc)));
+        let (root, wc) = match root_wc {
+            Some((key, wc)) => {
+                let (owner, name) = key.split_once('/').expect("owner/name");
+                let root = self.inodes.peek(&NodeKey {
+                    parent: self.inodes.peek(&owner_key(owner)),
+                    name: name.to_string(),
+                    identity: Identity::Named,
+                });
+                (root, wc)
+            }
+            None => match self.view_wc() {
+                Some(wc) if wc.path() == path => (ROOT_INO, wc),
+                _ => return false,
+            },
+        };
+        if let Err(e) = wc.discard() {
+            tracing::warn!(path, error = %e, "cannot discard the changes");
+            return false;
+        }
+        tracing::info!(path, "changes discarded");
+        if root == ROOT_INO
+            && let Some(view) = &self.opts.view
+        {
+            self.inodes.rebind(
+                ROOT_INO,
+                NodeKind::Content {
+                    repo: Arc::clone(&view.repo),
+                    path: view.path.clone(),
+                    mode: Mode::Tree,
+                    sha: view.tree,
+                    size: 0,
+                    wc: Some(Arc::clone(&wc)),
+                },
+            );
+        }
+        self.roots.forget(root);
+        (self.invalidate)(Invalidation::Inode(root));
+        for name in self.inodes.child_names(root) {
+            (self.invalidate)(Invalidation::Entry(root, name));
+        }
+        true
+    }
+
+    /// An allocation's working copy (the view root's).
+    fn view_wc(&self) -> Option<Arc<WorkingCopy>> {
+        match &self.inodes.get(ROOT_INO)?.kind {
+            NodeKind::Content { wc, .. } => wc.clone(),
+            NodeKind::Local { wc, .. } => Some(Arc::clone(wc)),
+            _ => None,
+        }
     }
 }
