@@ -3,83 +3,14 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::tree::{assert_same_tree, clone, run, tool_output};
 use common::{Hub, TestMount};
 use fakehub::repo;
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// `git clone` of a fakehub repo from its bare directory (same commit as served).
-fn clone(hub: &Hub, owner: &str, name: &str, rev: &str, into: &Path) {
-    let bare = hub.path().join(owner).join(format!("{name}.git"));
-    run(Command::new("git")
-        .args(["clone", "-q"])
-        .arg(&bare)
-        .arg(into));
-    run(Command::new("git")
-        .arg("-C")
-        .arg(into)
-        .args(["checkout", "-q", rev]));
-}
-
-/// Path, type, link target and executable bit of everything under `root` (not `.git`).
-fn listing(root: &Path) -> BTreeSet<String> {
-    let out = run(Command::new("find").arg(root).args([
-        "-mindepth",
-        "1",
-        "-not",
-        "-path",
-        "*/.git",
-        "-not",
-        "-path",
-        "*/.git/*",
-        "-printf",
-        "%P\t%y\t%l\t%s\n",
-    ]));
-    out.lines()
-        .map(|line| {
-            let path = line.split('\t').next().unwrap();
-            let meta = std::fs::symlink_metadata(root.join(path)).unwrap();
-            let exec = meta.is_file() && meta.permissions().mode() & 0o100 != 0;
-            // Directory sizes differ between filesystems; files and links must not.
-            let line = if meta.is_dir() {
-                line.rsplit_once('\t').unwrap().0.to_string()
-            } else {
-                line.to_string()
-            };
-            format!("{line} exec={exec}")
-        })
-        .collect()
-}
-
-fn assert_same_tree(checkout: &Path, mounted: &Path) {
-    let diff = Command::new("diff")
-        .args(["-r", "--no-dereference", "--exclude=.git"])
-        .arg(checkout)
-        .arg(mounted)
-        .output()
-        .unwrap();
-    assert!(
-        diff.status.success(),
-        "contents differ:\n{}{}",
-        String::from_utf8_lossy(&diff.stdout),
-        String::from_utf8_lossy(&diff.stderr)
-    );
-    assert_eq!(listing(checkout), listing(mounted));
-}
 
 #[test]
 fn mounted_repos_equal_git_checkouts() {
@@ -352,20 +283,6 @@ fn python_repo(hub: &Hub, name: &str, files: usize) -> String {
     r.commit("python").unwrap()
 }
 
-fn tool_output(cmd: &mut Command, root: &Path) -> String {
-    let out = cmd
-        .current_dir(root)
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.code().is_some_and(|c| c <= 1),
-        "{cmd:?} crashed: {text}"
-    );
-    text
-}
-
 #[test]
 fn real_tools_agree_with_a_checkout() {
     require_fuse!();
@@ -384,9 +301,10 @@ fn real_tools_agree_with_a_checkout() {
     clone(&hub, "acme", "api", &sha, &checkout);
     let mounted = mount.at("acme/api");
 
+    // The tools as people type them: their caches on, written into the working copy.
     let ruff = |root: &Path| {
         tool_output(
-            Command::new("ruff").args(["check", "--no-cache", "--output-format", "concise", "."]),
+            Command::new("ruff").args(["check", "--output-format", "concise", "."]),
             root,
         )
     };
@@ -396,17 +314,13 @@ fn real_tools_agree_with_a_checkout() {
         "the project has findings: {local}"
     );
     assert_eq!(ruff(&mounted), local);
+    assert_eq!(ruff(&mounted), local, "the second run, from ruff's cache");
+    assert!(mounted.join(".ruff_cache/CACHEDIR.TAG").is_file());
 
     let mypy = |root: &Path| {
         tool_output(
             Command::new("mypy")
-                .args([
-                    "--no-incremental",
-                    "--cache-dir",
-                    "/dev/null",
-                    "--no-error-summary",
-                    "src",
-                ])
+                .args(["--no-error-summary", "src"])
                 .env("MYPYPATH", "src"),
             root,
         )
@@ -417,6 +331,8 @@ fn real_tools_agree_with_a_checkout() {
         "mypy finds the type errors: {local}"
     );
     assert_eq!(mypy(&mounted), local);
+    assert_eq!(mypy(&mounted), local, "the second run, from mypy's cache");
+    assert!(mounted.join(".mypy_cache").is_dir());
 
     let rg = |root: &Path| {
         let mut lines: Vec<String> = tool_output(
@@ -458,7 +374,9 @@ fn a_cold_ruff_run_costs_a_handful_of_requests() {
     require_fuse!();
     let hub = Hub::new();
     python_repo(&hub, "big", 2000);
-    let mount = TestMount::new(hub.cli(), &["--org", "acme"]);
+    // The read path alone: a read-only mount, and ruff without its cache (the one test
+    // that turns a tool's cache off: what it measures is what reading costs).
+    let mount = TestMount::new(hub.cli(), &["--org", "acme", "--read-only"]);
     hub.hub.reset_stats();
     let root = mount.at("acme/big");
     let cold = tool_output(

@@ -40,7 +40,7 @@ use super::entry::{Entry, LayerMeta, LocalKind, NodeId, NodeMeta, ROOT, valid_na
 use super::error::{LayerError, Result};
 use super::sql::{
     self, Listing, SCHEMA, State, delete_node, insert_lower, listing, node_meta, open_conn,
-    read_meta, set_entry, to_ns, touch_dir,
+    read_meta, set_entry, to_ns, touch_dir, transact,
 };
 use crate::remote::{Mode, TreeEntry};
 
@@ -445,16 +445,16 @@ impl Layer {
             .get(name)
             .cloned()
             .ok_or_else(|| LayerError::Missing(name.to_string()))?;
-        let tx = state.conn.transaction()?;
-        tx.execute(
-            "DELETE FROM entries WHERE dir = ?1 AND name = ?2",
-            params![dir, name],
-        )?;
-        if let Entry::Local { node, .. } = &entry {
-            delete_node(&tx, *node)?;
-        }
-        touch_dir(&tx, dir)?;
-        tx.commit()?;
+        transact(&mut state.conn, |tx| {
+            tx.execute(
+                "DELETE FROM entries WHERE dir = ?1 AND name = ?2",
+                params![dir, name],
+            )?;
+            if let Entry::Local { node, .. } = &entry {
+                delete_node(tx, *node)?;
+            }
+            touch_dir(tx, dir)
+        })?;
         state.dirs.pop(&dir);
         if let Entry::Local { node, .. } = &entry {
             state.dirs.pop(node);
@@ -483,20 +483,20 @@ impl Layer {
         if exchange && replaced.is_none() {
             return Err(LayerError::Missing(to_name.to_string()));
         }
-        let tx = state.conn.transaction()?;
-        tx.execute(
-            "DELETE FROM entries WHERE dir = ?1 AND name = ?2",
-            params![dir, name],
-        )?;
-        set_entry(&tx, to_dir, to_name, &moving)?;
-        match (&replaced, exchange) {
-            (Some(other), true) => set_entry(&tx, dir, name, other)?,
-            (Some(Entry::Local { node, .. }), false) => delete_node(&tx, *node)?,
-            _ => {}
-        }
-        touch_dir(&tx, dir)?;
-        touch_dir(&tx, to_dir)?;
-        tx.commit()?;
+        transact(&mut state.conn, |tx| {
+            tx.execute(
+                "DELETE FROM entries WHERE dir = ?1 AND name = ?2",
+                params![dir, name],
+            )?;
+            set_entry(tx, to_dir, to_name, &moving)?;
+            match (&replaced, exchange) {
+                (Some(other), true) => set_entry(tx, dir, name, other)?,
+                (Some(Entry::Local { node, .. }), false) => delete_node(tx, *node)?,
+                _ => {}
+            }
+            touch_dir(tx, dir)?;
+            touch_dir(tx, to_dir)
+        })?;
         state.dirs.pop(&dir);
         state.dirs.pop(&to_dir);
         Ok(if exchange { None } else { replaced })

@@ -285,3 +285,29 @@ pub(super) fn touch_dir(tx: &rusqlite::Transaction<'_>, dir: NodeId) -> Result<(
     )?;
     Ok(())
 }
+
+/// Runs `work` in one transaction. On a full disk, SQLite's log is checkpointed and
+/// restarted, so that the next transaction overwrites the log's old pages instead of
+/// growing it, and `work` runs once more: removing files must work on a full disk.
+pub(super) fn transact<T>(
+    conn: &mut Connection,
+    mut work: impl FnMut(&rusqlite::Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    let mut attempt = 0;
+    loop {
+        let result = {
+            let tx = conn.transaction()?;
+            work(&tx).and_then(|value| {
+                tx.commit()?;
+                Ok(value)
+            })
+        };
+        match result {
+            Err(e) if attempt == 0 && e.is_disk_full() => {
+                attempt += 1;
+                let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+            }
+            other => return other,
+        }
+    }
+}

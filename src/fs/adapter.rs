@@ -162,17 +162,9 @@ impl Filesystem for Adapter {
             tracing::info!("the kernel does not offer FUSE passthrough; reads go through heimdall");
         }
         self.core.passthrough().set_granted(granted);
-        // Writes land in the page cache and reach the layer in large batches (and at
-        // close), instead of one request per write(2).
-        if self.core.writable()
-            && config
-                .add_capabilities(InitFlags::FUSE_WRITEBACK_CACHE)
-                .is_err()
-        {
-            tracing::info!(
-                "the kernel does not offer FUSE's writeback cache; every write is a request"
-            );
-        }
+        // No writeback cache: with it a write(2) only fills the page cache, and a full
+        // scratch disk would show at close (which most programs ignore) instead of at the
+        // write that did not fit. Writes come through in requests of up to 1 MiB.
         Ok(())
     }
 

@@ -2,6 +2,8 @@
 //! run the built `heimdall` binary against it with an isolated cache and home.
 #![allow(dead_code)]
 
+pub mod tree;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
