@@ -31,6 +31,31 @@ const FUSE_THREADS: usize = 2;
 /// go on in the background).
 const PRELOAD_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Invalidations sent and delivered, so the core can wait until the kernel has heard
+/// what it was told (a push announced, changes discarded: the next access must see it).
+#[derive(Default)]
+struct Delivery {
+    sent: std::sync::atomic::AtomicU64,
+    done: Mutex<u64>,
+    changed: std::sync::Condvar,
+}
+
+impl Delivery {
+    fn delivered(&self) {
+        *self.done.lock().expect("delivery poisoned") += 1;
+        self.changed.notify_all();
+    }
+
+    /// Waits (at most `within`) until every invalidation sent so far is delivered.
+    fn wait(&self, within: Duration) {
+        let target = self.sent.load(std::sync::atomic::Ordering::SeqCst);
+        let done = self.done.lock().expect("delivery poisoned");
+        let _ = self
+            .changed
+            .wait_timeout_while(done, within, |done| *done < target);
+    }
+}
+
 /// What to mount and how: the core's options, and whether other local users may read it.
 #[derive(Debug, Clone)]
 pub struct MountOptions {
@@ -115,13 +140,18 @@ pub async fn mount(
     }
     let (tx, rx) = mpsc::channel::<Invalidation>();
     let tx = Mutex::new(tx);
+    let delivery = Arc::new(Delivery::default());
+    let sent = Arc::clone(&delivery);
     let core = Arc::new(FsCore::new(
         ns,
         options.fs,
         Box::new(move |inv| {
+            sent.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let _ = tx.lock().expect("invalidation channel poisoned").send(inv);
         }),
     ));
+    let waiting = Arc::clone(&delivery);
+    core.set_invalidations_wait(Box::new(move |within| waiting.wait(within)));
     let adapter = Adapter::new(Arc::clone(&core), tokio::runtime::Handle::current());
     let mut config = Config::default();
     config.mount_options = vec![
@@ -160,6 +190,7 @@ pub async fn mount(
                 if let Err(e) = result {
                     tracing::debug!(?inv, error = %e, "kernel invalidation not applied");
                 }
+                delivery.delivered();
             }
         })?;
     let session = session.spawn()?;

@@ -96,6 +96,8 @@ pub struct FsCore {
     pub(super) passthrough: Passthrough,
     pub(super) hydrator: Arc<Hydrator>,
     pub(super) invalidate: Box<dyn Fn(Invalidation) + Send + Sync>,
+    /// Waits until the invalidations sent so far reached the kernel (set by the session).
+    pub(super) invalidations_wait: std::sync::OnceLock<Box<dyn Fn(Duration) + Send + Sync>>,
     pub(super) mounted_at: SystemTime,
 }
 
@@ -165,6 +167,7 @@ impl FsCore {
             ops: OpCounters::default(),
             last_read: AtomicI64::new(0),
             invalidate,
+            invalidations_wait: std::sync::OnceLock::new(),
             mounted_at: SystemTime::now(),
         };
         core.reopen_view_layer();
@@ -203,6 +206,21 @@ impl FsCore {
             Err(e) => {
                 tracing::warn!(path = wc.path(), error = %e, "cannot open the allocation's changes")
             }
+        }
+    }
+
+    /// How the core waits for its invalidations to reach the kernel (the session's).
+    pub fn set_invalidations_wait(&self, wait: Box<dyn Fn(Duration) + Send + Sync>) {
+        let _ = self.invalidations_wait.set(wait);
+    }
+
+    /// Waits (briefly) until the kernel has been told everything sent so far: after a
+    /// push or a reset the next access must see the change, not a cached entry.
+    fn wait_invalidations(&self) {
+        /// Longest wait: the kernel answers notifications in microseconds.
+        const DELIVERY_WAIT: Duration = Duration::from_secs(2);
+        if let Some(wait) = self.invalidations_wait.get() {
+            wait(DELIVERY_WAIT);
         }
     }
 
@@ -520,6 +538,7 @@ impl FsCore {
                 }
             }
         }
+        self.wait_invalidations();
         refreshed
     }
 
@@ -659,6 +678,7 @@ impl FsCore {
         for name in self.inodes.child_names(root) {
             (self.invalidate)(Invalidation::Entry(root, name));
         }
+        self.wait_invalidations();
         true
     }
 
