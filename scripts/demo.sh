@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds heimdall and runs its main job end to end on this machine: a small org served by
-# fakehub (GitHub's REST API over real git repos) is mounted, browsed, read and linted,
-# then unmounted. Against GitHub itself: `heimdall mount /tmp/gh --org OWNER`.
+# fakehub (GitHub's REST API over real git repos) is mounted, browsed, read, linted (and
+# fixed: the repository is a working copy, its changes stay local), then unmounted. Against GitHub itself: `heimdall mount /tmp/gh --org OWNER`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p heimdall -p fakehub
@@ -41,6 +41,10 @@ ls "$work/mnt"/acme/*/pyproject.toml
 cat "$work/mnt/acme/api/src/api/app.py"
 getfattr -n user.heimdall.url "$work/mnt/acme/api/src/api/app.py" 2>/dev/null \
     || python3 -c "import os,sys; print(os.getxattr(sys.argv[1], 'user.heimdall.url').decode())" "$work/mnt/acme/api/src/api/app.py"
-if command -v ruff >/dev/null; then ruff check --no-cache "$work/mnt/acme/api" || true; fi
+# The repository is a working copy: ruff writes its cache there, an edit stays local.
+if command -v ruff >/dev/null; then (cd "$work/mnt/acme/api" && ruff check . || true; ruff check --fix . || true); fi
+echo '# local note' >> "$work/mnt/acme/api/README.md"
+"$bin/heimdall" changes list
+"$bin/heimdall" changes diff "$work/mnt/acme/api" | head -40
 "$bin/heimdall" cache stats
 "$bin/heimdall" unmount "$work/mnt"

@@ -258,7 +258,76 @@ async fn working_files(
     Ok(out)
 }
 
-/// The paths where the working copy differs from its commit, in path order.
+/// The `.gitignore` files of the working copy, by directory: what git would leave out of
+/// `git add -A`, so what `changes diff` leaves out of the added files (a tool's cache
+/// directory usually ignores itself).
+struct Ignores(Vec<(String, ignore::gitignore::Gitignore)>);
+
+impl Ignores {
+    async fn of(
+        ns: &Namespace,
+        spec: &RepoSpec,
+        layer: &Layer,
+        work: &Files,
+    ) -> Result<Ignores, ChangesError> {
+        let mut out = Vec::new();
+        for (path, side) in work {
+            let dir = match path.rsplit_once('/') {
+                Some((dir, ".gitignore")) => dir.to_string(),
+                None if path == ".gitignore" => String::new(),
+                _ => continue,
+            };
+            let text = match &side.source {
+                Source::File(node) => std::fs::read(layer.data_path(*node)).unwrap_or_default(),
+                Source::Blob { size } => {
+                    let entry = crate::remote::TreeEntry {
+                        name: ".gitignore".into(),
+                        mode: side.mode,
+                        sha: side.sha,
+                        size: *size,
+                    };
+                    std::fs::read(ns.blob(spec, &entry).await?).unwrap_or_default()
+                }
+                Source::Link(_) => continue,
+            };
+            let mut builder = ignore::gitignore::GitignoreBuilder::new(format!("/{dir}"));
+            for line in String::from_utf8_lossy(&text).lines() {
+                let _ = builder.add_line(None, line);
+            }
+            if let Ok(matcher) = builder.build() {
+                out.push((dir, matcher));
+            }
+        }
+        // Deepest first: a nearer .gitignore decides over a farther one.
+        out.sort_by_key(|(dir, _)| {
+            std::cmp::Reverse(if dir.is_empty() {
+                0
+            } else {
+                dir.matches('/').count() + 1
+            })
+        });
+        Ok(Ignores(out))
+    }
+
+    fn ignores(&self, path: &str) -> bool {
+        for (dir, matcher) in &self.0 {
+            if !(dir.is_empty() || path.starts_with(&format!("{dir}/"))) {
+                continue;
+            }
+            let matched = matcher.matched_path_or_any_parents(format!("/{path}"), false);
+            if matched.is_ignore() {
+                return true;
+            }
+            if matched.is_whitelist() {
+                return false;
+            }
+        }
+        false
+    }
+}
+
+/// The paths where the working copy differs from its commit, in path order. Added files
+/// that the working copy's `.gitignore` files ignore are left out, as `git add -A` would.
 pub async fn changes(
     ns: &Namespace,
     spec: &RepoSpec,
@@ -279,8 +348,9 @@ pub async fn changes(
             }),
         }
     }
+    let ignores = Ignores::of(ns, spec, layer, &work).await?;
     for (path, new) in work {
-        if !base.contains_key(&path) {
+        if !base.contains_key(&path) && !ignores.ignores(&path) {
             out.push(Change {
                 path,
                 old: None,

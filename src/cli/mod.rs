@@ -469,6 +469,10 @@ struct CacheStats {
     hits: u64,
     misses: u64,
     hit_rate: f64,
+    /// Working copies with local changes, and the bytes their layers keep (never
+    /// evicted: they are not cache).
+    changes: u64,
+    changes_bytes: u64,
 }
 
 fn cache_verify(app: &App, json: bool) -> Result<()> {
@@ -559,7 +563,18 @@ fn cache_stats(app: &App, json: bool) -> Result<()> {
         } else {
             hits as f64 / lookups as f64
         },
+        changes: 0,
+        changes_bytes: 0,
     };
+    let mut stats = stats;
+    if let Ok(dirs) = std::fs::read_dir(app.store().root().join(crate::fs::CHANGES_DIR)) {
+        for dir in dirs.flatten() {
+            if !dir.file_name().to_string_lossy().starts_with('.') {
+                stats.changes += 1;
+                stats.changes_bytes += crate::changes::dir_bytes(&dir.path());
+            }
+        }
+    }
     let mut out = io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &stats)?;
@@ -571,6 +586,11 @@ fn cache_stats(app: &App, json: bool) -> Result<()> {
         writeln!(out, "hits:     {}", stats.hits)?;
         writeln!(out, "misses:   {}", stats.misses)?;
         writeln!(out, "hit rate: {:.1}%", stats.hit_rate * 100.0)?;
+        writeln!(
+            out,
+            "changes:  {} working copies, {} bytes (not cache: never evicted)",
+            stats.changes, stats.changes_bytes
+        )?;
     }
     Ok(())
 }
