@@ -15,10 +15,12 @@
 # and cold mounts; TMPDIR=/dev/shm takes the file system out of the comparison.
 #
 # Cases (median of REPS repetitions each):
-#   (a) git clone --depth 1 over fakehub's smart HTTP + ruff check --no-cache on the checkout
-#   (b) ruff check --no-cache on a cold mount (fresh cache dir, fresh mount each repetition)
-#   (c) ruff check --no-cache on the warm mount (the last cold mount, run again)
-#   (d) ruff check --no-cache on a local checkout (the baseline for c)
+#   (a) git clone --depth 1 over fakehub's smart HTTP + ruff check on the checkout
+#   (b) ruff check on a cold mount (fresh cache dir, fresh mount each repetition)
+#   (c) ruff check on the warm mount (the last cold mount, run again)
+#   (d) ruff check on a local checkout (the baseline for c)
+# ruff runs as people type it, with its cache: on the mount it writes .ruff_cache into
+# the working copy, on the checkout into the checkout.
 #   read a BIG_MB file: warm on the mount vs the same bytes on local disk (both warm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,7 +90,7 @@ trap 'exit 130' INT TERM
 # Exit 1 (findings) is success; 2 (an error) is not.
 run_ruff() { # dir file
     local rc=0
-    (cd "$1" && timeout 900 "$RUFF" check --no-cache --output-format concise .) >"$2" 2>"$2.err" || rc=$?
+    (cd "$1" && timeout 900 "$RUFF" check --output-format concise .) >"$2" 2>"$2.err" || rc=$?
     if [ "$rc" -gt 1 ]; then
         echo "ruff failed (exit $rc) in $1: $(head -5 "$2.err")" >&2
         return 1

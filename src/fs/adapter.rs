@@ -135,6 +135,22 @@ pub(super) struct Adapter {
 }
 
 impl Adapter {
+    /// Runs `work` on fuser's thread as far as it goes without waiting (a change to a
+    /// local directory, a write to a local file: SQLite and a local file, microseconds),
+    /// and hands the rest, if it must wait (the network, a lock), to the runtime.
+    fn run<F>(&self, work: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        use std::task::{Context, Poll};
+        let _runtime = self.rt.enter();
+        let mut work = Box::pin(work);
+        let waker = std::task::Waker::noop();
+        if let Poll::Pending = work.as_mut().poll(&mut Context::from_waker(waker)) {
+            self.rt.spawn(work);
+        }
+    }
+
     /// Serves `core`, running its work on the runtime `rt`.
     pub(super) fn new(core: Arc<FsCore>, rt: tokio::runtime::Handle) -> Adapter {
         Adapter {
@@ -237,7 +253,7 @@ impl Filesystem for Adapter {
             mtime: mtime.map(time),
         };
         let core = Arc::clone(&self.core);
-        self.spawn(async move { reply_attr(core.setattr(ino.0, set).await, reply) });
+        self.run(async move { reply_attr(core.setattr(ino.0, set).await, reply) });
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
@@ -269,7 +285,7 @@ impl Filesystem for Adapter {
             return reply.error(Errno::EINVAL);
         };
         let core = Arc::clone(&self.core);
-        self.spawn(async move {
+        self.run(async move {
             match core.create(parent.0, &name, mode, umask).await {
                 Ok((attr, ttl)) => reply.entry(&ttl, &to_attr(&attr), Generation(0)),
                 Err(e) => reply.error(errno(e)),
@@ -291,7 +307,7 @@ impl Filesystem for Adapter {
             return reply.error(Errno::EINVAL);
         };
         let core = Arc::clone(&self.core);
-        self.spawn(async move {
+        self.run(async move {
             match core.mkdir(parent.0, &name, mode, umask).await {
                 Ok((attr, ttl)) => reply.entry(&ttl, &to_attr(&attr), Generation(0)),
                 Err(e) => reply.error(errno(e)),
@@ -305,7 +321,7 @@ impl Filesystem for Adapter {
             return reply.error(Errno::ENOENT);
         };
         let core = Arc::clone(&self.core);
-        self.spawn(async move { reply_empty(core.unlink(parent.0, &name).await, reply) });
+        self.run(async move { reply_empty(core.unlink(parent.0, &name).await, reply) });
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -314,7 +330,7 @@ impl Filesystem for Adapter {
             return reply.error(Errno::ENOENT);
         };
         let core = Arc::clone(&self.core);
-        self.spawn(async move { reply_empty(core.rmdir(parent.0, &name).await, reply) });
+        self.run(async move { reply_empty(core.rmdir(parent.0, &name).await, reply) });
     }
 
     fn symlink(
@@ -331,7 +347,7 @@ impl Filesystem for Adapter {
         };
         let target = target.as_os_str().as_encoded_bytes().to_vec();
         let core = Arc::clone(&self.core);
-        self.spawn(async move {
+        self.run(async move {
             match core.symlink(parent.0, &name, &target).await {
                 Ok((attr, ttl)) => reply.entry(&ttl, &to_attr(&attr), Generation(0)),
                 Err(e) => reply.error(errno(e)),
@@ -354,7 +370,7 @@ impl Filesystem for Adapter {
             return reply.error(Errno::EINVAL);
         };
         let core = Arc::clone(&self.core);
-        self.spawn(async move {
+        self.run(async move {
             let result = core
                 .rename(parent.0, &name, new_parent.0, &new_name, flags.bits())
                 .await;
@@ -490,7 +506,7 @@ impl Filesystem for Adapter {
         }
         let data = data.to_vec();
         let core = Arc::clone(&self.core);
-        self.spawn(async move { reply_written(core.write(ino.0, offset, &data).await, reply) });
+        self.run(async move { reply_written(core.write(ino.0, offset, &data).await, reply) });
     }
 
     fn fsync(
@@ -502,7 +518,7 @@ impl Filesystem for Adapter {
         reply: ReplyEmpty,
     ) {
         let core = Arc::clone(&self.core);
-        self.spawn(async move { reply_empty(core.fsync(ino.0), reply) });
+        self.run(async move { reply_empty(core.fsync(ino.0), reply) });
     }
 
     /// Writes reach the layer as they come (the kernel writes its cached pages back before
@@ -585,7 +601,7 @@ impl Filesystem for Adapter {
         };
         let value = value.to_vec();
         let core = Arc::clone(&self.core);
-        self.spawn(async move {
+        self.run(async move {
             reply_empty(
                 core.set_xattr(ino.0, &name, Some(&value), flags).await,
                 reply,
@@ -621,7 +637,7 @@ impl Filesystem for Adapter {
             return reply.error(Errno::ENODATA);
         };
         let core = Arc::clone(&self.core);
-        self.spawn(async move { reply_empty(core.set_xattr(ino.0, &name, None, 0).await, reply) });
+        self.run(async move { reply_empty(core.set_xattr(ino.0, &name, None, 0).await, reply) });
     }
 
     /// Only asked without `default_permissions` (Heimdall mounts with it).
@@ -648,7 +664,7 @@ impl Filesystem for Adapter {
             return reply.error(Errno::EINVAL);
         };
         let core = Arc::clone(&self.core);
-        self.spawn(async move {
+        self.run(async move {
             match core.create(parent.0, &name, mode, umask).await {
                 Ok((attr, ttl)) => reply.created(
                     &ttl,

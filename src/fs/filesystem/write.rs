@@ -114,8 +114,43 @@ impl FsCore {
     /// makes the layer (the first change of a working copy), a directory of the commit is
     /// materialized (its ancestors first).
     pub(super) async fn ensure_dir(&self, node: &Node) -> FsResult<LocalDir> {
+        if let Some(dir) = self.local_dir_now(node.ino) {
+            return Ok(dir);
+        }
         let _one = self.changing.lock().await;
         self.ensure_dir_locked(node.ino).await
+    }
+
+    /// [`FsCore::ensure_dir`] when nothing needs making: a directory of the layer, or a
+    /// root whose layer exists.
+    fn local_dir_now(&self, ino: Ino) -> Option<LocalDir> {
+        let node = self.inodes.get(ino)?;
+        match &node.kind {
+            NodeKind::Local {
+                repo,
+                path,
+                wc,
+                node: id,
+                kind: LocalKind::Dir,
+            } => Some(LocalDir {
+                layer: wc.layer().ok()??,
+                node: *id,
+                wc: Arc::clone(wc),
+                repo: Arc::clone(repo),
+                path: path.clone(),
+            }),
+            NodeKind::RepoRoot { .. } => {
+                let wc = self.root_wc(&node)?;
+                Some(LocalDir {
+                    layer: wc.layer().ok()??,
+                    node: ROOT,
+                    repo: wc.held()?,
+                    wc,
+                    path: String::new(),
+                })
+            }
+            _ => None,
+        }
     }
 
     fn ensure_dir_locked(
