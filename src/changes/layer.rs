@@ -30,7 +30,8 @@ use std::io;
 use std::num::NonZeroUsize;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use lru::LruCache;
@@ -55,6 +56,15 @@ fn check_name(name: &str) -> Result<()> {
         Err(LayerError::BadName {
             name: name.chars().take(80).collect(),
         })
+    }
+}
+
+/// Applies `change` to `dir`'s cached listing, if it is cached (one that is not is read
+/// back from SQLite, where the change already is, when next needed). Editing in place
+/// rather than dropping the listing keeps a run of creates in one directory linear.
+fn edit(state: &mut State, dir: NodeId, change: impl FnOnce(&mut BTreeMap<String, Entry>)) {
+    if let Some(listing) = state.dirs.get_mut(&dir) {
+        change(Arc::make_mut(listing));
     }
 }
 
@@ -274,7 +284,15 @@ impl Layer {
             },
         )?;
         tx.commit()?;
-        state.dirs.pop(&dir);
+        edit(&mut state, dir, |entries| {
+            entries.insert(
+                name.to_string(),
+                Entry::Local {
+                    node: id,
+                    kind: LocalKind::Dir,
+                },
+            );
+        });
         Ok(id)
     }
 
@@ -314,7 +332,9 @@ impl Layer {
             }
             return Err(e);
         }
-        state.dirs.pop(&dir);
+        edit(&mut state, dir, |entries| {
+            entries.insert(name.to_string(), Entry::Local { node: id, kind });
+        });
         Ok(id)
     }
 
@@ -397,7 +417,15 @@ impl Layer {
             let _ = fs::remove_file(&path);
             return Err(e);
         }
-        state.dirs.pop(&dir);
+        edit(&mut state, dir, |entries| {
+            entries.insert(
+                name.to_string(),
+                Entry::Local {
+                    node: id,
+                    kind: LocalKind::File,
+                },
+            );
+        });
         Ok(id)
     }
 
@@ -433,7 +461,15 @@ impl Layer {
             },
         )?;
         tx.commit()?;
-        state.dirs.pop(&dir);
+        edit(&mut state, dir, |entries| {
+            entries.insert(
+                name.to_string(),
+                Entry::Local {
+                    node: id,
+                    kind: LocalKind::Symlink,
+                },
+            );
+        });
         Ok(id)
     }
 
@@ -455,7 +491,9 @@ impl Layer {
             }
             touch_dir(tx, dir)
         })?;
-        state.dirs.pop(&dir);
+        edit(&mut state, dir, |entries| {
+            entries.remove(name);
+        });
         if let Entry::Local { node, .. } = &entry {
             state.dirs.pop(node);
         }
@@ -497,8 +535,21 @@ impl Layer {
             touch_dir(tx, dir)?;
             touch_dir(tx, to_dir)
         })?;
-        state.dirs.pop(&dir);
-        state.dirs.pop(&to_dir);
+        edit(&mut state, dir, |entries| {
+            entries.remove(name);
+        });
+        edit(&mut state, to_dir, |entries| {
+            entries.insert(to_name.to_string(), moving.clone());
+        });
+        if let Some(other) = &replaced {
+            if exchange {
+                edit(&mut state, dir, |entries| {
+                    entries.insert(name.to_string(), other.clone());
+                });
+            } else if let Entry::Local { node, .. } = other {
+                state.dirs.pop(node);
+            }
+        }
         Ok(if exchange { None } else { replaced })
     }
 
