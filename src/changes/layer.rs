@@ -25,12 +25,12 @@
 //! - Names are validated as tree names are (no `/`, NUL, `.`, `..`, at most 255 bytes).
 //! - Only the process holding `lock` writes the layer.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::num::NonZeroUsize;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 

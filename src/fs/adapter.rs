@@ -142,11 +142,15 @@ impl Adapter {
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
-        use std::task::{Context, Poll};
+        use std::task::Context;
         let _runtime = self.rt.enter();
         let mut work = Box::pin(work);
         let waker = std::task::Waker::noop();
-        if let Poll::Pending = work.as_mut().poll(&mut Context::from_waker(waker)) {
+        if work
+            .as_mut()
+            .poll(&mut Context::from_waker(waker))
+            .is_pending()
+        {
             self.rt.spawn(work);
         }
     }
