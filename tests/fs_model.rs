@@ -52,14 +52,10 @@
 //! forgotten, the core keeps no inode, the layer keeps the data files of exactly the files
 //! its directories name, and a walk from a fresh lookup of the root gives the model again.
 //!
-//! Known core bugs, left out of the write property's sequences unless `FS_MODEL_KNOWN_BUGS`
-//! is set, each with an ignored test of its minimal sequence (`-- --ignored`): a removed
-//! file of the commit never changed before cannot be written or chmodded through the inode
-//! the kernel holds (ENOENT), and when another entry of the commit took its name, the
-//! write copies the removed file over that entry; two names holding the same object of the
-//! commit lose track of their inodes when exchanged, or when a rename gives a name the
-//! object an inode the kernel still holds was made for (readdir's `d_ino` then names that
-//! other inode).
+//! The bugs it found are kept as regression tests of their minimal sequences: a removed
+//! file of the commit written through the inode the kernel holds (it takes the write, and
+//! never touches what took its name), two names of one object exchanged, and readdir's
+//! `d_ino` when a name gets the object of a removed file the kernel still holds.
 //!
 //! `PROPTEST_CASES` raises the number of cases; failures are not persisted to files
 //! (proptest prints the minimal failing sequence).

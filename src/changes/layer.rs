@@ -43,6 +43,7 @@ use super::sql::{
     self, Listing, SCHEMA, State, delete_node, insert_lower, listing, node_meta, open_conn,
     read_meta, set_entry, to_ns, touch_dir, transact,
 };
+use crate::oid::Sha;
 use crate::remote::{Mode, TreeEntry};
 
 /// Materialized directories whose listings are kept in memory (the rest are read back
@@ -363,38 +364,22 @@ impl Layer {
         })
     }
 
-    /// Replaces the commit's file `name` in `dir` by a local copy of `source` (the stored
-    /// blob's file, copied, never linked; `None`: empty, for a truncation) with permission
-    /// bits `perm`.
+    /// Replaces the commit's file `name` in `dir`, which must still be blob `blob`, by a
+    /// local copy of `source` (the stored blob's file, copied, never linked; `None`:
+    /// empty, for a truncation) with permission bits `perm`.
     pub fn copy_up(
         &self,
         dir: NodeId,
         name: &str,
+        blob: Sha,
         source: Option<&Path>,
         perm: u32,
     ) -> Result<NodeId> {
         let mut state = self.state();
-        if !matches!(
-            listing(&mut state, dir)?.get(name),
-            Some(Entry::Lower { .. })
-        ) {
-            return Err(LayerError::Missing(name.to_string()));
-        }
+        Self::check_lower(&listing(&mut state, dir)?, name, blob)?;
         let id = Self::allocate(&mut state);
         let path = self.data_path(id);
-        let copied = (|| {
-            match source {
-                Some(source) => fs::copy(source, &path).map(drop),
-                None => File::create(&path).map(drop),
-            }
-            .map_err(|e| LayerError::io(&path, e))?;
-            fs::set_permissions(&path, fs::Permissions::from_mode(perm & 0o7777))
-                .map_err(|e| LayerError::io(&path, e))
-        })();
-        if let Err(e) = copied {
-            let _ = fs::remove_file(&path);
-            return Err(e);
-        }
+        Self::copy_data(&path, source, perm)?;
         let result = (|| {
             let tx = state.conn.transaction()?;
             tx.execute(
@@ -429,16 +414,53 @@ impl Layer {
         Ok(id)
     }
 
-    /// Replaces the commit's symlink `name` in `dir` by a local one with the same target
-    /// (so its attributes can change).
-    pub fn copy_up_link(&self, dir: NodeId, name: &str, target: &[u8]) -> Result<NodeId> {
-        let mut state = self.state();
-        if !matches!(
-            listing(&mut state, dir)?.get(name),
-            Some(Entry::Lower { .. })
-        ) {
-            return Err(LayerError::Missing(name.to_string()));
+    /// `name` in a listing is still the commit's blob `blob` (not a tree, nor another
+    /// object that took the name since the caller looked).
+    fn check_lower(listing: &Listing, name: &str, blob: Sha) -> Result<()> {
+        match listing.get(name) {
+            Some(Entry::Lower { mode, sha, .. }) if *sha == blob && *mode != Mode::Tree => Ok(()),
+            _ => Err(LayerError::Missing(name.to_string())),
         }
+    }
+
+    /// Writes a data file at `path`: a copy of `source` (or empty) with bits `perm`.
+    fn copy_data(path: &Path, source: Option<&Path>, perm: u32) -> Result<()> {
+        let copied = (|| {
+            match source {
+                Some(source) => fs::copy(source, path).map(drop),
+                None => File::create(path).map(drop),
+            }
+            .map_err(|e| LayerError::io(path, e))?;
+            fs::set_permissions(path, fs::Permissions::from_mode(perm & 0o7777))
+                .map_err(|e| LayerError::io(path, e))
+        })();
+        if copied.is_err() {
+            let _ = fs::remove_file(path);
+        }
+        copied
+    }
+
+    /// A local copy of `source` (or an empty file) that no name shows: for a file of the
+    /// commit that was removed while the kernel held it open and is now written through
+    /// that inode. Its data goes with [`Layer::discard`], or when the layer is next
+    /// opened.
+    pub fn detached_copy(&self, source: Option<&Path>, perm: u32) -> Result<NodeId> {
+        let id = Self::allocate(&mut self.state());
+        Self::copy_data(&self.data_path(id), source, perm)?;
+        Ok(id)
+    }
+
+    /// Replaces the commit's symlink `name` in `dir`, which must still be blob `blob`, by
+    /// a local one with the same target (so its attributes can change).
+    pub fn copy_up_link(
+        &self,
+        dir: NodeId,
+        name: &str,
+        blob: Sha,
+        target: &[u8],
+    ) -> Result<NodeId> {
+        let mut state = self.state();
+        Self::check_lower(&listing(&mut state, dir)?, name, blob)?;
         let id = Self::allocate(&mut state);
         let tx = state.conn.transaction()?;
         tx.execute(

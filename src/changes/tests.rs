@@ -173,7 +173,23 @@ fn copy_up_copies_and_never_links() {
     let l = layer(dir.path());
     let blob = dir.path().join("blob");
     std::fs::write(&blob, b"a\n").unwrap();
-    let f = l.copy_up(ROOT, "a.txt", Some(&blob), 0o644).unwrap();
+    assert!(
+        matches!(
+            l.copy_up(ROOT, "a.txt", blob_sha(b"other\n"), Some(&blob), 0o644),
+            Err(LayerError::Missing(_))
+        ),
+        "a name now holding another object is not copied up"
+    );
+    assert!(
+        matches!(
+            l.copy_up(ROOT, "src", blob_sha(b"src"), Some(&blob), 0o644),
+            Err(LayerError::Missing(_))
+        ),
+        "a tree is never copied up as a file"
+    );
+    let f = l
+        .copy_up(ROOT, "a.txt", blob_sha(b"a\n"), Some(&blob), 0o644)
+        .unwrap();
     std::fs::write(l.data_path(f), b"changed\n").unwrap();
     assert_eq!(
         std::fs::read(&blob).unwrap(),

@@ -196,10 +196,7 @@ impl Inodes {
             node.lookups.fetch_add(1, Ordering::Relaxed);
             return Arc::clone(node);
         }
-        let mut ino = key_ino(&key);
-        while table.nodes.contains_key(&ino) || ino <= ROOT_INO {
-            ino = ino.wrapping_add(1) & (u64::MAX >> 1);
-        }
+        let ino = Self::free_ino(&table, &key);
         let node = Arc::new(Node {
             ino,
             parent: key.parent,
@@ -212,13 +209,23 @@ impl Inodes {
         node
     }
 
-    /// The inode a key has, or will have, without adding a reference (for readdir).
+    /// The inode a key has, or would get from a lookup now, without adding a reference
+    /// (for readdir: its `d_ino` is never another live node's number).
     pub fn peek(&self, key: &NodeKey) -> Ino {
-        self.table()
-            .keys
-            .get(key)
-            .copied()
-            .unwrap_or_else(|| key_ino(key))
+        let table = self.table();
+        if let Some(ino) = table.keys.get(key) {
+            return *ino;
+        }
+        Self::free_ino(&table, key)
+    }
+
+    /// The number a new node for `key` gets: its hash, or the next one no live node has.
+    fn free_ino(table: &Table, key: &NodeKey) -> Ino {
+        let mut ino = key_ino(key);
+        while table.nodes.contains_key(&ino) || ino <= ROOT_INO {
+            ino = ino.wrapping_add(1) & (u64::MAX >> 1);
+        }
+        ino
     }
 
     /// Drops `n` kernel references; a node left with none is removed and returned.
@@ -261,18 +268,39 @@ impl Inodes {
 
     /// Node `ino` now shows as `name` in directory `parent` (a rename).
     pub fn rename(&self, ino: Ino, parent: Ino, name: &str) {
+        self.rename_all(&[(ino, parent, name)]);
+    }
+
+    /// Several renames at once (an exchange swaps two names, which may hold the same
+    /// object: each node's old key is let go before any new one is taken, so neither
+    /// takes the other's).
+    pub fn rename_all(&self, moves: &[(Ino, Ino, &str)]) {
         let mut table = self.table();
-        let Some(old) = table.nodes.get(&ino).cloned() else {
-            return;
-        };
-        let node = Arc::new(Node {
-            ino,
-            parent,
-            name: name.to_string(),
-            kind: old.kind.clone(),
-            lookups: AtomicU64::new(old.lookups.load(Ordering::Relaxed)),
-        });
-        Self::replace(&mut table, &old, &node);
+        let mut moved = Vec::with_capacity(moves.len());
+        for &(ino, parent, name) in moves {
+            let Some(old) = table.nodes.get(&ino).cloned() else {
+                continue;
+            };
+            let old_key = old.key();
+            let named = table.keys.get(&old_key) == Some(&ino);
+            if named {
+                table.keys.remove(&old_key);
+            }
+            let node = Arc::new(Node {
+                ino,
+                parent,
+                name: name.to_string(),
+                kind: old.kind.clone(),
+                lookups: AtomicU64::new(old.lookups.load(Ordering::Relaxed)),
+            });
+            moved.push((node, named));
+        }
+        for (node, named) in moved {
+            if named {
+                table.keys.insert(node.key(), node.ino);
+            }
+            table.nodes.insert(node.ino, node);
+        }
     }
 
     /// Puts `new` in `old`'s place; its name finds it if `old`'s did (an unlinked node
@@ -285,6 +313,15 @@ impl Inodes {
             table.keys.insert(new.key(), new.ino);
         }
         table.nodes.insert(new.ino, Arc::clone(new));
+    }
+
+    /// Whether node `ino`'s name still finds it (false once unlinked or renamed over).
+    pub fn is_named(&self, ino: Ino) -> bool {
+        let table = self.table();
+        table
+            .nodes
+            .get(&ino)
+            .is_some_and(|node| ino == ROOT_INO || table.keys.get(&node.key()) == Some(&ino))
     }
 
     /// `name` in `parent`, which was `identity`, is gone (unlinked, or replaced by a

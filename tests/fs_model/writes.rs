@@ -434,13 +434,6 @@ fn wop_strategy() -> impl Strategy<Value = WOp> {
     ]
 }
 
-/// `FS_MODEL_KNOWN_BUGS` set: the write property also generates what the core is known to
-/// get wrong (see the top of `fs_model.rs`): writes and chmods through the inode of a
-/// removed file of the commit, and exchanges of two names holding the same object.
-fn known_bugs() -> bool {
-    std::env::var_os("FS_MODEL_KNOWN_BUGS").is_some()
-}
-
 fn long_name(which: usize) -> String {
     match which % 3 {
         0 => "a".repeat(255),
@@ -493,9 +486,6 @@ fn expect<T: std::fmt::Debug + PartialEq>(
 struct Held {
     mid: MId,
     lookups: u64,
-    /// Where the core made the inode, and of what: (directory, name, origin). Its number
-    /// is a hash of that.
-    birth: (MId, String, Option<String>),
 }
 
 struct WCase<'f> {
@@ -515,8 +505,6 @@ struct WCase<'f> {
     changed: bool,
     /// The root's tree was fetched (until then the root shows 2 links, as documented).
     root_known: bool,
-    /// Generate what the core is known to get wrong too ([`known_bugs`]).
-    known_bugs: bool,
     log: Vec<String>,
 }
 
@@ -592,18 +580,9 @@ impl WCase<'_> {
         self.pick(idx, |s| matches!(s.node, MNode::File { .. }))
     }
 
-    /// Whether the kernel may write or chmod held node `s` here: not a removed file of the
-    /// commit never changed before its removal, unless the known bug is wanted (see
-    /// [`known_bugs`]).
-    fn may_change(&self, s: &Slot) -> bool {
-        s.linked || s.origin.is_none() || self.known_bugs
-    }
-
     /// A held file to write to.
     fn pick_writable_file(&self, idx: usize) -> Option<u64> {
-        self.pick(idx, |s| {
-            matches!(s.node, MNode::File { .. }) && self.may_change(s)
-        })
+        self.pick(idx, |s| matches!(s.node, MNode::File { .. }))
     }
 
     fn name_for(&self, dir: MId, choice: &NameChoice) -> String {
@@ -736,15 +715,9 @@ impl WCase<'_> {
                 self.tree.path(m)
             ));
         }
-        let slot = self.tree.slot(m);
-        let birth = (slot.parent, slot.name.clone(), slot.origin.clone());
         self.held
             .entry(ino)
-            .or_insert(Held {
-                mid: m,
-                lookups: 0,
-                birth,
-            })
+            .or_insert(Held { mid: m, lookups: 0 })
             .lookups += 1;
         self.ino_of.insert(m, ino);
         if !self.seen.contains(&ino) {
@@ -1215,7 +1188,7 @@ impl WCase<'_> {
             WOp::Chmod { node, mode } => {
                 let Some(node) = self.pick(*node, |s| {
                     s.linked && !matches!(s.node, MNode::Link(_))
-                        || matches!(s.node, MNode::File { .. }) && self.may_change(s)
+                        || matches!(s.node, MNode::File { .. })
                 }) else {
                     return Ok(());
                 };
@@ -1272,35 +1245,6 @@ impl WCase<'_> {
             }
             WOp::Walk => self.walk().await,
         }
-    }
-
-    /// Whether renaming `src` (`name` in `fm`) to `new_name` in `tm` is the known bug of
-    /// names holding the same object of the commit: an exchange of two such nodes, or a
-    /// name getting the object (so the key) an inode the kernel holds was made for, whose
-    /// number is then taken (see the top of `fs_model.rs`).
-    fn same_object_clash(
-        &self,
-        src: MId,
-        fm: MId,
-        name: &str,
-        tm: MId,
-        new_name: &str,
-        flags: u32,
-    ) -> bool {
-        let origin = |m: MId| self.tree.slot(m).origin.clone();
-        let target = self.tree.child(tm, new_name);
-        let born_there = |node: MId, dir: MId, name: &str| {
-            origin(node).is_some()
-                && self
-                    .held
-                    .values()
-                    .any(|h| h.mid != node && h.birth == (dir, name.to_string(), origin(node)))
-        };
-        let replaced_by_twin =
-            target.is_some_and(|t| origin(src).is_some() && origin(src) == origin(t));
-        replaced_by_twin
-            || born_there(src, tm, new_name)
-            || (flags == RENAME_EXCHANGE && target.is_some_and(|t| born_there(t, fm, name)))
     }
 
     fn len_of(&self, file: u64) -> u64 {
@@ -1459,9 +1403,6 @@ impl WCase<'_> {
             || target.is_some_and(|t| self.tree.is_ancestor_or_self(t, fm))
             || (flags == RENAME_EXCHANGE && !valid)
         {
-            return Ok(());
-        }
-        if !self.known_bugs && self.same_object_clash(src, fm, &name, tm, &new_name, flags) {
             return Ok(());
         }
         self.log.push(format!(
@@ -1698,7 +1639,6 @@ async fn start_case(fx: &WFixture) -> Result<(WCase<'_>, tempfile::TempDir, Path
         layer_maybe: false,
         changed: false,
         root_known: false,
-        known_bugs: known_bugs(),
         log: Vec::new(),
     };
     case.hold(root.ino, ROOT_MID)?;
@@ -1785,9 +1725,7 @@ fn a_working_copy_agrees_with_the_model_of_its_writes() {
 }
 
 // ---------------------------------------------------------------------------------------
-// The known bugs, each as its minimal sequence, asserting what should happen. Ignored
-// until the core is fixed (`cargo test --test fs_model -- --ignored`); the property
-// generates them with `FS_MODEL_KNOWN_BUGS=1`.
+// The bugs the property found, each as its minimal sequence (kept as regression tests).
 
 /// Runs `f` on a fresh writable core; `f` gets the core and the working copy's root.
 fn with_core(f: impl AsyncFnOnce(&FsCore, u64)) {
@@ -1799,8 +1737,7 @@ fn with_core(f: impl AsyncFnOnce(&FsCore, u64)) {
 }
 
 #[test]
-#[ignore = "known core bug: a removed file of the commit cannot be written through its inode"]
-fn known_bug_a_removed_file_of_the_commit_takes_writes() {
+fn regression_a_removed_file_of_the_commit_takes_writes() {
     with_core(async |core, root| {
         let (readme, _) = core.lookup(root, "README.md").await.unwrap();
         core.unlink(root, "README.md").await.unwrap();
@@ -1811,8 +1748,7 @@ fn known_bug_a_removed_file_of_the_commit_takes_writes() {
 }
 
 #[test]
-#[ignore = "known core bug: a write through a removed file's inode replaces what took its name"]
-fn known_bug_a_write_to_a_removed_file_leaves_the_new_owner_of_its_name_alone() {
+fn regression_a_write_to_a_removed_file_leaves_the_new_owner_of_its_name_alone() {
     with_core(async |core, root| {
         let (readme, _) = core.lookup(root, "README.md").await.unwrap();
         core.lookup(root, "src").await.unwrap();
@@ -1829,8 +1765,7 @@ fn known_bug_a_write_to_a_removed_file_leaves_the_new_owner_of_its_name_alone() 
 }
 
 #[test]
-#[ignore = "known core bug: exchanging two names of one object loses an inode"]
-fn known_bug_an_exchange_of_two_names_of_one_object_keeps_both_inodes() {
+fn regression_an_exchange_of_two_names_of_one_object_keeps_both_inodes() {
     with_core(async |core, root| {
         let (twins, _) = core.lookup(root, "twins").await.unwrap();
         let (a, _) = core.lookup(twins.ino, "a").await.unwrap();
@@ -1847,8 +1782,7 @@ fn known_bug_an_exchange_of_two_names_of_one_object_keeps_both_inodes() {
 }
 
 #[test]
-#[ignore = "known core bug: readdir's d_ino can be the number of another live inode"]
-fn known_bug_readdir_agrees_with_lookup_when_a_name_gets_a_removed_files_object() {
+fn regression_readdir_agrees_with_lookup_when_a_name_gets_a_removed_files_object() {
     with_core(async |core, root| {
         let (readme, _) = core.lookup(root, "README.md").await.unwrap();
         let (twin, _) = core.lookup(root, "twin.txt").await.unwrap();

@@ -274,6 +274,7 @@ impl FsCore {
             repo,
             path,
             mode,
+            sha,
             wc: Some(wc),
             ..
         } = &node.kind
@@ -298,25 +299,39 @@ impl FsCore {
         if let NodeKind::Local { .. } = &fresh.kind {
             return Ok(fresh);
         }
-        let dir = self.ensure_dir_locked(node.parent).await?;
-        let (id, kind) = if *mode == Mode::Symlink {
-            let target = std::fs::read(blob.as_ref().expect("read for a symlink"))?;
-            let id = dir
-                .layer
-                .copy_up_link(dir.node, &node.name, &target)
-                .map_err(|e| fail_layer("copying a symlink up", &e))?;
-            (id, LocalKind::Symlink)
+        let perm = if *mode == Mode::Executable {
+            0o755
         } else {
-            let perm = if *mode == Mode::Executable {
-                0o755
-            } else {
-                0o644
-            };
-            let id = dir
-                .layer
-                .copy_up(dir.node, &node.name, blob.as_deref(), perm)
-                .map_err(|e| fail_layer("copying a file up", &e))?;
+            0o644
+        };
+        let (id, kind) = if !self.inodes.is_named(ino) {
+            // Removed (or renamed over) while the kernel held it: an open file stays
+            // writable, as on any filesystem, into a copy no name shows.
+            if *mode == Mode::Symlink {
+                return Err(Errno(libc::ENOENT));
+            }
+            let layer = self.layer_of(wc)?;
+            let id = layer
+                .detached_copy(blob.as_deref(), perm)
+                .map_err(|e| fail_layer("copying a removed file", &e))?;
+            self.orphans.lock().expect("orphans poisoned").insert(ino);
             (id, LocalKind::File)
+        } else {
+            let dir = self.ensure_dir_locked(node.parent).await?;
+            if *mode == Mode::Symlink {
+                let target = std::fs::read(blob.as_ref().expect("read for a symlink"))?;
+                let id = dir
+                    .layer
+                    .copy_up_link(dir.node, &node.name, *sha, &target)
+                    .map_err(|e| fail_layer("copying a symlink up", &e))?;
+                (id, LocalKind::Symlink)
+            } else {
+                let id = dir
+                    .layer
+                    .copy_up(dir.node, &node.name, *sha, blob.as_deref(), perm)
+                    .map_err(|e| fail_layer("copying a file up", &e))?;
+                (id, LocalKind::File)
+            }
         };
         let kind = NodeKind::Local {
             repo: Arc::clone(repo),
@@ -576,18 +591,17 @@ impl FsCore {
         from.layer
             .rename(from.node, name, to.node, new_name, exchange)
             .map_err(|e| fail_layer("renaming", &e))?;
-        match (&replaced, exchange) {
-            (Some(old), false) => self.drop_name(&to, new_parent, new_name, old),
-            (Some(_), true) => {
-                if let Some(other) = &other_node {
-                    self.inodes.rename(other.ino, parent, name);
-                }
-            }
-            (None, _) => {}
+        if let (Some(old), false) = (&replaced, exchange) {
+            self.drop_name(&to, new_parent, new_name, old);
         }
-        if let Some(moved) = moved_node {
-            self.inodes.rename(moved.ino, new_parent, new_name);
+        let mut moves = Vec::with_capacity(2);
+        if let Some(moved) = &moved_node {
+            moves.push((moved.ino, new_parent, new_name));
         }
+        if let (Some(other), true) = (&other_node, exchange) {
+            moves.push((other.ino, parent, name));
+        }
+        self.inodes.rename_all(&moves);
         Ok(())
     }
 
