@@ -553,3 +553,43 @@ fn file_metadata_of_a_working_copy_is_a_local_disks() {
     );
     mount.unmount();
 }
+
+#[test]
+fn open_files_and_directories_outlive_their_names() {
+    require_fuse!();
+    let hub = Hub::new();
+    sample(&hub);
+    let mount = TestMount::new(hub.cli(), &["--org", "acme"]);
+    let root = mount.at("acme/api");
+
+    // A file of the commit, open, removed, then written and read through its descriptor
+    // (what an editor's or a test runner's temp handling does).
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(root.join("README.md"))
+        .unwrap();
+    std::fs::remove_file(root.join("README.md")).unwrap();
+    std::fs::rename(root.join("docs/guide.md"), root.join("README.md")).unwrap();
+    file.seek(SeekFrom::End(0)).unwrap();
+    file.write_all(b"more\n").unwrap();
+    file.seek(SeekFrom::Start(0)).unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut file, &mut text).unwrap();
+    assert_eq!(text, "# api\nmore\n");
+    assert_eq!(file.metadata().unwrap().nlink(), 0, "an unlinked file");
+    drop(file);
+    assert_eq!(
+        std::fs::read_to_string(root.join("README.md")).unwrap(),
+        "guide\n",
+        "the file that took the name is untouched"
+    );
+
+    // A shell whose directory is removed under it, as on a local disk: `.` stats as an
+    // unlinked directory, and lists nothing (not even `.` and `..`, as Linux does).
+    let out = run(Command::new("sh")
+        .arg("-c")
+        .arg("mkdir gone && cd gone && rmdir ../gone && ls -a && stat -c %h .")
+        .current_dir(&root));
+    assert_eq!(out, "0\n");
+}

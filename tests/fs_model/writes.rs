@@ -611,12 +611,14 @@ impl WCase<'_> {
     }
 
     fn want(&self, m: MId) -> WantW {
-        match &self.tree.slot(m).node {
+        let slot = self.tree.slot(m);
+        match &slot.node {
+            // A file removed while held has no links left, as on any filesystem.
             MNode::File { data, perm } => WantW {
                 kind: Kind::File,
                 size: data.len() as u64,
                 perm: *perm,
-                nlink: vec![1],
+                nlink: vec![u32::from(slot.linked)],
             },
             MNode::Link(target) => WantW {
                 kind: Kind::Symlink,

@@ -357,6 +357,7 @@ impl FsCore {
                 mode,
                 sha,
                 size,
+                wc,
                 ..
             } => {
                 let mtime = commit_time(&repo.commit);
@@ -364,7 +365,11 @@ impl FsCore {
                     Mode::Tree => attrs.dir(node.ino, mtime, self.nlink(*sha)),
                     Mode::Submodule => attrs.dir(node.ino, mtime, 2),
                     Mode::File | Mode::Executable | Mode::Symlink => {
-                        attrs.blob(node.ino, *mode, *size, mtime)
+                        let mut attr = attrs.blob(node.ino, *mode, *size, mtime);
+                        if wc.is_some() && !self.inodes.is_named(node.ino) {
+                            attr.nlink = 0; // removed from the working copy while open
+                        }
+                        attr
                     }
                 };
                 (attr, IMMUTABLE_TTL)
@@ -398,13 +403,31 @@ impl FsCore {
         match kind {
             LocalKind::File => {
                 let meta = std::fs::metadata(layer.data_path(id))?;
-                Ok(attrs.local_file(ino, &meta))
+                let mut attr = attrs.local_file(ino, &meta);
+                if self
+                    .orphans
+                    .lock()
+                    .expect("orphans poisoned")
+                    .contains(&ino)
+                {
+                    attr.nlink = 0; // removed while open
+                }
+                Ok(attr)
             }
             LocalKind::Dir | LocalKind::Symlink => {
                 let meta = layer
                     .node(id)
-                    .map_err(|e| fail_layer("reading a local node", &e))?
-                    .ok_or(Errno(libc::ESTALE))?;
+                    .map_err(|e| fail_layer("reading a local node", &e))?;
+                let Some(meta) = meta else {
+                    // A directory removed while a process was in it (a shell's cwd):
+                    // it stats as an empty, unlinked directory, as on a local disk.
+                    return match kind {
+                        LocalKind::Dir if !self.inodes.is_named(ino) => {
+                            Ok(attrs.dir(ino, SystemTime::now(), 0))
+                        }
+                        _ => Err(Errno(libc::ESTALE)),
+                    };
+                };
                 Ok(match kind {
                     LocalKind::Dir => {
                         let mut attr = attrs.dir(ino, meta.mtime, self.local_nlink(&layer, id));
