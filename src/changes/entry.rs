@@ -57,6 +57,48 @@ impl Entry {
     }
 }
 
+/// A materialized directory's listing, name to entry, with its count of
+/// subdirectories kept as it changes (a directory's link count is asked for after every
+/// change in it; counting a 10,000-entry listing each time made creating many files
+/// quadratic).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dir {
+    entries: std::collections::BTreeMap<String, Entry>,
+    subdirs: u32,
+}
+
+impl Dir {
+    /// Subdirectories (commit trees, submodules and local directories).
+    pub fn subdirs(&self) -> u32 {
+        self.subdirs
+    }
+
+    pub fn insert(&mut self, name: String, entry: Entry) -> Option<Entry> {
+        self.subdirs += u32::from(entry.is_dir());
+        let old = self.entries.insert(name, entry);
+        if old.as_ref().is_some_and(Entry::is_dir) {
+            self.subdirs -= 1;
+        }
+        old
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<Entry> {
+        let old = self.entries.remove(name);
+        if old.as_ref().is_some_and(Entry::is_dir) {
+            self.subdirs -= 1;
+        }
+        old
+    }
+}
+
+impl std::ops::Deref for Dir {
+    type Target = std::collections::BTreeMap<String, Entry>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.entries
+    }
+}
+
 /// Attributes of a directory or symlink node (a file's are its data file's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeMeta {

@@ -25,11 +25,10 @@
 //! - Names are validated as tree names are (no `/`, NUL, `.`, `..`, at most 255 bytes).
 //! - Only the process holding `lock` writes the layer.
 
-use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
 use std::num::NonZeroUsize;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -37,10 +36,11 @@ use std::time::SystemTime;
 use lru::LruCache;
 use rusqlite::{OptionalExtension, params};
 
-use super::entry::{Entry, LayerMeta, LocalKind, NodeId, NodeMeta, ROOT, valid_name};
+use super::entry::{Dir, Entry, LayerMeta, LocalKind, NodeId, NodeMeta, ROOT, valid_name};
 use super::error::{LayerError, Result};
+use super::files::INLINE_MAX;
 use super::sql::{
-    self, Listing, SCHEMA, State, delete_node, insert_lower, listing, node_meta, open_conn,
+    self, Cached, Listing, SCHEMA, State, delete_node, insert_lower, listing, node_meta, open_conn,
     read_meta, set_entry, to_ns, touch_dir, transact,
 };
 use crate::oid::Sha;
@@ -63,7 +63,7 @@ fn check_name(name: &str) -> Result<()> {
 /// Applies `change` to `dir`'s cached listing, if it is cached (one that is not is read
 /// back from SQLite, where the change already is, when next needed). Editing in place
 /// rather than dropping the listing keeps a run of creates in one directory linear.
-fn edit(state: &mut State, dir: NodeId, change: impl FnOnce(&mut BTreeMap<String, Entry>)) {
+fn edit(state: &mut State, dir: NodeId, change: impl FnOnce(&mut Dir)) {
     if let Some(listing) = state.dirs.get_mut(&dir) {
         change(Arc::make_mut(listing));
     }
@@ -75,6 +75,9 @@ pub struct Layer {
     data: PathBuf,
     meta: LayerMeta,
     state: Mutex<State>,
+    /// `nodes.content` exists (a layer made before small files were kept inline has it
+    /// once opened for writing; read-only, it is read as if every file had a data file).
+    inline: bool,
     /// Held (flock) while open for writing: one writer per layer.
     _lock: Option<File>,
 }
@@ -121,12 +124,12 @@ impl Layer {
                 ("kind", meta.kind.clone()),
                 ("created_at", meta.created_at.to_string()),
             ] {
-                tx.execute("INSERT INTO meta VALUES (?1, ?2)", params![key, value])?;
+                tx.exec("INSERT INTO meta VALUES (?1, ?2)", params![key, value])?;
             }
             if let Some(filter) = &meta.filter {
-                tx.execute("INSERT INTO meta VALUES ('filter', ?1)", params![filter])?;
+                tx.exec("INSERT INTO meta VALUES ('filter', ?1)", params![filter])?;
             }
-            tx.execute(
+            tx.exec(
                 "INSERT INTO nodes (id, kind, perm, mtime_ns) VALUES (?1, ?2, ?3, ?4)",
                 params![ROOT, LocalKind::Dir.code(), perm, to_ns(SystemTime::now())],
             )?;
@@ -167,10 +170,14 @@ impl Layer {
 
     fn with(dir: &Path, conn: rusqlite::Connection, lock: Option<File>) -> Result<Layer> {
         let meta = read_meta(&conn, dir)?;
-        let next_id: NodeId =
-            conn.query_row("SELECT COALESCE(MAX(id), 1) + 1 FROM nodes", [], |r| {
-                r.get(0)
-            })?;
+        let mut inline = conn.prepare("SELECT content FROM nodes LIMIT 0").is_ok();
+        if !inline && lock.is_some() {
+            conn.execute_batch("ALTER TABLE nodes ADD COLUMN content BLOB")?;
+            inline = true;
+        }
+        let next_id: NodeId = conn.row("SELECT COALESCE(MAX(id), 1) + 1 FROM nodes", [], |r| {
+            r.get(0)
+        })?;
         let layer = Layer {
             dir: dir.to_path_buf(),
             data: dir.join("data"),
@@ -180,6 +187,7 @@ impl Layer {
                 dirs: LruCache::new(NonZeroUsize::new(CACHED_DIRS).expect("non-zero")),
                 next_id,
             }),
+            inline,
             _lock: lock,
         };
         Ok(layer)
@@ -193,7 +201,12 @@ impl Layer {
         &self.meta
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
+    /// Whether files may be inline (see [`Layer::inline`]).
+    pub(super) fn inline_column(&self) -> bool {
+        self.inline
+    }
+
+    pub(super) fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().expect("layer poisoned")
     }
 
@@ -202,11 +215,26 @@ impl Layer {
         self.data.join(node.to_string())
     }
 
-    /// Deletes data files that no node names (a crash mid-create, files removed while
-    /// open).
+    /// Deletes the files no entry names (removed while open, or a crash mid-create)
+    /// and data files no file's bytes are in (those, and a crash mid-move to a data file).
     fn sweep(&self) -> Result<()> {
-        let state = self.state();
-        let mut query = state.conn.prepare("SELECT id FROM nodes WHERE kind = ?1")?;
+        let mut state = self.state();
+        transact(&mut state.conn, |tx| {
+            tx.exec(
+                "DELETE FROM xattrs WHERE node IN (SELECT id FROM nodes WHERE kind = ?1
+                     AND id NOT IN (SELECT node FROM entries WHERE node IS NOT NULL))",
+                [LocalKind::File.code()],
+            )?;
+            tx.exec(
+                "DELETE FROM nodes WHERE kind = ?1
+                     AND id NOT IN (SELECT node FROM entries WHERE node IS NOT NULL)",
+                [LocalKind::File.code()],
+            )?;
+            Ok(())
+        })?;
+        let mut query = state
+            .conn
+            .prepare("SELECT id FROM nodes WHERE kind = ?1 AND content IS NULL")?;
         let live: std::collections::HashSet<NodeId> = query
             .query_map([LocalKind::File.code()], |r| r.get(0))?
             .collect::<std::result::Result<_, _>>()?;
@@ -270,7 +298,7 @@ impl Layer {
         }
         let id = Self::allocate(&mut state);
         let tx = state.conn.transaction()?;
-        tx.execute(
+        tx.exec(
             "INSERT INTO nodes (id, kind, perm, mtime_ns) VALUES (?1, ?2, ?3, ?4)",
             params![id, LocalKind::Dir.code(), perm, to_ns(mtime)],
         )?;
@@ -304,7 +332,7 @@ impl Layer {
         kind: LocalKind,
         perm: u32,
         target: Option<&[u8]>,
-        data: impl FnOnce(&Path) -> Result<()>,
+        content: Option<&[u8]>,
     ) -> Result<NodeId> {
         check_name(name)?;
         let mut state = self.state();
@@ -312,56 +340,41 @@ impl Layer {
             return Err(LayerError::Exists(name.to_string()));
         }
         let id = Self::allocate(&mut state);
-        let path = self.data_path(id);
-        if kind == LocalKind::File {
-            data(&path)?;
-        }
-        let result = (|| {
-            let tx = state.conn.transaction()?;
-            tx.execute(
-                "INSERT INTO nodes (id, kind, perm, mtime_ns, target) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, kind.code(), perm, to_ns(SystemTime::now()), target],
-            )?;
-            set_entry(&tx, dir, name, &Entry::Local { node: id, kind })?;
-            touch_dir(&tx, dir)?;
-            tx.commit()?;
-            Ok::<_, LayerError>(())
-        })();
-        if let Err(e) = result {
-            if kind == LocalKind::File {
-                let _ = fs::remove_file(&path);
-            }
-            return Err(e);
-        }
+        let tx = state.conn.transaction()?;
+        tx.exec(
+            "INSERT INTO nodes (id, kind, perm, mtime_ns, target, content)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                id,
+                kind.code(),
+                perm,
+                to_ns(SystemTime::now()),
+                target,
+                content
+            ],
+        )?;
+        set_entry(&tx, dir, name, &Entry::Local { node: id, kind })?;
+        touch_dir(&tx, dir)?;
+        tx.commit()?;
         edit(&mut state, dir, |entries| {
             entries.insert(name.to_string(), Entry::Local { node: id, kind });
         });
         Ok(id)
     }
 
-    /// A new empty file `name` in `dir`.
+    /// A new empty file `name` in `dir` (inline until it outgrows [`INLINE_MAX`]).
     pub fn create_file(&self, dir: NodeId, name: &str, perm: u32) -> Result<NodeId> {
-        self.insert_node(dir, name, LocalKind::File, perm, None, |path| {
-            OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(perm & 0o7777)
-                .open(path)
-                .map(drop)
-                .map_err(|e| LayerError::io(path, e))
-        })
+        self.insert_node(dir, name, LocalKind::File, perm & 0o7777, None, Some(&[]))
     }
 
     /// A new directory `name` in `dir`.
     pub fn mkdir(&self, dir: NodeId, name: &str, perm: u32) -> Result<NodeId> {
-        self.insert_node(dir, name, LocalKind::Dir, perm, None, |_| Ok(()))
+        self.insert_node(dir, name, LocalKind::Dir, perm, None, None)
     }
 
     /// A new symlink `name` in `dir` pointing at `target` (stored, never followed).
     pub fn symlink(&self, dir: NodeId, name: &str, target: &[u8]) -> Result<NodeId> {
-        self.insert_node(dir, name, LocalKind::Symlink, 0o777, Some(target), |_| {
-            Ok(())
-        })
+        self.insert_node(dir, name, LocalKind::Symlink, 0o777, Some(target), None)
     }
 
     /// Replaces the commit's file `name` in `dir`, which must still be blob `blob`, by a
@@ -375,16 +388,39 @@ impl Layer {
         source: Option<&Path>,
         perm: u32,
     ) -> Result<NodeId> {
+        // A small blob is copied into the index, a larger one to a data file (made
+        // before the row naming it).
+        let small = match source {
+            None => Some(Vec::new()),
+            Some(source) => {
+                let len = fs::metadata(source)
+                    .map_err(|e| LayerError::io(source, e))?
+                    .len();
+                if len <= INLINE_MAX as u64 {
+                    Some(fs::read(source).map_err(|e| LayerError::io(source, e))?)
+                } else {
+                    None
+                }
+            }
+        };
         let mut state = self.state();
         Self::check_lower(&listing(&mut state, dir)?, name, blob)?;
         let id = Self::allocate(&mut state);
         let path = self.data_path(id);
-        Self::copy_data(&path, source, perm)?;
+        if small.is_none() {
+            Self::copy_data(&path, source, perm)?;
+        }
         let result = (|| {
             let tx = state.conn.transaction()?;
-            tx.execute(
-                "INSERT INTO nodes (id, kind, perm, mtime_ns) VALUES (?1, ?2, ?3, ?4)",
-                params![id, LocalKind::File.code(), perm, to_ns(SystemTime::now())],
+            tx.exec(
+                "INSERT INTO nodes (id, kind, perm, mtime_ns, content) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    id,
+                    LocalKind::File.code(),
+                    perm & 0o7777,
+                    to_ns(SystemTime::now()),
+                    small
+                ],
             )?;
             set_entry(
                 &tx,
@@ -463,7 +499,7 @@ impl Layer {
         Self::check_lower(&listing(&mut state, dir)?, name, blob)?;
         let id = Self::allocate(&mut state);
         let tx = state.conn.transaction()?;
-        tx.execute(
+        tx.exec(
             "INSERT INTO nodes (id, kind, perm, mtime_ns, target) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 id,
@@ -496,35 +532,52 @@ impl Layer {
     }
 
     /// Removes `name` from `dir` (the caller has checked that a directory is empty) and
-    /// returns what it was. A local file's data stays until [`Layer::discard`].
-    pub fn remove(&self, dir: NodeId, name: &str) -> Result<Entry> {
+    /// returns what it was. A local file `held` open keeps its bytes and attributes until
+    /// [`Layer::discard`]; any other goes now.
+    pub fn remove(&self, dir: NodeId, name: &str, held: bool) -> Result<Entry> {
         let mut state = self.state();
         let entry = listing(&mut state, dir)?
             .get(name)
             .cloned()
             .ok_or_else(|| LayerError::Missing(name.to_string()))?;
+        let gone = Self::going(&entry, held);
         transact(&mut state.conn, |tx| {
-            tx.execute(
+            tx.exec(
                 "DELETE FROM entries WHERE dir = ?1 AND name = ?2",
                 params![dir, name],
             )?;
-            if let Entry::Local { node, .. } = &entry {
-                delete_node(tx, *node)?;
+            if let Some(node) = gone {
+                delete_node(tx, node)?;
             }
             touch_dir(tx, dir)
         })?;
         edit(&mut state, dir, |entries| {
             entries.remove(name);
         });
-        if let Entry::Local { node, .. } = &entry {
-            state.dirs.pop(node);
+        if let Some(node) = gone {
+            state.dirs.pop(&node);
+            let _ = fs::remove_file(self.data_path(node));
         }
         Ok(entry)
     }
 
+    /// The node that goes with `entry`'s name: a local one, unless it is a file `held`
+    /// open.
+    fn going(entry: &Entry, held: bool) -> Option<NodeId> {
+        match entry {
+            Entry::Local {
+                kind: LocalKind::File,
+                ..
+            } if held => None,
+            Entry::Local { node, .. } => Some(*node),
+            Entry::Lower { .. } => None,
+        }
+    }
+
     /// Moves `name` in `dir` to `to_name` in `to_dir`, replacing what was there (the
-    /// caller has checked kinds and emptiness), or swapping the two with `exchange`.
-    /// Returns what was replaced.
+    /// caller has checked kinds and emptiness; a replaced file `held` open stays as
+    /// [`Layer::remove`] leaves it), or swapping the two with `exchange`. Returns what was
+    /// replaced.
     pub fn rename(
         &self,
         dir: NodeId,
@@ -532,6 +585,7 @@ impl Layer {
         to_dir: NodeId,
         to_name: &str,
         exchange: bool,
+        held: bool,
     ) -> Result<Option<Entry>> {
         check_name(to_name)?;
         let mut state = self.state();
@@ -543,16 +597,21 @@ impl Layer {
         if exchange && replaced.is_none() {
             return Err(LayerError::Missing(to_name.to_string()));
         }
+        let gone = match (&replaced, exchange) {
+            (Some(old), false) => Self::going(old, held),
+            _ => None,
+        };
         transact(&mut state.conn, |tx| {
-            tx.execute(
+            tx.exec(
                 "DELETE FROM entries WHERE dir = ?1 AND name = ?2",
                 params![dir, name],
             )?;
             set_entry(tx, to_dir, to_name, &moving)?;
-            match (&replaced, exchange) {
-                (Some(other), true) => set_entry(tx, dir, name, other)?,
-                (Some(Entry::Local { node, .. }), false) => delete_node(tx, *node)?,
-                _ => {}
+            if let (Some(other), true) = (&replaced, exchange) {
+                set_entry(tx, dir, name, other)?;
+            }
+            if let Some(node) = gone {
+                delete_node(tx, node)?;
             }
             touch_dir(tx, dir)?;
             touch_dir(tx, to_dir)
@@ -563,20 +622,20 @@ impl Layer {
         edit(&mut state, to_dir, |entries| {
             entries.insert(to_name.to_string(), moving.clone());
         });
-        if let Some(other) = &replaced {
-            if exchange {
-                edit(&mut state, dir, |entries| {
-                    entries.insert(name.to_string(), other.clone());
-                });
-            } else if let Entry::Local { node, .. } = other {
-                state.dirs.pop(node);
-            }
+        if let (Some(other), true) = (&replaced, exchange) {
+            edit(&mut state, dir, |entries| {
+                entries.insert(name.to_string(), other.clone());
+            });
+        }
+        if let Some(node) = gone {
+            state.dirs.pop(&node);
+            let _ = fs::remove_file(self.data_path(node));
         }
         Ok(if exchange { None } else { replaced })
     }
 
-    /// Sets a directory's or symlink's permission bits and/or mtime (a file's are set on
-    /// its data file).
+    /// Sets a directory's or symlink's permission bits and/or mtime (a file's:
+    /// [`Layer::set_file`]).
     pub fn set_node(
         &self,
         node: NodeId,
@@ -585,13 +644,13 @@ impl Layer {
     ) -> Result<()> {
         let state = self.state();
         if let Some(perm) = perm {
-            state.conn.execute(
+            state.conn.exec(
                 "UPDATE nodes SET perm = ?2 WHERE id = ?1",
                 params![node, perm],
             )?;
         }
         if let Some(mtime) = mtime {
-            state.conn.execute(
+            state.conn.exec(
                 "UPDATE nodes SET mtime_ns = ?2 WHERE id = ?1",
                 params![node, to_ns(mtime)],
             )?;
@@ -601,6 +660,19 @@ impl Layer {
 
     /// Deletes a removed file's bytes (once nothing can read them any more).
     pub fn discard(&self, node: NodeId) {
+        let mut state = self.state();
+        let deleted = transact(&mut state.conn, |tx| {
+            tx.exec("DELETE FROM xattrs WHERE node = ?1", [node])?;
+            tx.exec(
+                "DELETE FROM nodes WHERE id = ?1 AND kind = ?2",
+                params![node, LocalKind::File.code()],
+            )?;
+            Ok(())
+        });
+        if let Err(e) = deleted {
+            // Swept when the layer is next opened.
+            tracing::warn!(error = %e, node, "could not discard a removed file");
+        }
         let _ = fs::remove_file(self.data_path(node));
     }
 
@@ -608,7 +680,7 @@ impl Layer {
         let state = self.state();
         Ok(state
             .conn
-            .query_row(
+            .row(
                 "SELECT value FROM xattrs WHERE node = ?1 AND name = ?2",
                 params![node, name],
                 |r| r.get(0),
@@ -632,7 +704,7 @@ impl Layer {
         let state = self.state();
         let existed = state
             .conn
-            .query_row(
+            .row(
                 "SELECT 1 FROM xattrs WHERE node = ?1 AND name = ?2",
                 params![node, name],
                 |_| Ok(()),
@@ -640,11 +712,11 @@ impl Layer {
             .optional()?
             .is_some();
         match value {
-            Some(value) => state.conn.execute(
+            Some(value) => state.conn.exec(
                 "INSERT OR REPLACE INTO xattrs VALUES (?1, ?2, ?3)",
                 params![node, name, value],
             )?,
-            None => state.conn.execute(
+            None => state.conn.exec(
                 "DELETE FROM xattrs WHERE node = ?1 AND name = ?2",
                 params![node, name],
             )?,
@@ -656,9 +728,12 @@ impl Layer {
     pub fn sync(&self, node: Option<NodeId>) -> Result<()> {
         if let Some(node) = node {
             let path = self.data_path(node);
-            File::open(&path)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| LayerError::io(&path, e))?;
+            match File::open(&path) {
+                Ok(f) => f.sync_all().map_err(|e| LayerError::io(&path, e))?,
+                // Inline: its bytes are in the index, synced below.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(LayerError::io(&path, e)),
+            }
         }
         for name in ["layer.sqlite-wal", "layer.sqlite"] {
             let path = self.dir.join(name);

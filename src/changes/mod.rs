@@ -5,12 +5,16 @@
 pub mod diff;
 mod entry;
 mod error;
+mod files;
 pub mod layer;
 mod sql;
 pub mod status;
 
-pub use entry::{Entry, LayerMeta, LocalKind, MAX_NAME_BYTES, NodeId, NodeMeta, ROOT, valid_name};
+pub use entry::{
+    Dir, Entry, LayerMeta, LocalKind, MAX_NAME_BYTES, NodeId, NodeMeta, ROOT, valid_name,
+};
 pub use error::LayerError;
+pub use files::{FileBytes, FileMeta, INLINE_MAX};
 pub use layer::{Layer, dir_bytes};
 pub use sql::{is_locked, peek_meta};
 pub use status::{Change, ChangesError, Side, Source, Summary, changes};

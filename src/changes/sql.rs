@@ -1,7 +1,6 @@
 //! The layer's SQLite side: its schema, and reading and writing entries and nodes inside
 //! one transaction.
 
-use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -11,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::entry::{Entry, LayerMeta, LocalKind, NodeId, NodeMeta};
+use super::entry::{Dir, Entry, LayerMeta, LocalKind, NodeId, NodeMeta};
 use super::error::{LayerError, Result};
 use crate::oid::Sha;
 use crate::remote::{Mode, TreeEntry};
@@ -23,7 +22,7 @@ pub(super) const SCHEMA: &str = "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE nodes (
         id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, perm INTEGER NOT NULL,
-        mtime_ns INTEGER NOT NULL, target BLOB);
+        mtime_ns INTEGER NOT NULL, target BLOB, content BLOB);
     CREATE TABLE entries (
         dir INTEGER NOT NULL, name TEXT NOT NULL,
         node INTEGER, mode INTEGER, sha TEXT, size INTEGER,
@@ -32,7 +31,31 @@ pub(super) const SCHEMA: &str = "
         node INTEGER NOT NULL, name TEXT NOT NULL, value BLOB NOT NULL,
         PRIMARY KEY (node, name)) WITHOUT ROWID;";
 
-pub(super) type Listing = Arc<BTreeMap<String, Entry>>;
+/// Statements through SQLite's prepared-statement cache: a layer runs the same few
+/// statements for every change, and parsing them again cost more than running them.
+pub(super) trait Cached {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    fn row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
+pub(super) type Listing = Arc<Dir>;
 
 pub(super) struct State {
     pub(super) conn: Connection,
@@ -112,7 +135,7 @@ pub fn is_locked(dir: &Path) -> bool {
 
 pub(super) fn read_meta(conn: &Connection, dir: &Path) -> Result<LayerMeta> {
     let get = |key: &str| -> Result<String> {
-        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        conn.row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()?
             .ok_or_else(|| LayerError::Corrupt {
                 path: dir.to_path_buf(),
@@ -165,7 +188,7 @@ pub(super) fn listing(state: &mut State, dir: NodeId) -> Result<Listing> {
             r.get::<_, Option<i64>>(5)?,
         ))
     })?;
-    let mut out = BTreeMap::new();
+    let mut out = Dir::default();
     for row in rows {
         let (name, node, mode, sha, size, kind) = row?;
         let entry = match (node, kind, mode, sha) {
@@ -197,7 +220,7 @@ pub(super) fn listing(state: &mut State, dir: NodeId) -> Result<Listing> {
 
 pub(super) fn node_meta(conn: &Connection, node: NodeId) -> Result<Option<NodeMeta>> {
     let row = conn
-        .query_row(
+        .row(
             "SELECT kind, perm, mtime_ns, target FROM nodes WHERE id = ?1",
             [node],
             |r| {
@@ -247,11 +270,11 @@ pub(super) fn set_entry(
     entry: &Entry,
 ) -> Result<()> {
     match entry {
-        Entry::Lower { mode, sha, size } => tx.execute(
+        Entry::Lower { mode, sha, size } => tx.exec(
             "INSERT OR REPLACE INTO entries (dir, name, node, mode, sha, size) VALUES (?1, ?2, NULL, ?3, ?4, ?5)",
             params![dir, name, mode_code(*mode), sha.to_hex(), *size as i64],
         )?,
-        Entry::Local { node, .. } => tx.execute(
+        Entry::Local { node, .. } => tx.exec(
             "INSERT OR REPLACE INTO entries (dir, name, node, mode, sha, size) VALUES (?1, ?2, ?3, NULL, NULL, NULL)",
             params![dir, name, node],
         )?,
@@ -271,15 +294,15 @@ pub(super) fn delete_node(tx: &rusqlite::Transaction<'_>, node: NodeId) -> Resul
                 .collect::<std::result::Result<_, _>>()?;
             stack.extend(found);
         }
-        tx.execute("DELETE FROM entries WHERE dir = ?1", [node])?;
-        tx.execute("DELETE FROM xattrs WHERE node = ?1", [node])?;
-        tx.execute("DELETE FROM nodes WHERE id = ?1", [node])?;
+        tx.exec("DELETE FROM entries WHERE dir = ?1", [node])?;
+        tx.exec("DELETE FROM xattrs WHERE node = ?1", [node])?;
+        tx.exec("DELETE FROM nodes WHERE id = ?1", [node])?;
     }
     Ok(())
 }
 
 pub(super) fn touch_dir(tx: &rusqlite::Transaction<'_>, dir: NodeId) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "UPDATE nodes SET mtime_ns = ?2 WHERE id = ?1",
         params![dir, to_ns(SystemTime::now())],
     )?;
@@ -305,7 +328,7 @@ pub(super) fn transact<T>(
         match result {
             Err(e) if attempt == 0 && e.is_disk_full() => {
                 attempt += 1;
-                let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+                let _ = conn.row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
             }
             other => return other,
         }

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 use super::entry::{Entry, LocalKind, NodeId, ROOT};
 use super::error::LayerError;
+use super::files::FileBytes;
 use super::layer::Layer;
 use crate::namespace::{Namespace, NamespaceError, RepoSpec};
 use crate::oid::{BlobHasher, Sha, blob_sha};
@@ -38,7 +39,7 @@ pub enum ChangesError {
 pub enum Source {
     /// The commit's blob, of this many bytes.
     Blob { size: u64 },
-    /// A file of the layer (its data file).
+    /// A file of the layer.
     File(NodeId),
     /// A symlink of the layer.
     Link(Vec<u8>),
@@ -177,7 +178,6 @@ async fn working_files(
     layer: &Layer,
     shown: &Shown,
 ) -> Result<Files, ChangesError> {
-    use std::os::unix::fs::PermissionsExt;
     let mut out = Files::new();
     let mut stack: Vec<(NodeId, String)> = vec![(ROOT, String::new())];
     while let Some((dir, prefix)) = stack.pop() {
@@ -212,14 +212,7 @@ async fn working_files(
                     node,
                     kind: LocalKind::File,
                 } => {
-                    let data = layer.data_path(*node);
-                    let perm = std::fs::metadata(&data)
-                        .map_err(|source| ChangesError::Io {
-                            path: data.clone(),
-                            source,
-                        })?
-                        .permissions()
-                        .mode();
+                    let perm = layer.file_meta(*node)?.perm;
                     // Git records one bit: executable by the owner.
                     let mode = if perm & 0o100 != 0 {
                         Mode::Executable
@@ -230,7 +223,10 @@ async fn working_files(
                         path,
                         Side {
                             mode,
-                            sha: hash_file(&data)?,
+                            sha: match layer.file_bytes(*node)? {
+                                FileBytes::Inline(bytes) => blob_sha(&bytes),
+                                FileBytes::Data(path) => hash_file(&path)?,
+                            },
                             source: Source::File(*node),
                         },
                     );
@@ -278,7 +274,11 @@ impl Ignores {
                 _ => continue,
             };
             let text = match &side.source {
-                Source::File(node) => std::fs::read(layer.data_path(*node)).unwrap_or_default(),
+                Source::File(node) => layer
+                    .file_bytes(*node)
+                    .ok()
+                    .and_then(|bytes| bytes.read().ok())
+                    .unwrap_or_default(),
                 Source::Blob { size } => {
                     let entry = crate::remote::TreeEntry {
                         name: ".gitignore".into(),

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use super::entry::{Entry, LayerMeta, LocalKind, ROOT};
 use super::error::LayerError;
+use super::files::INLINE_MAX;
 use super::layer::Layer;
 use super::sql::{is_locked, peek_meta};
 use crate::oid::blob_sha;
@@ -45,7 +46,7 @@ fn a_new_layer_shows_the_commit_and_survives_reopening() {
     let l = layer(dir.path());
     assert_eq!(l.entries(ROOT).unwrap().len(), 2);
     let f = l.create_file(ROOT, "new.txt", 0o644).unwrap();
-    std::fs::write(l.data_path(f), b"hello").unwrap();
+    l.write_file(f, 0, b"hello").unwrap();
     let path = l.dir().to_path_buf();
     drop(l);
     let l = Layer::open(&path).unwrap();
@@ -57,7 +58,7 @@ fn a_new_layer_shows_the_commit_and_survives_reopening() {
             kind: LocalKind::File
         })
     );
-    assert_eq!(std::fs::read(l.data_path(f)).unwrap(), b"hello");
+    assert_eq!(l.read_file(f, 0, 100).unwrap(), b"hello");
     assert!(matches!(Layer::open(&path), Err(LayerError::Locked { .. })));
     assert!(is_locked(&path));
     assert_eq!(peek_meta(&path).unwrap(), meta());
@@ -77,7 +78,7 @@ fn renames_move_entries_whole_and_replace_atomically() {
         )
         .unwrap();
     // A directory of the commit moves without copying.
-    l.rename(ROOT, "src", ROOT, "lib", false).unwrap();
+    l.rename(ROOT, "src", ROOT, "lib", false, false).unwrap();
     assert!(l.entry(ROOT, "src").unwrap().is_none());
     assert_eq!(
         l.entry(ROOT, "lib").unwrap(),
@@ -93,7 +94,7 @@ fn renames_move_entries_whole_and_replace_atomically() {
     // Over an existing file: the target is replaced, its node gone.
     let tmp = l.create_file(ROOT, "tmp", 0o644).unwrap();
     let target = l.create_file(ROOT, "target", 0o644).unwrap();
-    let replaced = l.rename(ROOT, "tmp", ROOT, "target", false).unwrap();
+    let replaced = l.rename(ROOT, "tmp", ROOT, "target", false, false).unwrap();
     assert_eq!(
         replaced,
         Some(Entry::Local {
@@ -110,7 +111,8 @@ fn renames_move_entries_whole_and_replace_atomically() {
     );
     assert!(l.node(target).unwrap().is_none());
     // Exchange swaps.
-    l.rename(ROOT, "a.txt", ROOT, "target", true).unwrap();
+    l.rename(ROOT, "a.txt", ROOT, "target", true, false)
+        .unwrap();
     assert!(matches!(
         l.entry(ROOT, "target").unwrap(),
         Some(Entry::Lower { .. })
@@ -126,17 +128,29 @@ fn removal_is_a_whiteout_and_an_orphan_is_swept() {
     let dir = tempfile::tempdir().unwrap();
     let l = layer(dir.path());
     assert!(matches!(
-        l.remove(ROOT, "a.txt").unwrap(),
+        l.remove(ROOT, "a.txt", false).unwrap(),
         Entry::Lower { .. }
     ));
     assert!(l.entry(ROOT, "a.txt").unwrap().is_none());
+    // One file removed while held open (small: inline), one larger (a data file).
     let f = l.create_file(ROOT, "gone", 0o644).unwrap();
-    l.remove(ROOT, "gone").unwrap();
-    assert!(l.data_path(f).exists(), "kept for readers until discarded");
+    l.write_file(f, 0, b"still readable").unwrap();
+    let big = l.create_file(ROOT, "big", 0o644).unwrap();
+    l.write_file(big, 0, &[7; INLINE_MAX + 1]).unwrap();
+    assert!(l.data_path(big).exists());
+    l.remove(ROOT, "gone", true).unwrap();
+    l.remove(ROOT, "big", true).unwrap();
+    assert_eq!(
+        l.read_file(f, 0, 100).unwrap(),
+        b"still readable",
+        "kept for readers until discarded"
+    );
+    assert_eq!(l.file_meta(big).unwrap().size, INLINE_MAX as u64 + 1);
     let path = l.dir().to_path_buf();
     drop(l);
     let l = Layer::open(&path).unwrap();
-    assert!(!l.data_path(f).exists(), "swept at open");
+    assert!(!l.data_path(big).exists(), "swept at open");
+    assert!(l.file_meta(f).is_err(), "swept at open");
     assert!(
         l.entry(ROOT, "a.txt").unwrap().is_none(),
         "the whiteout persists"
@@ -190,7 +204,8 @@ fn copy_up_copies_and_never_links() {
     let f = l
         .copy_up(ROOT, "a.txt", blob_sha(b"a\n"), Some(&blob), 0o644)
         .unwrap();
-    std::fs::write(l.data_path(f), b"changed\n").unwrap();
+    l.write_file(f, 0, b"changed\n").unwrap();
+    assert_eq!(l.read_file(f, 0, 100).unwrap(), b"changed\n");
     assert_eq!(
         std::fs::read(&blob).unwrap(),
         b"a\n",
@@ -208,6 +223,112 @@ fn xattrs_live_with_their_node() {
     assert!(!l.set_xattr(f, "user.x", Some(b"1")).unwrap());
     assert_eq!(l.xattr(f, "user.x").unwrap().as_deref(), Some(&b"1"[..]));
     assert_eq!(l.xattr_names(f).unwrap(), ["user.x"]);
-    l.remove(ROOT, "f").unwrap();
+    l.remove(ROOT, "f", false).unwrap();
     assert!(l.xattr(f, "user.x").unwrap().is_none());
+}
+
+#[test]
+fn a_listing_counts_its_subdirectories_as_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = layer(dir.path());
+    let count = |l: &Layer| l.entries(ROOT).unwrap().subdirs();
+    assert_eq!(count(&l), 1, "src");
+    let d = l.mkdir(ROOT, "new", 0o755).unwrap();
+    l.create_file(ROOT, "f", 0o644).unwrap();
+    assert_eq!(count(&l), 2);
+    l.rename(ROOT, "new", ROOT, "src2", false, false).unwrap();
+    assert_eq!(count(&l), 2, "a rename keeps the count");
+    l.rename(ROOT, "f", ROOT, "src2", true, false).unwrap();
+    assert_eq!(
+        count(&l),
+        2,
+        "an exchange of a file and a directory keeps it"
+    );
+    l.remove(ROOT, "f", false).unwrap();
+    assert_eq!(count(&l), 1, "the directory exchanged to `f` is gone");
+    assert!(l.node(d).unwrap().is_none());
+    let path = l.dir().to_path_buf();
+    drop(l);
+    assert_eq!(count(&Layer::open(&path).unwrap()), 1, "as read back");
+}
+
+#[test]
+fn a_small_file_lives_in_the_index_until_it_outgrows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = layer(dir.path());
+    let f = l.create_file(ROOT, "f", 0o640).unwrap();
+    assert!(!l.data_path(f).exists(), "no data file for a new file");
+    l.write_file(f, 4, b"tail").unwrap();
+    assert_eq!(
+        l.read_file(f, 0, 100).unwrap(),
+        b"\0\0\0\0tail",
+        "a gap reads as zeros"
+    );
+    assert_eq!(l.read_file(f, 6, 100).unwrap(), b"il");
+    assert_eq!(l.read_file(f, 100, 10).unwrap(), b"");
+    let meta = l.file_meta(f).unwrap();
+    assert_eq!((meta.size, meta.perm), (8, 0o640));
+    l.set_file(f, Some(2), Some(0o755), None, None).unwrap();
+    assert_eq!(l.file_meta(f).unwrap().perm, 0o755);
+    assert_eq!(l.read_file(f, 0, 100).unwrap(), b"\0\0");
+
+    // A write past INLINE_MAX moves the bytes, mode bits and all, to a data file.
+    let chunk = vec![b'x'; 16 * 1024];
+    for i in 0..3 {
+        l.write_file(f, (i * chunk.len()) as u64, &chunk).unwrap();
+    }
+    assert!(l.data_path(f).exists());
+    let meta = l.file_meta(f).unwrap();
+    assert_eq!((meta.size, meta.perm), (48 * 1024, 0o755));
+    assert_eq!(
+        l.read_file(f, 0, 64 * 1024).unwrap(),
+        [chunk.clone(), chunk.clone(), chunk.clone()].concat()
+    );
+    l.set_file(f, Some(10), None, None, None).unwrap();
+    assert_eq!(
+        l.read_file(f, 0, 100).unwrap(),
+        b"xxxxxxxxxx",
+        "a data file stays one"
+    );
+
+    // Extending an inline file past INLINE_MAX by truncate(2) moves it too.
+    let g = l.create_file(ROOT, "g", 0o644).unwrap();
+    l.write_file(g, 0, b"g").unwrap();
+    l.set_file(g, Some(INLINE_MAX as u64 + 10), None, None, None)
+        .unwrap();
+    assert_eq!(l.file_meta(g).unwrap().size, INLINE_MAX as u64 + 10);
+    assert_eq!(l.read_file(g, 0, 2).unwrap(), b"g\0");
+    let path = l.dir().to_path_buf();
+    drop(l);
+    let l = Layer::open(&path).unwrap();
+    assert_eq!(
+        l.read_file(f, 0, 100).unwrap(),
+        b"xxxxxxxxxx",
+        "kept across reopening"
+    );
+    assert_eq!(l.file_meta(g).unwrap().size, INLINE_MAX as u64 + 10);
+}
+
+#[test]
+fn a_layer_made_before_inline_files_is_upgraded_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = layer(dir.path());
+    let f = l.create_file(ROOT, "f", 0o644).unwrap();
+    l.set_file(f, Some(INLINE_MAX as u64 + 1), None, None, None)
+        .unwrap();
+    let path = l.dir().to_path_buf();
+    drop(l);
+    // As the schema was: no `content` column, every file a data file.
+    let conn = rusqlite::Connection::open(path.join("layer.sqlite")).unwrap();
+    conn.execute_batch("ALTER TABLE nodes DROP COLUMN content")
+        .unwrap();
+    drop(conn);
+    let read_only = Layer::open_read_only(&path).unwrap();
+    assert_eq!(read_only.file_meta(f).unwrap().size, INLINE_MAX as u64 + 1);
+    drop(read_only);
+    let l = Layer::open(&path).unwrap();
+    assert_eq!(l.file_meta(f).unwrap().size, INLINE_MAX as u64 + 1);
+    let g = l.create_file(ROOT, "g", 0o644).unwrap();
+    l.write_file(g, 0, b"new").unwrap();
+    assert_eq!(l.read_file(g, 0, 10).unwrap(), b"new");
 }

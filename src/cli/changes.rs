@@ -177,7 +177,7 @@ async fn content(
                 .with_context(|| format!("cannot fetch `{path}` of {spec}"))?;
             std::fs::read(stored)?
         }
-        Source::File(node) => std::fs::read(layer.data_path(*node))?,
+        Source::File(node) => layer.file_bytes(*node)?.read()?,
         Source::Link(target) => target.clone(),
     })
 }

@@ -619,6 +619,12 @@ impl Filesystem for Adapter {
             reply.error(Errno::ENODATA);
             return;
         };
+        if let Some(result) = self.core.getxattr_now(ino.0, &name) {
+            return match result {
+                Ok(value) => reply_xattr(reply, &value, size),
+                Err(e) => reply.error(errno(e)),
+            };
+        }
         let core = Arc::clone(&self.core);
         self.spawn(async move {
             match core.getxattr(ino.0, &name).await {

@@ -103,15 +103,14 @@ impl Attrs {
     }
 
     /// A file of a working copy's layer, as its data file is.
-    pub fn local_file(&self, ino: Ino, meta: &std::fs::Metadata) -> Attr {
-        use std::os::unix::fs::MetadataExt;
+    pub fn local_file(&self, ino: Ino, meta: &crate::changes::FileMeta) -> Attr {
         Attr {
             ino,
             kind: Kind::File,
-            size: meta.len(),
-            perm: (meta.mode() & 0o7777) as u16,
+            size: meta.size,
+            perm: meta.perm as u16,
             nlink: 1,
-            mtime: meta.modified().unwrap_or(UNIX_EPOCH),
+            mtime: meta.mtime,
             uid: self.uid,
             gid: self.gid,
             blksize: BLOCK_SIZE,

@@ -5,7 +5,7 @@
 //! See the top of `fs_model.rs` for what is checked.
 
 use super::*;
-use heimdall::changes::{Entry, Layer, LocalKind, ROOT};
+use heimdall::changes::{Entry, FileBytes, Layer, LocalKind, ROOT};
 use heimdall::fs::{ChangesOptions, Scope, SetAttr};
 
 const OWNER: &str = "acme";
@@ -1559,6 +1559,7 @@ fn check_data_files(changes: &Path) -> Result<(), String> {
     };
     let layer = Layer::open_read_only(dir).map_err(|e| e.to_string())?;
     let mut named = BTreeSet::new();
+    let mut files = BTreeSet::new();
     let mut stack = vec![ROOT];
     while let Some(node) = stack.pop() {
         for entry in layer.entries(node).map_err(|e| e.to_string())?.values() {
@@ -1567,7 +1568,13 @@ fn check_data_files(changes: &Path) -> Result<(), String> {
                     node,
                     kind: LocalKind::File,
                 } => {
-                    named.insert(node.to_string());
+                    files.insert(*node);
+                    // A small file is inline (in the index), a larger one a data file.
+                    if let FileBytes::Data(_) =
+                        layer.file_bytes(*node).map_err(|e| e.to_string())?
+                    {
+                        named.insert(node.to_string());
+                    }
                 }
                 Entry::Local {
                     node,
@@ -1585,6 +1592,22 @@ fn check_data_files(changes: &Path) -> Result<(), String> {
     if kept != named {
         return Err(format!(
             "the layer keeps data files {kept:?}, its directories name {named:?}"
+        ));
+    }
+    // And no file's row outlives its name (a removed file's goes when it is forgotten).
+    // Kind 1 is a file in the layer's schema.
+    let conn = rusqlite::Connection::open_with_flags(
+        dir.join("layer.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .map_err(|e| e.to_string())?;
+    let rows: BTreeSet<i64> = conn
+        .prepare("SELECT id FROM nodes WHERE kind = 1")
+        .and_then(|mut q| q.query_map([], |r| r.get::<_, i64>(0))?.collect())
+        .map_err(|e| e.to_string())?;
+    if rows != files {
+        return Err(format!(
+            "the layer keeps file rows {rows:?}, its directories name {files:?}"
         ));
     }
     wtally("data files agreed");

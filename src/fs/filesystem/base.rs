@@ -402,7 +402,9 @@ impl FsCore {
         let attrs = self.attrs();
         match kind {
             LocalKind::File => {
-                let meta = std::fs::metadata(layer.data_path(id))?;
+                let meta = layer
+                    .file_meta(id)
+                    .map_err(|e| fail_layer("reading a file's attributes", &e))?;
                 let mut attr = attrs.local_file(ino, &meta);
                 if self
                     .orphans
@@ -452,7 +454,7 @@ impl FsCore {
 
     pub(super) fn local_nlink(&self, layer: &crate::changes::Layer, dir: NodeId) -> u32 {
         match layer.entries(dir) {
-            Ok(entries) => 2 + entries.values().filter(|e| e.is_dir()).count() as u32,
+            Ok(entries) => 2 + entries.subdirs(),
             Err(_) => 2,
         }
     }

@@ -2,7 +2,6 @@
 //! working copy's layer), lookups, readdir, and the fast paths the FUSE thread answers
 //! itself when everything needed is local.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +21,7 @@ pub(super) enum Listing {
     /// A tree of the commit (in a glob view, only the entries shown).
     Tree(Arc<Tree>),
     /// A directory of the working copy's layer.
-    Layer(Arc<BTreeMap<String, Entry>>),
+    Layer(Arc<crate::changes::Dir>),
 }
 
 /// A directory as it shows now.

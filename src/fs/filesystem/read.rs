@@ -34,7 +34,11 @@ impl FsCore {
                     Err(e) => return Some(Err(e)),
                 };
                 self.touch_local();
-                Some(read_local_file(&layer.data_path(*id), offset, size))
+                Some(
+                    layer
+                        .read_file(*id, offset, size)
+                        .map_err(|e| crate::fs::errno::fail_layer("reading a file", &e)),
+                )
             }
             NodeKind::Content {
                 mode,
@@ -166,10 +170,4 @@ fn read_file_at(file: &File, offset: u64, size: u32) -> FsResult<Vec<u8>> {
     }
     buf.truncate(filled);
     Ok(buf)
-}
-
-/// Up to `size` bytes of a working copy's file from `offset`.
-fn read_local_file(path: &std::path::Path, offset: u64, size: u32) -> FsResult<Vec<u8>> {
-    let file = File::open(path)?;
-    read_file_at(&file, offset, size)
 }

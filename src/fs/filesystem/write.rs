@@ -9,8 +9,6 @@
 //! separated by another change of the same names; the core serializes materializations
 //! and copy-ups itself.
 
-use std::fs::OpenOptions;
-use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -455,26 +453,36 @@ impl FsCore {
         }
     }
 
+    /// Whether the kernel holds the node `name` in `parent` shows (`entry`): a local
+    /// file's bytes then outlive its name (see [`Layer::remove`]).
+    fn held(&self, dir: &LocalDir, parent: Ino, name: &str, entry: &Entry) -> bool {
+        self.inodes
+            .find(&NodeKey {
+                parent,
+                name: name.to_string(),
+                identity: entry_identity(entry, &dir.wc),
+            })
+            .is_some()
+    }
+
     /// What happens to a name's node when the name goes: lookups stop finding it; a
-    /// local file's bytes go now, or when the kernel forgets an inode still holding them.
+    /// local file the kernel holds is discarded when the kernel forgets it.
     fn drop_name(&self, dir: &LocalDir, parent: Ino, name: &str, entry: &Entry) {
         let node = self
             .inodes
             .unlink(parent, name, entry_identity(entry, &dir.wc));
-        if let Entry::Local {
-            node: id,
-            kind: LocalKind::File,
-        } = entry
+        if let (
+            Some(node),
+            Entry::Local {
+                kind: LocalKind::File,
+                ..
+            },
+        ) = (node, entry)
         {
-            match node {
-                Some(node) => {
-                    self.orphans
-                        .lock()
-                        .expect("orphans poisoned")
-                        .insert(node.ino);
-                }
-                None => dir.layer.discard(*id),
-            }
+            self.orphans
+                .lock()
+                .expect("orphans poisoned")
+                .insert(node.ino);
         }
     }
 
@@ -490,8 +498,9 @@ impl FsCore {
         if entry.is_dir() {
             return Err(Errno(libc::EISDIR));
         }
+        let held = self.held(&dir, parent, name, &entry);
         dir.layer
-            .remove(dir.node, name)
+            .remove(dir.node, name, held)
             .map_err(|e| fail_layer("removing a file", &e))?;
         self.drop_name(&dir, parent, name, &entry);
         Ok(())
@@ -513,7 +522,7 @@ impl FsCore {
             return Err(Errno(libc::ENOTEMPTY));
         }
         dir.layer
-            .remove(dir.node, name)
+            .remove(dir.node, name, false)
             .map_err(|e| fail_layer("removing a directory", &e))?;
         self.drop_name(&dir, parent, name, &entry);
         Ok(())
@@ -589,7 +598,14 @@ impl FsCore {
             })
         });
         from.layer
-            .rename(from.node, name, to.node, new_name, exchange)
+            .rename(
+                from.node,
+                name,
+                to.node,
+                new_name,
+                exchange,
+                other_node.is_some(),
+            )
             .map_err(|e| fail_layer("renaming", &e))?;
         if let (Some(old), false) = (&replaced, exchange) {
             self.drop_name(&to, new_parent, new_name, old);
@@ -648,26 +664,9 @@ impl FsCore {
         };
         let layer = self.layer_of(wc)?;
         match kind {
-            LocalKind::File => {
-                let path = layer.data_path(*id);
-                let file = OpenOptions::new().write(true).open(&path)?;
-                if let Some(size) = set.size {
-                    file.set_len(size)?;
-                }
-                if let Some(mode) = set.mode {
-                    file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
-                }
-                if set.atime.is_some() || set.mtime.is_some() {
-                    let mut times = std::fs::FileTimes::new();
-                    if let Some(t) = set.atime {
-                        times = times.set_accessed(t);
-                    }
-                    if let Some(t) = set.mtime {
-                        times = times.set_modified(t);
-                    }
-                    file.set_times(times)?;
-                }
-            }
+            LocalKind::File => layer
+                .set_file(*id, set.size, set.mode, set.atime, set.mtime)
+                .map_err(|e| fail_layer("changing a file", &e))?,
             LocalKind::Dir | LocalKind::Symlink => {
                 if set.size.is_some() {
                     return Err(Errno(libc::EISDIR));
@@ -706,7 +705,9 @@ impl FsCore {
             }));
         };
         let layer = self.layer_of(wc)?;
-        write_file_at(&layer.data_path(*id), offset, data)?;
+        layer
+            .write_file(*id, offset, data)
+            .map_err(|e| fail_layer("writing a file", &e))?;
         self.touch_local();
         Ok(data.len() as u32)
     }
@@ -734,9 +735,10 @@ impl FsCore {
         let layer = wc.layer().ok()??;
         self.touch_local();
         Some(
-            write_file_at(&layer.data_path(*id), offset, data)
+            layer
+                .write_file(*id, offset, data)
                 .map(|()| data.len() as u32)
-                .map_err(Errno::from),
+                .map_err(|e| fail_layer("writing a file", &e)),
         )
     }
 
@@ -788,9 +790,4 @@ impl FsCore {
             frsize: stat.f_frsize as u32,
         })
     }
-}
-
-fn write_file_at(path: &std::path::Path, offset: u64, data: &[u8]) -> std::io::Result<()> {
-    let file = OpenOptions::new().write(true).open(path)?;
-    file.write_all_at(data, offset)
 }
