@@ -593,3 +593,29 @@ fn open_files_and_directories_outlive_their_names() {
         .current_dir(&root));
     assert_eq!(out, "0\n");
 }
+
+#[test]
+fn a_write_by_another_user_clears_set_user_id_bits() {
+    require_fuse!();
+    let hub = Hub::new();
+    sample(&hub);
+    let mount = TestMount::new(hub.cli(), &["--org", "acme", "--allow-other"]);
+    let root = mount.at("acme/api");
+    let file = root.join("run.sh");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o6777)).unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o7777, 0o6777);
+    // A write by root (CAP_FSETID) keeps them, as on a local disk.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap()
+        .write_all(b"# root\n")
+        .unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o7777, 0o6777);
+    // A write by anyone else clears them (the kernel leaves that to Heimdall).
+    run(Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh", "-c"])
+        .arg(format!("echo '# nobody' >> {}", file.display())));
+    assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o7777, 0o0777);
+    assert!(std::fs::read_to_string(&file).unwrap().ends_with("# root\n# nobody\n"));
+}

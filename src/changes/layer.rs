@@ -50,6 +50,9 @@ use crate::remote::{Mode, TreeEntry};
 /// from SQLite when needed).
 const CACHED_DIRS: usize = 4096;
 
+/// Removed files whose rows are deleted in one transaction (see [`Layer::discard`]).
+pub const DISCARD_BATCH: usize = 256;
+
 fn check_name(name: &str) -> Result<()> {
     if valid_name(name) {
         Ok(())
@@ -80,6 +83,14 @@ pub struct Layer {
     inline: bool,
     /// Held (flock) while open for writing: one writer per layer.
     _lock: Option<File>,
+}
+
+impl Drop for Layer {
+    fn drop(&mut self) {
+        if self._lock.is_some() {
+            Self::flush_discarded(&mut self.state());
+        }
+    }
 }
 
 impl std::fmt::Debug for Layer {
@@ -186,6 +197,7 @@ impl Layer {
                 conn,
                 dirs: LruCache::new(NonZeroUsize::new(CACHED_DIRS).expect("non-zero")),
                 next_id,
+                discarded: Vec::new(),
             }),
             inline,
             _lock: lock,
@@ -658,22 +670,37 @@ impl Layer {
         Ok(())
     }
 
-    /// Deletes a removed file's bytes (once nothing can read them any more).
+    /// Deletes a removed file's bytes (once nothing can read them any more). Its row
+    /// goes with the next [`DISCARD_BATCH`] others, or at [`Layer::sync`] or when the
+    /// layer is closed: `rm -rf` of files the kernel held would otherwise cost a second
+    /// transaction per file, and a row left by a crash is swept at the next open.
     pub fn discard(&self, node: NodeId) {
+        let _ = fs::remove_file(self.data_path(node));
         let mut state = self.state();
+        state.discarded.push(node);
+        if state.discarded.len() >= DISCARD_BATCH {
+            Self::flush_discarded(&mut state);
+        }
+    }
+
+    fn flush_discarded(state: &mut State) {
+        if state.discarded.is_empty() {
+            return;
+        }
+        let nodes = std::mem::take(&mut state.discarded);
         let deleted = transact(&mut state.conn, |tx| {
-            tx.exec("DELETE FROM xattrs WHERE node = ?1", [node])?;
-            tx.exec(
-                "DELETE FROM nodes WHERE id = ?1 AND kind = ?2",
-                params![node, LocalKind::File.code()],
-            )?;
+            for node in &nodes {
+                tx.exec("DELETE FROM xattrs WHERE node = ?1", [node])?;
+                tx.exec(
+                    "DELETE FROM nodes WHERE id = ?1 AND kind = ?2",
+                    params![node, LocalKind::File.code()],
+                )?;
+            }
             Ok(())
         });
         if let Err(e) = deleted {
-            // Swept when the layer is next opened.
-            tracing::warn!(error = %e, node, "could not discard a removed file");
+            tracing::warn!(error = %e, "could not delete removed files' rows; the next open sweeps them");
         }
-        let _ = fs::remove_file(self.data_path(node));
     }
 
     pub fn xattr(&self, node: NodeId, name: &str) -> Result<Option<Vec<u8>>> {
@@ -726,6 +753,7 @@ impl Layer {
 
     /// Makes the layer's last transactions and `node`'s bytes durable (fsync).
     pub fn sync(&self, node: Option<NodeId>) -> Result<()> {
+        Self::flush_discarded(&mut self.state());
         if let Some(node) = node {
             let path = self.data_path(node);
             match File::open(&path) {

@@ -15,7 +15,7 @@ pub use entry::{
 };
 pub use error::LayerError;
 pub use files::{FileBytes, FileMeta, INLINE_MAX};
-pub use layer::{Layer, dir_bytes};
+pub use layer::{DISCARD_BATCH, Layer, dir_bytes};
 pub use sql::{is_locked, peek_meta};
 pub use status::{Change, ChangesError, Side, Source, Summary, changes};
 

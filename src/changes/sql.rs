@@ -61,6 +61,8 @@ pub(super) struct State {
     pub(super) conn: Connection,
     pub(super) dirs: LruCache<NodeId, Listing>,
     pub(super) next_id: NodeId,
+    /// Removed files whose rows are still to be deleted (see [`Layer::discard`]).
+    pub(super) discarded: Vec<NodeId>,
 }
 
 pub(super) fn to_ns(t: SystemTime) -> i64 {

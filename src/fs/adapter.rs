@@ -182,6 +182,9 @@ impl Filesystem for Adapter {
             tracing::info!("the kernel does not offer FUSE passthrough; reads go through heimdall");
         }
         self.core.passthrough().set_granted(granted);
+        // Set-user-ID bits are cleared here on writes (see `write`), so the kernel need
+        // not ask for security.capability before each one.
+        let _ = config.add_capabilities(InitFlags::FUSE_HANDLE_KILLPRIV_V2);
         // No writeback cache: with it a write(2) only fills the page cache, and a full
         // scratch disk would show at close (which most programs ignore) instead of at the
         // write that did not fit. Writes come through in requests of up to 1 MiB.
@@ -498,19 +501,28 @@ impl Filesystem for Adapter {
         _fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: fuser::WriteFlags,
+        write_flags: fuser::WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: fuser::ReplyWrite,
     ) {
         OpCounters::bump(&self.core.ops().write);
+        // With FUSE_HANDLE_KILLPRIV_V2 the kernel leaves clearing set-user-ID and
+        // set-group-ID bits on a write to us (and stops asking for security.capability
+        // before every write).
+        let kill = write_flags.contains(fuser::WriteFlags::FUSE_WRITE_KILL_SUIDGID);
         // A file that is already local is written here, without a task.
         if let Some(result) = self.core.write_local(ino.0, offset, data) {
+            let result = result.and_then(|n| self.core.kill_suid(ino.0, kill).map(|()| n));
             return reply_written(result, reply);
         }
         let data = data.to_vec();
         let core = Arc::clone(&self.core);
-        self.run(async move { reply_written(core.write(ino.0, offset, &data).await, reply) });
+        self.run(async move {
+            let result = core.write(ino.0, offset, &data).await;
+            let result = result.and_then(|n| core.kill_suid(ino.0, kill).map(|()| n));
+            reply_written(result, reply)
+        });
     }
 
     fn fsync(

@@ -712,6 +712,31 @@ impl FsCore {
         Ok(data.len() as u32)
     }
 
+    /// After a write the kernel flagged (`kill`): clears a local file's set-user-ID and
+    /// set-group-ID bits, as a write by anyone without CAP_FSETID does on a local disk.
+    pub fn kill_suid(&self, ino: Ino, kill: bool) -> FsResult<()> {
+        if !kill {
+            return Ok(());
+        }
+        let Some(node) = self.write_target(ino) else {
+            return Ok(());
+        };
+        let NodeKind::Local { wc, node: id, .. } = &node.kind else {
+            return Ok(());
+        };
+        let layer = self.layer_of(wc)?;
+        let perm = layer
+            .file_meta(*id)
+            .map_err(|e| fail_layer("reading a file's attributes", &e))?
+            .perm;
+        if perm & 0o6000 != 0 {
+            layer
+                .set_file(*id, None, Some(perm & !0o6000), None, None)
+                .map_err(|e| fail_layer("changing a file", &e))?;
+        }
+        Ok(())
+    }
+
     /// The local file `ino` is, if it already is one (a write needs no copy-up).
     fn write_target(&self, ino: Ino) -> Option<Arc<Node>> {
         self.inodes.get(ino).filter(|n| {
