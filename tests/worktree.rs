@@ -614,8 +614,149 @@ fn a_write_by_another_user_clears_set_user_id_bits() {
     assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o7777, 0o6777);
     // A write by anyone else clears them (the kernel leaves that to Heimdall).
     run(Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh", "-c"])
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "sh",
+            "-c",
+        ])
         .arg(format!("echo '# nobody' >> {}", file.display())));
     assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o7777, 0o0777);
-    assert!(std::fs::read_to_string(&file).unwrap().ends_with("# root\n# nobody\n"));
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .ends_with("# root\n# nobody\n")
+    );
+}
+
+/// A writer that logs (outside the mount, fsynced) each step it finished: files written,
+/// closed and renamed into place, and files of the commit removed.
+const WRITER: &str = r#"
+import os, sys
+root, log = sys.argv[1], open(sys.argv[2], "a")
+def done(line):
+    log.write(line + "\n"); log.flush(); os.fsync(log.fileno())
+os.makedirs(os.path.join(root, "out"), exist_ok=True)
+removable = sorted(n for n in os.listdir(os.path.join(root, "many")))
+i = 0
+while True:
+    body = (f"file {i}\n" * (1 + i % 700)).encode()   # up to ~6 KiB, some past 32 KiB
+    if i % 7 == 0:
+        body = body * 8
+    tmp = os.path.join(root, "out", f".tmp{i}")
+    with open(tmp, "wb") as f:
+        f.write(body)
+    os.rename(tmp, os.path.join(root, "out", f"f{i}"))
+    done(f"wrote {i} {len(body)}")
+    if i < len(removable):
+        os.unlink(os.path.join(root, "many", removable[i]))
+        done(f"removed {removable[i]}")
+    i += 1
+"#;
+
+#[test]
+fn a_kill_9_during_writes_loses_nothing_closed_and_half_applies_nothing() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "busy").unwrap();
+    for i in 0..300 {
+        r.write(format!("many/m{i:03}.txt"), format!("commit file {i}\n"));
+    }
+    r.commit("c").unwrap();
+    let cli = hub.cli();
+    let mnt = tempfile::tempdir().unwrap();
+    cli.ok(&["mount", mnt.path().to_str().unwrap()]);
+    let root = mnt.path().join("acme/busy");
+    assert!(root.join("many/m000.txt").exists());
+    let work = tempfile::tempdir().unwrap();
+    let log = work.path().join("log");
+    let mut writer = Command::new("python3")
+        .args(["-c", WRITER])
+        .arg(&root)
+        .arg(&log)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Let it run, then kill the daemon in the middle of its writes.
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < 200
+        && started.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status: serde_json::Value = serde_json::from_slice(&cli.ok(&["daemon", "status"])).unwrap();
+    let pid = status["pid"].as_i64().unwrap() as i32;
+    // SAFETY: a pid this test's daemon owns.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let _ = writer.wait();
+    // The next daemon brings the mount back.
+    cli.ok(&["allocated", "list"]);
+    let started = std::time::Instant::now();
+    while !root.join("out").exists() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let (mut wrote, mut removed) = (0, 0);
+    for line in logged.lines() {
+        match line.split(' ').collect::<Vec<_>>().as_slice() {
+            ["wrote", i, len] => {
+                let body = std::fs::read(root.join(format!("out/f{i}"))).unwrap();
+                assert_eq!(body.len().to_string(), *len, "f{i}");
+                wrote += 1;
+            }
+            ["removed", name] => {
+                assert!(!root.join("many").join(name).exists(), "{name}");
+                removed += 1;
+            }
+            _ => panic!("log line {line:?}"),
+        }
+    }
+    assert!(
+        wrote >= 100 && removed >= 100,
+        "{wrote} written, {removed} removed"
+    );
+    // Every file there is whole: one renamed into place is complete, and a temp file
+    // is either complete or the one being written at the kill.
+    for entry in std::fs::read_dir(root.join("out")).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        let i: usize = name
+            .trim_start_matches(".tmp")
+            .trim_start_matches('f')
+            .parse()
+            .unwrap();
+        let body = std::fs::read(entry.path()).unwrap();
+        let mut want = format!("file {i}\n").repeat(1 + i % 700).into_bytes();
+        if i.is_multiple_of(7) {
+            want = want.repeat(8);
+        }
+        if name.starts_with('f') {
+            assert_eq!(body, want, "{name}");
+        } else {
+            assert!(
+                want.starts_with(&body),
+                "{name} holds bytes it was never written"
+            );
+        }
+    }
+    // The commit's files not removed are intact.
+    for entry in std::fs::read_dir(root.join("many")).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        let i: usize = name[1..4].parse().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(entry.path()).unwrap(),
+            format!("commit file {i}\n")
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&cli.ok(&["cache", "verify", "--json"])).unwrap();
+    assert_eq!(report["corrupt"].as_array().unwrap().len(), 0, "{report}");
+    cli.ok(&["unmount", mnt.path().to_str().unwrap()]);
+    let _ = cli.run(&["daemon", "stop"]);
 }
