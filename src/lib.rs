@@ -1,4 +1,5 @@
-//! Heimdall: GitHub as a lazy, read-only, content-addressed filesystem.
+//! Heimdall: GitHub as a lazy, content-addressed filesystem whose repositories are
+//! working copies (writes stay local, in [`changes`]).
 //!
 //! Data flows one way, and each layer imports only from the ones below it:
 //!
@@ -6,7 +7,8 @@
 //! cli                        what the user typed -> config::Settings -> one fn per command
 //! alloc                      allocations, the per-user daemon and its socket protocol
 //! fs                         the FUSE mount: session, adapter, filesystem core, errno map
-//! scan  webhook  hydrate     org scans, push webhooks, the hydration policy
+//! scan  webhook  hydrate     org scans, push webhooks, the hydration policy,
+//! changes                    working copies' local changes (layers, status, diffs)
 //! namespace                  owner/repo@ref/path -> commit, tree, blob (lazily)
 //! store                      verified objects on disk + the SQLite index
 //! remote  patterns  codex    GitHub's REST API, per-repo extraction, the org export

@@ -7,6 +7,9 @@ use crate::remote::Mode;
 
 /// A node of the layer: a local file, symlink or directory.
 pub type NodeId = i64;
+
+/// The largest file kept in the layer's index rather than in a data file (see `files`).
+pub const INLINE_MAX: usize = 32 * 1024;
 /// The root directory's node.
 pub const ROOT: NodeId = 1;
 /// Longest name, as tree names.

@@ -22,13 +22,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{OptionalExtension, params};
 
-use super::entry::NodeId;
+use super::entry::{INLINE_MAX, NodeId};
 use super::error::{LayerError, Result};
 use super::layer::Layer;
 use super::sql::{Cached, State, from_ns, to_ns};
-
-/// The largest file kept in the layer's index rather than in a data file.
-pub const INLINE_MAX: usize = 32 * 1024;
 
 /// A local file's attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

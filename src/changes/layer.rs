@@ -34,11 +34,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use lru::LruCache;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
-use super::entry::{Dir, Entry, LayerMeta, LocalKind, NodeId, NodeMeta, ROOT, valid_name};
+use super::entry::{
+    Dir, Entry, INLINE_MAX, LayerMeta, LocalKind, NodeId, NodeMeta, ROOT, valid_name,
+};
 use super::error::{LayerError, Result};
-use super::files::INLINE_MAX;
 use super::sql::{
     self, Cached, Listing, SCHEMA, State, delete_node, insert_lower, listing, node_meta, open_conn,
     read_meta, set_entry, to_ns, touch_dir, transact,
@@ -701,54 +702,6 @@ impl Layer {
         if let Err(e) = deleted {
             tracing::warn!(error = %e, "could not delete removed files' rows; the next open sweeps them");
         }
-    }
-
-    pub fn xattr(&self, node: NodeId, name: &str) -> Result<Option<Vec<u8>>> {
-        let state = self.state();
-        Ok(state
-            .conn
-            .row(
-                "SELECT value FROM xattrs WHERE node = ?1 AND name = ?2",
-                params![node, name],
-                |r| r.get(0),
-            )
-            .optional()?)
-    }
-
-    pub fn xattr_names(&self, node: NodeId) -> Result<Vec<String>> {
-        let state = self.state();
-        let mut query = state
-            .conn
-            .prepare("SELECT name FROM xattrs WHERE node = ?1 ORDER BY name")?;
-        let names = query
-            .query_map([node], |r| r.get(0))?
-            .collect::<std::result::Result<_, _>>()?;
-        Ok(names)
-    }
-
-    /// Sets (`Some`) or removes (`None`) an extended attribute. Returns whether it existed.
-    pub fn set_xattr(&self, node: NodeId, name: &str, value: Option<&[u8]>) -> Result<bool> {
-        let state = self.state();
-        let existed = state
-            .conn
-            .row(
-                "SELECT 1 FROM xattrs WHERE node = ?1 AND name = ?2",
-                params![node, name],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some();
-        match value {
-            Some(value) => state.conn.exec(
-                "INSERT OR REPLACE INTO xattrs VALUES (?1, ?2, ?3)",
-                params![node, name, value],
-            )?,
-            None => state.conn.exec(
-                "DELETE FROM xattrs WHERE node = ?1 AND name = ?2",
-                params![node, name],
-            )?,
-        };
-        Ok(existed)
     }
 
     /// Makes the layer's last transactions and `node`'s bytes durable (fsync).

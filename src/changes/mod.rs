@@ -9,12 +9,13 @@ mod files;
 pub mod layer;
 mod sql;
 pub mod status;
+mod xattrs;
 
 pub use entry::{
     Dir, Entry, LayerMeta, LocalKind, MAX_NAME_BYTES, NodeId, NodeMeta, ROOT, valid_name,
 };
 pub use error::LayerError;
-pub use files::{FileBytes, FileMeta, INLINE_MAX};
+pub use files::{FileBytes, FileMeta};
 pub use layer::{DISCARD_BATCH, Layer, dir_bytes};
 pub use sql::{is_locked, peek_meta};
 pub use status::{Change, ChangesError, Side, Source, Summary, changes};

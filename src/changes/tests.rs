@@ -3,9 +3,8 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use super::entry::{Entry, LayerMeta, LocalKind, ROOT};
+use super::entry::{Entry, INLINE_MAX, LayerMeta, LocalKind, ROOT};
 use super::error::LayerError;
-use super::files::INLINE_MAX;
 use super::layer::Layer;
 use super::sql::{is_locked, peek_meta};
 use crate::oid::blob_sha;

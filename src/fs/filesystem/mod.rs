@@ -14,16 +14,18 @@
 //! opened. Every local change is made through the kernel, which keeps its caches right
 //! itself; discarding changes invalidates what the root showed.
 //!
-//! The operations live by kind: `lookup` (names and listings), `read`, `write` (every
-//! change), `xattrs`. Owners and their listings are `owners`' concern, the control files
+//! The operations live by kind: `lookup` (names and listings), `read`, `write` (changes
+//! to names: create, remove, rename, copy-up), `files` (a local file's bytes and
+//! attributes), `xattrs`. Owners and their listings are `owners`' concern, the control files
 //! `control`'s; blobs missing locally are fetched through the hydration policy
 //! ([`crate::hydrate`]).
 
 mod base;
+mod files;
 mod lookup;
 mod read;
 mod write;
 mod xattrs;
 
 pub use base::{FsCore, FsOptions, View};
-pub use write::{SetAttr, Statfs};
+pub use files::{SetAttr, Statfs};

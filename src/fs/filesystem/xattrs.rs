@@ -190,6 +190,6 @@ impl FsCore {
         {
             return Ok(node);
         }
-        self.ensure_local_pub(ino).await
+        self.ensure_local(ino, false).await
     }
 }
