@@ -107,6 +107,16 @@ pub struct Cli {
     pub extra_env: Vec<(String, String)>,
 }
 
+/// A test that started a daemon (a mount, an allocation) and then failed before stopping
+/// it would leave it running, with its mounts, after the test's directories are gone.
+impl Drop for Cli {
+    fn drop(&mut self) {
+        if self.cache_dir().join("daemon.log").exists() {
+            let _ = self.command(&["daemon", "stop"]).output();
+        }
+    }
+}
+
 impl Cli {
     pub fn new(api: &str) -> Cli {
         Cli {
