@@ -18,6 +18,8 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
 /// The environment variables a daemon is started with (see [`Settings::daemon_env`]).
 pub const API_URL_ENV: &str = "HEIMDALL_API_URL";
+pub const TRANSPORT_ENV: &str = "HEIMDALL_TRANSPORT";
+pub const GIT_URL_ENV: &str = "HEIMDALL_GIT_URL";
 pub const CACHE_DIR_ENV: &str = "HEIMDALL_CACHE_DIR";
 pub const CACHE_MAX_SIZE_ENV: &str = "HEIMDALL_CACHE_MAX_SIZE";
 
@@ -107,6 +109,31 @@ pub enum ConfigError {
     Invalid { name: &'static str, why: String },
 }
 
+/// Which way content comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// git where the endpoint serves it, REST where it refuses.
+    #[default]
+    Auto,
+    /// git only: a refusal is an error.
+    Git,
+    /// REST only (today's blob and tarball endpoints).
+    Rest,
+}
+
+impl std::str::FromStr for Transport {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Transport, String> {
+        match text {
+            "auto" => Ok(Transport::Auto),
+            "git" => Ok(Transport::Git),
+            "rest" => Ok(Transport::Rest),
+            other => Err(format!("`{other}` is not a transport (auto, git or rest)")),
+        }
+    }
+}
+
 /// Settings shared by every command.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -134,6 +161,11 @@ pub struct Settings {
     pub clean_interval: Duration,
     /// Who asks for allocations (`allocate --client`, `HEIMDALL_CLIENT`; `cli`).
     pub client: String,
+    /// How content comes (`--transport`, `HEIMDALL_TRANSPORT`; `auto`).
+    pub transport: Transport,
+    /// Where git is served (`--git-url`, `HEIMDALL_GIT_URL`); `None`: derived from the
+    /// API URL.
+    pub git_url: Option<Url>,
 }
 
 /// Where settings come from, so tests can resolve them without touching the process env.
@@ -143,6 +175,8 @@ pub struct SettingsInput {
     pub cache_dir: Option<PathBuf>,
     pub concurrency: Option<usize>,
     pub cache_max_size: Option<u64>,
+    pub transport: Option<Transport>,
+    pub git_url: Option<String>,
 }
 
 /// The environment, injectable for tests.
@@ -198,6 +232,23 @@ impl Settings {
                     why,
                 })?,
         };
+        let transport = match input.transport {
+            Some(t) => t,
+            None => env
+                .var(TRANSPORT_ENV)
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(|why| ConfigError::Invalid {
+                    name: TRANSPORT_ENV,
+                    why,
+                })?
+                .unwrap_or_default(),
+        };
+        let git_url = input
+            .git_url
+            .or_else(|| env.var(GIT_URL_ENV))
+            .map(|text| parse_git_url(&text))
+            .transpose()?;
         let runtime_dir = runtime_dir(env);
         let alloc_root = env
             .var("HEIMDALL_ALLOC_ROOT")
@@ -222,6 +273,8 @@ impl Settings {
             alloc_root,
             clean_interval,
             client: env.var("HEIMDALL_CLIENT").unwrap_or_else(|| "cli".into()),
+            transport,
+            git_url,
         })
     }
 
@@ -234,6 +287,15 @@ impl Settings {
         ];
         if let Some(bytes) = self.cache_max_size {
             env.push((CACHE_MAX_SIZE_ENV, bytes.to_string()));
+        }
+        let transport = match self.transport {
+            Transport::Auto => "auto",
+            Transport::Git => "git",
+            Transport::Rest => "rest",
+        };
+        env.push((TRANSPORT_ENV, transport.to_string()));
+        if let Some(url) = &self.git_url {
+            env.push((GIT_URL_ENV, url.to_string()));
         }
         env
     }
@@ -249,6 +311,28 @@ impl Settings {
             }
         }
     }
+}
+
+/// A git base URL (`https://github.com`, `https://ghe.example.com`): http(s), no
+/// credentials, query or fragment (a token never goes in a URL).
+pub fn parse_git_url(text: &str) -> Result<Url, ConfigError> {
+    let invalid = |why: &str| ConfigError::Invalid {
+        name: GIT_URL_ENV,
+        why: format!("`{text}`: {why}"),
+    };
+    let url = Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("only http and https are served"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "credentials do not belong in the URL; use GITHUB_TOKEN",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("a base URL has no query or fragment"));
+    }
+    Ok(url)
 }
 
 /// Accepts `https://api.github.com`, `http://127.0.0.1:PORT` and `https://host/api/v3`.

@@ -284,8 +284,8 @@ async fn blobs_are_verified_and_corrupt_bytes_never_stored() {
     // One corrupt answer, then good ones: retried and stored.
     hub.hub.clear_faults();
     hub.hub.inject(Fault::corrupt().on_route("blob"));
-    let path = ns.blob(&spec, &entry).await.unwrap();
-    assert_eq!(std::fs::read(path).unwrap(), b"hello\n");
+    let blob = ns.blob(&spec, &entry).await.unwrap();
+    assert_eq!(blob.read_all().unwrap(), b"hello\n");
 
     // The raw stream itself is byte-exact for a large blob.
     let mut r = repo::open(hub.path(), "acme", "api").unwrap();

@@ -74,11 +74,14 @@ impl Mounts {
         }
         let options = request.options(self.web_url.clone(), self.ns.store().root());
         // The mount's own ref TTL, over the daemon's store and client.
-        let ns = Arc::new(Namespace::new(
-            Arc::clone(self.ns.client()),
-            Arc::clone(self.ns.store()),
-            options.fs.ref_ttl,
-        ));
+        let ns = Arc::new(
+            Namespace::new(
+                Arc::clone(self.ns.client()),
+                Arc::clone(self.ns.store()),
+                options.fs.ref_ttl,
+            )
+            .with_git(self.ns.git().cloned()),
+        );
         let mount = crate::fs::mount(ns, options, path)
             .await
             .map_err(|e| e.to_string())?;

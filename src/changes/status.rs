@@ -286,7 +286,7 @@ impl Ignores {
                         sha: side.sha,
                         size: *size,
                     };
-                    std::fs::read(ns.blob(spec, &entry).await?).unwrap_or_default()
+                    ns.blob(spec, &entry).await?.read_all().unwrap_or_default()
                 }
                 Source::Link(_) => continue,
             };

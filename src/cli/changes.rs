@@ -175,7 +175,7 @@ async fn content(
                 .blob(spec, &entry)
                 .await
                 .with_context(|| format!("cannot fetch `{path}` of {spec}"))?;
-            std::fs::read(stored)?
+            stored.read_all()?
         }
         Source::File(node) => layer.file_bytes(*node)?.read()?,
         Source::Link(target) => target.clone(),

@@ -20,7 +20,7 @@ use crate::store::Store;
 #[command(
     name = "heimdall",
     version,
-    about = "GitHub as a lazy, read-only filesystem"
+    about = "GitHub as a lazy filesystem whose repositories are local working copies"
 )]
 pub struct Cli {
     /// GitHub API base URL [env: HEIMDALL_API_URL] [default: https://api.github.com]
@@ -36,6 +36,14 @@ pub struct Cli {
     /// [env: HEIMDALL_CACHE_MAX_SIZE] [default: 10% of the disk, at most 20G]
     #[arg(long, global = true, value_name = "SIZE", value_parser = crate::config::parse_size)]
     cache_max_size: Option<u64>,
+    /// How content comes: git's protocol where GitHub serves it, else REST (auto), git
+    /// only, or REST only [env: HEIMDALL_TRANSPORT] [default: auto]
+    #[arg(long, global = true, value_name = "auto|git|rest")]
+    transport: Option<crate::config::Transport>,
+    /// Where GitHub serves git [env: HEIMDALL_GIT_URL] [default: from the API URL:
+    /// api.github.com -> github.com, HOST/api/v3 -> HOST]
+    #[arg(long, global = true, value_name = "URL")]
+    git_url: Option<String>,
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -54,6 +62,8 @@ impl Cli {
             cache_dir: self.cache_dir.clone(),
             concurrency: self.concurrency,
             cache_max_size: self.cache_max_size,
+            transport: self.transport,
+            git_url: self.git_url.clone(),
         };
         Ok(Settings::resolve(input, &ProcessEnv)?)
     }
@@ -230,7 +240,22 @@ impl App {
         let store = Arc::new(Store::open(&settings.cache_dir)?);
         let cache: Arc<dyn ResponseCache> = Arc::new(StoreCache(Arc::clone(&store)));
         let client: Arc<dyn GitHubClient> = Arc::new(HttpClient::new(&settings, Some(cache))?);
-        let namespace = Namespace::new(client, store, ref_ttl);
+        let git = match settings.transport {
+            crate::config::Transport::Rest => None,
+            transport => {
+                let base = settings
+                    .git_url
+                    .clone()
+                    .unwrap_or_else(|| crate::remote::git::git_base_for(&settings.api_url));
+                let remote = Arc::new(crate::remote::git::GitRemote::new(&settings, base)?);
+                Some(Arc::new(namespace::git::GitFetcher::new(
+                    remote,
+                    Arc::clone(&store),
+                    transport,
+                )))
+            }
+        };
+        let namespace = Namespace::new(client, store, ref_ttl).with_git(git);
         Ok(App {
             settings,
             namespace: Arc::new(namespace),
@@ -453,10 +478,8 @@ async fn cat(app: &App, target: &str) -> Result<()> {
         .blob(&spec, &entry)
         .await
         .with_context(|| format!("cannot fetch `{}` from {spec}", path.join("/")))?;
-    let mut file = std::fs::File::open(&stored)
-        .with_context(|| format!("cannot open `{}`", stored.display()))?;
     let mut out = io::stdout().lock();
-    io::copy(&mut file, &mut out)?;
+    io::copy(&mut stored.reader(), &mut out)?;
     out.flush()?;
     Ok(())
 }

@@ -104,7 +104,9 @@ pub fn from_store(error: &StoreError) -> i32 {
         StoreError::NewerSchema { .. }
         | StoreError::CorruptIndex { .. }
         | StoreError::HashMismatch { .. }
+        | StoreError::BadPack { .. }
         | StoreError::Config(_) => libc::EIO,
+        StoreError::Remote(e) => from_remote(e),
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod client;
 mod error;
+pub mod git;
 mod http;
 pub mod ratelimit;
 mod rest;

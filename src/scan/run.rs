@@ -361,10 +361,10 @@ impl Scanner {
                         return Ok((path.clone(), None));
                     }
                     let stored = self.ns.blob(spec, entry).await?;
-                    let bytes = tokio::fs::read(&stored).await.map_err(|e| {
+                    let bytes = stored.read_all().map_err(|e| {
                         NamespaceError::from(StoreError::Io {
                             what: "cannot read",
-                            path: stored.clone(),
+                            path: path.into(),
                             source: e,
                         })
                     })?;

@@ -34,6 +34,10 @@ pub enum StoreError {
     CorruptIndex { what: String, why: String },
     #[error("blob {expected}: content does not match its id ({why}); nothing was stored")]
     HashMismatch { expected: Sha, why: String },
+    #[error("{what}: refused the pack: {why}; nothing was stored")]
+    BadPack { what: String, why: String },
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
 }
@@ -67,6 +71,8 @@ impl StoreError {
             StoreError::NewerSchema { .. }
             | StoreError::CorruptIndex { .. }
             | StoreError::HashMismatch { .. }
+            | StoreError::BadPack { .. }
+            | StoreError::Remote(_)
             | StoreError::Config(_) => false,
         }
     }

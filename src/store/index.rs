@@ -73,6 +73,13 @@ const MIGRATIONS: &[&str] = &[
     // v6: writable allocations (working copies), and those whose changes outlive release.
     "ALTER TABLE allocations ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE allocations ADD COLUMN keep_changes INTEGER NOT NULL DEFAULT 0;",
+    // v7: packs fetched over git (packs-v1) and the objects each holds.
+    "CREATE TABLE packs (
+         name TEXT PRIMARY KEY, bytes INTEGER NOT NULL, objects INTEGER NOT NULL,
+         stored_at INTEGER NOT NULL, last_access INTEGER NOT NULL);
+     CREATE TABLE pack_objects (
+         sha TEXT PRIMARY KEY, pack TEXT NOT NULL, kind INTEGER NOT NULL, size INTEGER NOT NULL);
+     CREATE INDEX pack_objects_by_pack ON pack_objects (pack);",
 ];
 
 /// How long a writer waits for another process's lock (the daemon and a CLI share it).
@@ -100,6 +107,15 @@ pub(crate) fn persist_wal(conn: &Connection) {
     if rc != rusqlite::ffi::SQLITE_OK {
         tracing::debug!(rc, "SQLITE_FCNTL_PERSIST_WAL not applied");
     }
+}
+
+/// One stored pack as the index records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackRow {
+    pub name: String,
+    pub bytes: u64,
+    pub objects: u64,
+    pub last_access: i64,
 }
 
 /// One stored blob as the index records it.
@@ -371,6 +387,107 @@ impl Index {
                 why: e.to_string(),
             })?;
         Ok(Some(Tree { sha, entries }))
+    }
+
+    // Packs.
+
+    /// Records a stored pack and its objects in one transaction (an object already in
+    /// another pack keeps its row).
+    pub fn put_pack(&self, pack: &super::packs::PackSummary) -> Result<(), StoreError> {
+        use super::packs::{KIND_BLOB, KIND_COMMIT, KIND_TREE};
+        let t = now();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            tx.execute(
+                "INSERT INTO packs (name, bytes, objects, stored_at, last_access)
+                 VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (name) DO UPDATE SET last_access = excluded.last_access",
+                params![pack.name, pack.bytes as i64, pack.objects as i64, t],
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO pack_objects (sha, pack, kind, size) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (sha, size) in &pack.blobs {
+                insert.execute(params![sha.to_hex(), pack.name, KIND_BLOB, *size as i64])?;
+            }
+            for tree in &pack.trees {
+                insert.execute(params![tree.sha.to_hex(), pack.name, KIND_TREE, 0])?;
+            }
+            for (commit, _) in &pack.commits {
+                insert.execute(params![commit.to_hex(), pack.name, KIND_COMMIT, 0])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The pack holding object `sha`, its kind and size.
+    pub fn pack_object(&self, sha: Sha) -> Result<Option<(String, i64, u64)>, StoreError> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT pack, kind, size FROM pack_objects WHERE sha = ?1")?
+            .query_row(params![sha.to_hex()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)? as u64,
+                ))
+            })
+            .optional()?)
+    }
+
+    /// Every stored pack, least recently accessed first.
+    pub fn pack_rows(&self) -> Result<Vec<PackRow>, StoreError> {
+        let conn = self.conn();
+        let mut query = conn.prepare(
+            "SELECT name, bytes, objects, last_access FROM packs ORDER BY last_access, stored_at, name",
+        )?;
+        let rows = query
+            .query_map([], |r| {
+                Ok(PackRow {
+                    name: r.get(0)?,
+                    bytes: r.get::<_, i64>(1)? as u64,
+                    objects: r.get::<_, i64>(2)? as u64,
+                    last_access: r.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Records that packs were read now.
+    pub fn touch_packs(&self, names: &[String]) -> Result<(), StoreError> {
+        let t = now();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut update =
+                tx.prepare_cached("UPDATE packs SET last_access = ?2 WHERE name = ?1")?;
+            for name in names {
+                update.execute(params![name, t])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn forget_pack(&self, name: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM pack_objects WHERE pack = ?1", params![name])?;
+        tx.execute("DELETE FROM packs WHERE name = ?1", params![name])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Packs stored and their bytes.
+    pub fn pack_totals(&self) -> Result<(u64, u64), StoreError> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM packs",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        )?)
     }
 
     // Blobs.

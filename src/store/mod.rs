@@ -6,7 +6,10 @@
 //! <cache>/index.sqlite             the index (WAL)
 //! <cache>/objects-v1/ab/<sha1>     blob content, named by its git blob id
 //! <cache>/objects-v1/ab/.tmp-*     downloads in progress (same directory: atomic rename)
+//! <cache>/packs-v1/pack-<sum>.pack  packs fetched over git, with the index we computed
 //! ```
+//! (`packs-v1` is described in [`packs`]: a blob is served from a loose object when there
+//! is one, else decoded from the pack that holds it.)
 //! Invariant: a file named `objects-v1/ab/<sha>` always holds exactly the blob `<sha>`.
 //! Content is streamed to a temp file beside its final place and hashed on the way; only
 //! when `sha1("blob <len>\0" + bytes)` equals the expected id is it renamed into place.
@@ -17,6 +20,7 @@ mod allocations;
 mod error;
 mod index;
 pub mod maintain;
+pub mod packs;
 mod scans;
 
 use std::io::{self, Read};
@@ -28,7 +32,8 @@ use tokio::io::{AsyncWriteExt, BufWriter};
 pub use allocations::{AllocationRow, NewAllocation};
 pub use error::StoreError;
 pub(crate) use index::persist_wal;
-pub use index::{BlobRow, Index};
+pub use index::{BlobRow, Index, PackRow};
+pub use packs::{PackSummary, PackedEntry, PackedTree};
 pub use scans::{RepoScanRow, ScanRow};
 
 use crate::config::prepare_cache_dir;
@@ -79,6 +84,61 @@ pub struct Store {
     /// [`Store::flush_access_times`] writes them in one transaction (a mount every 30 s,
     /// before every eviction, and when the store is dropped).
     accessed: std::sync::Mutex<std::collections::HashSet<Sha>>,
+    packs: packs::Packs,
+}
+
+/// A stored blob opened for reading: a loose object's file, or bytes decoded from a pack.
+#[derive(Debug)]
+pub enum BlobData {
+    File(std::fs::File),
+    Bytes(std::sync::Arc<[u8]>),
+}
+
+impl BlobData {
+    /// Up to `buf.len()` bytes at `offset` (fewer only at the end).
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        match self {
+            BlobData::File(file) => {
+                use std::os::unix::fs::FileExt;
+                let mut filled = 0;
+                while filled < buf.len() {
+                    match file.read_at(&mut buf[filled..], offset + filled as u64) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(filled)
+            }
+            BlobData::Bytes(bytes) => {
+                let start = usize::try_from(offset).map_or(bytes.len(), |o| o.min(bytes.len()));
+                let n = buf.len().min(bytes.len() - start);
+                buf[..n].copy_from_slice(&bytes[start..start + n]);
+                Ok(n)
+            }
+        }
+    }
+
+    /// A reader of the whole content, from the start.
+    pub fn reader(&self) -> Box<dyn Read + '_> {
+        match self {
+            BlobData::File(file) => Box::new(file),
+            BlobData::Bytes(bytes) => Box::new(&bytes[..]),
+        }
+    }
+
+    /// The whole content.
+    pub fn read_all(&self) -> io::Result<Vec<u8>> {
+        match self {
+            BlobData::File(file) => {
+                let mut out = Vec::new();
+                (&*file).read_to_end(&mut out)?;
+                Ok(out)
+            }
+            BlobData::Bytes(bytes) => Ok(bytes.to_vec()),
+        }
+    }
 }
 
 /// A cache size budget: after each stored object, the least recently accessed objects
@@ -105,8 +165,10 @@ impl Store {
             index,
             budget: std::sync::OnceLock::new(),
             accessed: std::sync::Mutex::default(),
+            packs: packs::Packs::open(root)?,
         };
         store.sweep_stale_temps();
+        store.sweep_packs();
         Ok(store)
     }
 
@@ -152,6 +214,7 @@ impl Store {
         pinned: Box<dyn Fn(Sha) -> bool + Send + Sync>,
     ) -> Result<(), StoreError> {
         let (on_disk, _) = self.scan_objects_sizes()?;
+        let on_disk = on_disk + self.index.pack_totals()?.1;
         let budget = Budget {
             max,
             pinned,
@@ -185,6 +248,55 @@ impl Store {
             && let Err(e) = self.index.touch_blobs(&shas)
         {
             tracing::debug!(error = %e, "cannot record access times");
+        }
+    }
+
+    /// Whether blob `sha` of `size` bytes is here (loose or in a pack).
+    pub fn has_blob(&self, sha: Sha, size: u64) -> bool {
+        self.blob_path(sha, size).is_some()
+            || matches!(self.index.pack_object(sha), Ok(Some((_, packs::KIND_BLOB, s))) if s == size)
+    }
+
+    /// Blob `sha` opened for reading: its loose object, else decoded from its pack.
+    pub fn read_blob(&self, sha: Sha, size: u64) -> Option<BlobData> {
+        if let Some(file) = self.open_blob(sha, size) {
+            return Some(BlobData::File(file));
+        }
+        self.packed_blob(sha, size).map(BlobData::Bytes)
+    }
+
+    /// A real file holding blob `sha` (for passthrough, where the kernel reads a file):
+    /// its loose object, written from its pack first if that is where it is.
+    pub fn blob_file(&self, sha: Sha, size: u64) -> Option<PathBuf> {
+        if let Some(path) = self.blob_path(sha, size) {
+            return Some(path);
+        }
+        let bytes = self.packed_blob(sha, size)?;
+        let path = self
+            .write_blob_from_reader(sha, size, &mut &bytes[..])
+            .ok()?;
+        let _ = self.index.put_blob(sha, size);
+        Some(path)
+    }
+
+    /// Called after a pack is in place.
+    fn stored_pack(&self, bytes: u64) {
+        if let Some(budget) = self.budget.get() {
+            budget
+                .total
+                .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+            self.enforce_budget(None);
+        }
+    }
+
+    /// Called after stored bytes were removed outside the budget's own eviction.
+    fn freed(&self, bytes: u64) {
+        use std::sync::atomic::Ordering;
+        if let Some(budget) = self.budget.get() {
+            let total = budget.total.load(Ordering::Relaxed);
+            budget
+                .total
+                .store(total.saturating_sub(bytes), Ordering::Relaxed);
         }
     }
 
@@ -238,6 +350,24 @@ impl Store {
             }
             let _ = self.index.forget_blob(row.sha);
             tracing::debug!(blob = %row.sha, size = row.size, "evicted (cache budget)");
+        }
+        // Then whole packs, least recently stored or read first.
+        if let Ok(packs) = self.index.pack_rows() {
+            for row in packs {
+                if budget.total.load(Ordering::Relaxed) <= budget.max {
+                    return;
+                }
+                tracing::debug!(pack = %row.name, bytes = row.bytes, "evicted (cache budget)");
+                let _ = self.index.forget_pack(&row.name);
+                self.packs.close(&row.name);
+                for ext in ["idx", "pack"] {
+                    let _ = std::fs::remove_file(self.packs.path(&row.name, ext));
+                }
+                budget.total.fetch_sub(
+                    row.bytes.min(budget.total.load(Ordering::Relaxed)),
+                    Ordering::Relaxed,
+                );
+            }
         }
         if budget.total.load(Ordering::Relaxed) > budget.max {
             tracing::warn!(

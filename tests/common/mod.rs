@@ -71,6 +71,8 @@ impl Hub {
             alloc_root: cache.path().join("run").join("alloc"),
             clean_interval: heimdall::config::DEFAULT_CLEAN_INTERVAL,
             client: "test".into(),
+            transport: heimdall::config::Transport::Auto,
+            git_url: None,
         };
         (settings, cache)
     }

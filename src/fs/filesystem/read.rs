@@ -4,7 +4,6 @@
 //! content.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 use super::base::FsCore;
@@ -46,16 +45,24 @@ impl FsCore {
                 size: len,
                 ..
             } if mode.is_blob() => {
-                let file = self.ns.store().open_blob(*sha, *len)?;
+                let blob = self.ns.store().read_blob(*sha, *len)?;
                 self.touch(*sha);
-                Some(read_file_at(&file, offset, size))
+                let mut buf = vec![0u8; size as usize];
+                Some(match blob.read_at(&mut buf, offset) {
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Ok(buf)
+                    }
+                    Err(e) => Err(e.into()),
+                })
             }
             _ => None,
         }
     }
 
-    /// The blob behind a file or symlink node, local (downloaded and verified if needed).
-    pub(super) async fn local_blob(&self, node: &Node) -> FsResult<PathBuf> {
+    /// Makes the blob behind a file or symlink node local (fetched and verified if
+    /// needed): a loose object or an object in a stored pack.
+    pub(super) async fn ensure_blob(&self, node: &Node) -> FsResult<()> {
         let NodeKind::Content {
             repo,
             mode,
@@ -69,8 +76,8 @@ impl FsCore {
         if !mode.is_blob() {
             return Err(Errno(libc::EISDIR));
         }
-        if let Some(path) = self.ns.store().blob_path(*sha, *size) {
-            return Ok(path);
+        if self.ns.store().has_blob(*sha, *size) {
+            return Ok(());
         }
         self.hydrator.before_miss(&self.ns, repo, *sha, *size).await;
         let entry = TreeEntry {
@@ -80,9 +87,22 @@ impl FsCore {
             size: *size,
         };
         self.ns
-            .blob(&repo.spec, &entry)
+            .fetch_blob(&repo.spec, &entry)
             .await
             .map_err(|e| fail("fetching a blob", e))
+    }
+
+    /// A real file holding the blob behind a file or symlink node (for a copy-up or a
+    /// passthrough open): its loose object, written from its pack if need be.
+    pub(super) async fn local_blob(&self, node: &Node) -> FsResult<PathBuf> {
+        self.ensure_blob(node).await?;
+        let NodeKind::Content { sha, size, .. } = &node.kind else {
+            return Err(Errno(libc::EISDIR));
+        };
+        self.ns
+            .store()
+            .blob_file(*sha, *size)
+            .ok_or(Errno(libc::EIO))
     }
 
     pub async fn readlink(&self, ino: Ino) -> FsResult<Vec<u8>> {
@@ -113,8 +133,16 @@ impl FsCore {
             } => return Err(Errno(libc::ENAMETOOLONG)),
             _ => return Err(Errno(libc::EINVAL)),
         }
-        let path = self.local_blob(&node).await?;
-        Ok(std::fs::read(&path)?)
+        self.ensure_blob(&node).await?;
+        let NodeKind::Content { sha, size, .. } = &node.kind else {
+            return Err(Errno(libc::EINVAL));
+        };
+        let blob = self
+            .ns
+            .store()
+            .read_blob(*sha, *size)
+            .ok_or(Errno(libc::EIO))?;
+        Ok(blob.read_all()?)
     }
 
     /// The stored file holding a blob-backed inode's content, fetched first if needed
@@ -143,7 +171,7 @@ impl FsCore {
             return local;
         }
         let node = self.node(ino)?;
-        self.local_blob(&node).await?;
+        self.ensure_blob(&node).await?;
         self.read_local(ino, offset, size)
             .unwrap_or(Err(Errno(libc::EIO)))
     }
@@ -154,20 +182,4 @@ fn slice(content: &[u8], offset: u64, size: u32) -> Vec<u8> {
     let start = usize::try_from(offset).map_or(content.len(), |o| o.min(content.len()));
     let end = start.saturating_add(size as usize).min(content.len());
     content[start..end].to_vec()
-}
-
-/// Up to `size` bytes of `file` from `offset` (short only at the end).
-fn read_file_at(file: &File, offset: u64, size: u32) -> FsResult<Vec<u8>> {
-    let mut buf = vec![0u8; size as usize];
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    buf.truncate(filled);
-    Ok(buf)
 }

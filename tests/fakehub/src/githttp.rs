@@ -1,7 +1,8 @@
 //! git's smart HTTP protocol (`git clone http://HOST/{owner}/{repo}.git`),
 //! served by running `git http-backend` as a CGI program.
 //!
-//! Only fetching is served (`git-upload-pack`); pushes answer 403. Like
+//! Only fetching is served (`git-upload-pack`, protocol v0 to v2, with partial-clone
+//! filters and wants of any object id, as GitHub serves them); pushes answer 403. Like
 //! GitHub, a missing or private repository asks an anonymous client for
 //! credentials (401 with `WWW-Authenticate`), and a token is accepted as
 //! Basic auth (`x-access-token:<token>`, any user name) or as a Bearer
@@ -180,6 +181,8 @@ async fn serve(sh: &Shared, req: Request) -> Response {
         .arg("safe.directory=*")
         .arg("-c")
         .arg("uploadpack.allowFilter=true")
+        .arg("-c")
+        .arg("uploadpack.allowAnySHA1InWant=true")
         .arg("http-backend")
         .env("GIT_PROJECT_ROOT", &root)
         .env("GIT_HTTP_EXPORT_ALL", "1")

@@ -4,6 +4,10 @@
 //! addressed by a SHA (commits, trees, blobs) is cached forever; only refs expire, after
 //! `ref_ttl`, and are then revalidated with a conditional request. When GitHub cannot be
 //! reached, the last known commit of a ref is used and the caller is told so in the log.
+//! Blob misses go over git's protocol, batched ([`git`]), where the endpoint serves it,
+//! and over REST otherwise.
+
+pub mod git;
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -16,7 +20,7 @@ use lru::LruCache;
 use crate::flight::SingleFlight;
 use crate::oid::Sha;
 use crate::remote::{CommitInfo, GitHubClient, Mode, Owner, RefPoll, RemoteError, Tree, TreeEntry};
-use crate::store::{Store, StoreError};
+use crate::store::{BlobData, Store, StoreError};
 
 /// How long a resolved branch is trusted before it is polled again (`--ref-ttl`).
 pub const DEFAULT_REF_TTL: Duration = Duration::from_secs(60);
@@ -220,7 +224,8 @@ pub struct Namespace {
     trees: Mutex<LruCache<Sha, Arc<Tree>>>,
     tree_flights: SingleFlight<Sha, Result<(), NamespaceError>>,
     ref_flights: SingleFlight<(String, String, String), Result<Sha, NamespaceError>>,
-    blob_flights: SingleFlight<Sha, Result<PathBuf, NamespaceError>>,
+    blob_flights: SingleFlight<Sha, Result<(), NamespaceError>>,
+    git: Option<Arc<git::GitFetcher>>,
 }
 
 impl Namespace {
@@ -235,7 +240,19 @@ impl Namespace {
             tree_flights: SingleFlight::default(),
             ref_flights: SingleFlight::default(),
             blob_flights: SingleFlight::default(),
+            git: None,
         }
+    }
+
+    /// The same namespace with blob misses fetched over git where `fetcher` serves them.
+    pub fn with_git(mut self, fetcher: Option<Arc<git::GitFetcher>>) -> Namespace {
+        self.git = fetcher;
+        self
+    }
+
+    /// The git fetcher, if content may come over git.
+    pub fn git(&self) -> Option<&Arc<git::GitFetcher>> {
+        self.git.as_ref()
     }
 
     pub fn client(&self) -> &Arc<dyn GitHubClient> {
@@ -399,37 +416,64 @@ impl Namespace {
         Ok(found)
     }
 
-    /// The path of blob `entry` in the store, downloading and verifying it on a miss.
-    /// Concurrent callers for the same blob share one download.
+    /// Blob `entry`, opened from the store, fetching and verifying it on a miss (over
+    /// git, batched with other misses, where the endpoint serves it; else over REST).
+    /// Concurrent callers for the same blob share one fetch.
     pub async fn blob(
         &self,
         spec: &RepoSpec,
         entry: &TreeEntry,
-    ) -> Result<PathBuf, NamespaceError> {
+    ) -> Result<BlobData, NamespaceError> {
+        self.fetch_blob(spec, entry).await?;
+        self.store.read_blob(entry.sha, entry.size).ok_or_else(|| {
+            NamespaceError::Remote(RemoteError::Local {
+                what: format!("blob {} of {spec}", entry.sha),
+                message: "stored, then gone (evicted at once?)".into(),
+            })
+        })
+    }
+
+    /// Makes blob `entry` local (loose or in a pack), fetching it on a miss.
+    pub async fn fetch_blob(
+        &self,
+        spec: &RepoSpec,
+        entry: &TreeEntry,
+    ) -> Result<(), NamespaceError> {
         let (sha, size) = (entry.sha, entry.size);
-        if let Some(path) = self.store.blob_path(sha, size) {
+        if self.store.has_blob(sha, size) {
             self.store.note_access(sha);
             bookkeeping(self.store.index().bump(BLOB_HITS, 1), "hit counter");
-            return Ok(path);
+            return Ok(());
         }
         if size == 0 {
             // The empty blob's content is known; storing it verifies the id all the same.
-            let path = self.store.put_blob(sha, b"").await?;
+            self.store.put_blob(sha, b"").await?;
             bookkeeping(self.store.index().bump(BLOB_MISSES, 1), "miss counter");
-            return Ok(path);
+            return Ok(());
         }
         let client = Arc::clone(&self.client);
         let store = Arc::clone(&self.store);
+        let git = self.git.clone();
         let (owner, repo) = (spec.owner.clone(), spec.repo.clone());
         self.blob_flights
             .run(sha, move || async move {
                 // Another flight may have finished between our check and this one.
-                if let Some(path) = store.blob_path(sha, size) {
-                    return Ok(path);
+                if store.has_blob(sha, size) {
+                    return Ok(());
                 }
-                let path = download_blob(&*client, &store, &owner, &repo, sha, size).await?;
+                if let Some(git) = git.filter(|g| g.serves(&owner, &repo)) {
+                    match git.blob(&owner, &repo, sha, size).await {
+                        Ok(()) => {
+                            bookkeeping(store.index().bump(BLOB_MISSES, 1), "miss counter");
+                            return Ok(());
+                        }
+                        Err(e) if git.falls_back(&owner, &repo, &e) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                download_blob(&*client, &store, &owner, &repo, sha, size).await?;
                 bookkeeping(store.index().bump(BLOB_MISSES, 1), "miss counter");
-                Ok(path)
+                Ok(())
             })
             .await
     }

@@ -1,0 +1,238 @@
+//! Blobs and trees over git's protocol: misses that arrive close together are gathered
+//! and fetched together, many wants per request, into packs in the store.
+//!
+//! The rule (the README's "what is fetched"): a miss waits [`GATHER`] for company (a
+//! tool's threads read in parallel, a scan asks for all of a repository's target files
+//! at once), then its batch goes out as one `fetch` of at most [`MAX_BATCH_WANTS`] objects
+//! and about [`MAX_BATCH_BYTES`]; later misses form the next batch, which goes out while
+//! the last one streams (up to [`crate::remote::git::MAX_CONCURRENT_FETCHES`] at once). A
+//! read waits only for its own batch. With `--transport auto`, a repository whose git
+//! endpoint refuses (401/403/404) is served over REST as before.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::NamespaceError;
+use crate::config::Transport;
+use crate::oid::Sha;
+use crate::remote::RemoteError;
+use crate::remote::git::{FetchSpec, GitRemote};
+use crate::store::{PackSummary, Store, StoreError};
+
+/// How long a miss waits for others to join its batch.
+pub const GATHER: Duration = Duration::from_millis(3);
+/// Most objects wanted in one fetch.
+pub const MAX_BATCH_WANTS: usize = 512;
+/// A batch is closed once its blobs add up to this many bytes (so a read does not wait
+/// for a huge batch): smaller batches stream in parallel.
+pub const MAX_BATCH_BYTES: u64 = 4 << 20;
+
+struct Want {
+    sha: Sha,
+    size: u64,
+    done: oneshot::Sender<Result<(), NamespaceError>>,
+}
+
+type RepoKey = (String, String);
+
+/// Git fetches for one namespace (shared by the views over it).
+pub struct GitFetcher {
+    remote: Arc<GitRemote>,
+    store: Arc<Store>,
+    transport: Transport,
+    queues: Mutex<HashMap<RepoKey, Vec<Want>>>,
+    /// Repositories whose git endpoint said 404 (served over REST with `auto`).
+    refused: Mutex<std::collections::HashSet<RepoKey>>,
+}
+
+impl GitFetcher {
+    pub fn new(remote: Arc<GitRemote>, store: Arc<Store>, transport: Transport) -> GitFetcher {
+        GitFetcher {
+            remote,
+            store,
+            transport,
+            queues: Mutex::default(),
+            refused: Mutex::default(),
+        }
+    }
+
+    pub fn remote(&self) -> &Arc<GitRemote> {
+        &self.remote
+    }
+
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    fn key(owner: &str, repo: &str) -> RepoKey {
+        (owner.to_ascii_lowercase(), repo.to_ascii_lowercase())
+    }
+
+    /// Whether content of `owner/repo` should come over git now.
+    pub fn serves(&self, owner: &str, repo: &str) -> bool {
+        match self.transport {
+            Transport::Rest => false,
+            Transport::Git => true,
+            Transport::Auto => {
+                !self.remote.disabled()
+                    && !self
+                        .refused
+                        .lock()
+                        .expect("refused poisoned")
+                        .contains(&Self::key(owner, repo))
+            }
+        }
+    }
+
+    /// Whether `error` means "ask REST instead" (only with `auto`).
+    pub fn falls_back(&self, owner: &str, repo: &str, error: &NamespaceError) -> bool {
+        if self.transport != Transport::Auto {
+            return false;
+        }
+        let refusal = matches!(
+            error,
+            NamespaceError::Remote(
+                RemoteError::NotFound { .. }
+                    | RemoteError::BadCredentials { .. }
+                    | RemoteError::Forbidden { .. }
+            )
+        );
+        if refusal {
+            tracing::info!(%owner, %repo, %error, "the git endpoint refused; using REST");
+            self.refused
+                .lock()
+                .expect("refused poisoned")
+                .insert(Self::key(owner, repo));
+        }
+        refusal
+    }
+
+    /// Fetches blob `sha` (of `size` bytes) of `owner/repo` into the store, batched with
+    /// other misses of the same repository.
+    pub async fn blob(
+        self: &Arc<Self>,
+        owner: &str,
+        repo: &str,
+        sha: Sha,
+        size: u64,
+    ) -> Result<(), NamespaceError> {
+        let (done, wait) = oneshot::channel();
+        let key = Self::key(owner, repo);
+        let first = {
+            let mut queues = self.queues.lock().expect("queues poisoned");
+            let queue = queues.entry(key.clone()).or_default();
+            queue.push(Want { sha, size, done });
+            queue.len() == 1
+        };
+        if first {
+            let me = Arc::clone(self);
+            let (owner, repo) = (owner.to_string(), repo.to_string());
+            tokio::spawn(async move {
+                tokio::time::sleep(GATHER).await;
+                let wants = me
+                    .queues
+                    .lock()
+                    .expect("queues poisoned")
+                    .remove(&key)
+                    .unwrap_or_default();
+                for batch in batches(wants) {
+                    let me = Arc::clone(&me);
+                    let (owner, repo) = (owner.clone(), repo.clone());
+                    tokio::spawn(async move { me.fetch_batch(&owner, &repo, batch).await });
+                }
+            });
+        }
+        wait.await.unwrap_or_else(|_| {
+            Err(NamespaceError::Remote(RemoteError::Local {
+                what: format!("git fetch {owner}/{repo}"),
+                message: "the fetch was abandoned".into(),
+            }))
+        })
+    }
+
+    async fn fetch_batch(&self, owner: &str, repo: &str, batch: Vec<Want>) {
+        let mut shas: Vec<Sha> = batch.iter().map(|w| w.sha).collect();
+        shas.sort_unstable();
+        shas.dedup();
+        let result = self.fetch(owner, repo, FetchSpec::objects(shas)).await;
+        for want in batch {
+            let outcome = match &result {
+                Ok(_) if self.store.has_blob(want.sha, want.size) => Ok(()),
+                Ok(_) => Err(NamespaceError::Remote(RemoteError::Corrupt {
+                    what: format!("git fetch {owner}/{repo}"),
+                    why: format!(
+                        "the pack does not hold blob {} of {} bytes",
+                        want.sha, want.size
+                    ),
+                })),
+                Err(e) => Err(e.clone()),
+            };
+            let _ = want.done.send(outcome);
+        }
+    }
+
+    /// One fetch, its pack stored (indexed, verified) before this returns.
+    pub async fn fetch(
+        &self,
+        owner: &str,
+        repo: &str,
+        spec: FetchSpec,
+    ) -> Result<PackSummary, NamespaceError> {
+        let answer = self.remote.fetch(owner, repo, &spec).await?;
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || store.put_pack(answer))
+            .await
+            .map_err(|e| {
+                NamespaceError::Remote(RemoteError::Local {
+                    what: format!("git fetch {owner}/{repo}"),
+                    message: e.to_string(),
+                })
+            })?
+            .map_err(|e| match e {
+                StoreError::Remote(e) => NamespaceError::Remote(e),
+                other => other.into(),
+            })
+    }
+}
+
+/// Splits wants into batches of at most [`MAX_BATCH_WANTS`] and about [`MAX_BATCH_BYTES`].
+fn batches(wants: Vec<Want>) -> Vec<Vec<Want>> {
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = 0u64;
+    for want in wants {
+        if !current.is_empty() && (current.len() >= MAX_BATCH_WANTS || bytes >= MAX_BATCH_BYTES) {
+            out.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        bytes += want.size;
+        current.push(want);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_close_at_a_count_or_a_size() {
+        let want = |size| Want {
+            sha: Sha::from_bytes([0; 20]),
+            size,
+            done: oneshot::channel().0,
+        };
+        let sizes = |b: &Vec<Vec<Want>>| b.iter().map(Vec::len).collect::<Vec<_>>();
+        let many = (0..MAX_BATCH_WANTS + 3).map(|_| want(1)).collect();
+        assert_eq!(sizes(&batches(many)), [MAX_BATCH_WANTS, 3]);
+        let big = vec![want(MAX_BATCH_BYTES), want(1), want(1)];
+        assert_eq!(sizes(&batches(big)), [1, 2]);
+        assert!(batches(Vec::new()).is_empty());
+    }
+}

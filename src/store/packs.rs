@@ -1,0 +1,521 @@
+//! Packs fetched over git's protocol, kept whole with their index (`packs-v1`), and the
+//! blobs and trees served from them.
+//!
+//! Layout, beside `objects-v1`:
+//! ```text
+//! <cache>/packs-v1/pack-<checksum>.pack   pack data as the server sent it (no thin packs)
+//! <cache>/packs-v1/pack-<checksum>.idx    the index we computed from it (never the server's)
+//! <cache>/packs-v1/.tmp-*/                fetches in progress
+//! ```
+//! A pack becomes visible only through its rows in the index (`packs`, `pack_objects`),
+//! written after the pack was indexed by gix-pack (which resolves every delta and hashes
+//! every object to compute the ids it writes: an object id in the index is always the
+//! hash of the object's bytes), each object was decoded again and its id recomputed,
+//! every tree parsed with hostile names refused, and the files renamed into place. A kill
+//! at any point leaves a `.tmp-*` directory or a pack without rows, never read and swept
+//! after an hour. Sizes are bounded: no object over [`MAX_OBJECT_BYTES`], no pack over
+//! [`MAX_PACK_BYTES`].
+//!
+//! Blobs are read out of the pack on demand (decoded blobs are kept in a small LRU, by
+//! bytes); a blob over [`LOOSE_ABOVE`] is also written as a loose object when the pack is
+//! stored, so big files are read from a file, not from memory.
+
+use std::io::{self, BufRead, Read};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use lru::LruCache;
+
+use super::error::StoreError;
+use super::{STALE_TEMP_AGE, Store};
+use crate::oid::Sha;
+use crate::remote::git::PackAnswer;
+use crate::remote::{Mode, Tree, TreeEntry};
+
+pub const PACKS_DIR: &str = "packs-v1";
+/// The largest object a pack may hold (decoded), and the largest delta buffer.
+pub const MAX_OBJECT_BYTES: usize = 512 << 20;
+/// The largest pack we accept from one fetch.
+pub const MAX_PACK_BYTES: u64 = 8 << 30;
+/// Blobs bigger than this are written loose too, when their pack is stored.
+pub const LOOSE_ABOVE: u64 = 4 << 20;
+/// Decoded blobs kept in memory, by bytes.
+const DECODED_CACHE_BYTES: usize = 64 << 20;
+/// Open packs kept mapped.
+const OPEN_PACKS: usize = 64;
+
+/// What a stored pack held.
+#[derive(Debug, Clone, Default)]
+pub struct PackSummary {
+    /// `pack-<checksum>`.
+    pub name: String,
+    pub objects: usize,
+    /// Bytes of the pack and its index on disk.
+    pub bytes: u64,
+    /// Every blob, with its size.
+    pub blobs: Vec<(Sha, u64)>,
+    /// Every tree, parsed. Blob sizes are known for blobs in the same pack only; the
+    /// others are `None` (a `blob:none` fetch brings no blob).
+    pub trees: Vec<PackedTree>,
+    /// Ids of commits in the pack, with their root trees.
+    pub commits: Vec<(Sha, Sha)>,
+}
+
+/// A tree object from a pack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedTree {
+    pub sha: Sha,
+    pub entries: Vec<PackedEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedEntry {
+    pub name: String,
+    pub mode: Mode,
+    pub sha: Sha,
+    pub size: Option<u64>,
+}
+
+impl PackedTree {
+    /// The tree as the namespace keeps it, if every blob's size is known.
+    pub fn to_tree(&self) -> Option<Tree> {
+        let entries = self
+            .entries
+            .iter()
+            .map(|e| {
+                let size = if e.mode.is_blob() { e.size? } else { 0 };
+                Some(TreeEntry {
+                    name: e.name.clone(),
+                    mode: e.mode,
+                    sha: e.sha,
+                    size,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Tree {
+            sha: self.sha,
+            entries,
+        })
+    }
+}
+
+/// Object kinds as the index stores them.
+pub(super) const KIND_COMMIT: i64 = 1;
+pub(super) const KIND_TREE: i64 = 2;
+pub(super) const KIND_BLOB: i64 = 3;
+
+pub(super) struct Packs {
+    dir: PathBuf,
+    open: Mutex<LruCache<String, Arc<gix_pack::Bundle>>>,
+    decoded: Mutex<Decoded>,
+}
+
+/// Decoded blobs, least recently used dropped first once over [`DECODED_CACHE_BYTES`].
+struct Decoded {
+    blobs: LruCache<Sha, Arc<[u8]>>,
+    bytes: usize,
+}
+
+impl Packs {
+    pub(super) fn open(root: &Path) -> Result<Packs, StoreError> {
+        let dir = root.join(PACKS_DIR);
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::io("cannot create", &dir, e))?;
+        Ok(Packs {
+            dir,
+            open: Mutex::new(LruCache::new(
+                NonZeroUsize::new(OPEN_PACKS).expect("non-zero"),
+            )),
+            decoded: Mutex::new(Decoded {
+                blobs: LruCache::unbounded(),
+                bytes: 0,
+            }),
+        })
+    }
+
+    pub(super) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub(super) fn path(&self, name: &str, ext: &str) -> PathBuf {
+        self.dir.join(format!("{name}.{ext}"))
+    }
+
+    fn bundle(&self, name: &str) -> io::Result<Arc<gix_pack::Bundle>> {
+        if let Some(b) = self.open.lock().expect("packs poisoned").get(name) {
+            return Ok(Arc::clone(b));
+        }
+        let bundle = gix_pack::Bundle::at(self.path(name, "idx"), gix_hash::Kind::Sha1)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let bundle = Arc::new(bundle);
+        self.open
+            .lock()
+            .expect("packs poisoned")
+            .put(name.to_string(), Arc::clone(&bundle));
+        Ok(bundle)
+    }
+
+    /// Forgets the open map of `name` (before its files are removed).
+    pub(super) fn close(&self, name: &str) {
+        self.open.lock().expect("packs poisoned").pop(name);
+    }
+
+    fn cached(&self, sha: Sha) -> Option<Arc<[u8]>> {
+        self.decoded
+            .lock()
+            .expect("decoded poisoned")
+            .blobs
+            .get(&sha)
+            .cloned()
+    }
+
+    fn remember(&self, sha: Sha, data: Arc<[u8]>) {
+        let mut d = self.decoded.lock().expect("decoded poisoned");
+        if data.len() > DECODED_CACHE_BYTES / 4 {
+            return;
+        }
+        d.bytes += data.len();
+        if let Some(old) = d.blobs.put(sha, data) {
+            d.bytes -= old.len();
+        }
+        while d.bytes > DECODED_CACHE_BYTES {
+            match d.blobs.pop_lru() {
+                Some((_, old)) => d.bytes -= old.len(),
+                None => break,
+            }
+        }
+    }
+}
+
+fn sha_of(oid: &gix_hash::oid) -> Sha {
+    let mut bytes = [0u8; 20];
+    bytes.copy_from_slice(oid.as_bytes());
+    Sha::from_bytes(bytes)
+}
+
+fn oid_of(sha: Sha) -> gix_hash::ObjectId {
+    gix_hash::ObjectId::from_bytes_or_panic(sha.as_bytes())
+}
+
+fn bad(what: &str, why: impl std::fmt::Display) -> StoreError {
+    StoreError::BadPack {
+        what: what.to_string(),
+        why: why.to_string(),
+    }
+}
+
+/// A reader that fails once more than `max` bytes came through.
+struct Bounded<'a> {
+    inner: &'a mut dyn BufRead,
+    left: u64,
+}
+
+impl Read for Bounded<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.consumed(n)
+    }
+}
+
+impl Bounded<'_> {
+    fn consumed(&mut self, n: usize) -> io::Result<usize> {
+        if n as u64 > self.left {
+            return Err(io::Error::other(format!(
+                "the pack is larger than {MAX_PACK_BYTES} bytes"
+            )));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+impl BufRead for Bounded<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, amt: usize) {
+        // Counted here too: the pack reader consumes through the buffer.
+        let _ = self.consumed(amt);
+        self.inner.consume(amt);
+    }
+}
+
+impl Store {
+    /// Stores the pack of a fetch answer: streamed to a temp directory, indexed by
+    /// gix-pack, every object decoded and its id recomputed, trees parsed (hostile names
+    /// refused), big blobs written loose; only then moved into `packs-v1` and recorded.
+    /// Blocking: call it from a blocking thread.
+    pub fn put_pack(&self, answer: PackAnswer) -> Result<PackSummary, StoreError> {
+        let what = answer.what().to_string();
+        let staging = self.packs.dir().join(format!(
+            ".tmp-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir(&staging).map_err(|e| StoreError::io("cannot create", &staging, e))?;
+        let result = self.put_pack_in(answer, &what, &staging);
+        let _ = std::fs::remove_dir_all(&staging);
+        result
+    }
+
+    fn put_pack_in(
+        &self,
+        answer: PackAnswer,
+        what: &str,
+        staging: &Path,
+    ) -> Result<PackSummary, StoreError> {
+        let interrupt = AtomicBool::new(false);
+        let outcome = answer
+            .read_pack(|pack| {
+                let mut bounded = Bounded {
+                    inner: pack,
+                    left: MAX_PACK_BYTES,
+                };
+                let options = gix_pack::bundle::write::Options {
+                    thread_limit: Some(2),
+                    iteration_mode: gix_pack::data::input::Mode::Verify,
+                    alloc_limit_bytes: Some(MAX_OBJECT_BYTES),
+                    ..Default::default()
+                };
+                let result = gix_pack::Bundle::write_to_directory(
+                    &mut bounded,
+                    Some(staging),
+                    &mut gix_utils::progress::Discard,
+                    &interrupt,
+                    None::<gix_object::find::Never>,
+                    gix_hash::Kind::Sha1,
+                    options,
+                );
+                // Whatever follows the pack in the answer (the final flush) is drained so
+                // a truncated answer is seen as one.
+                result.map_err(|e| e.to_string())
+            })
+            .map_err(StoreError::Remote)?
+            .map_err(|why| bad(what, why))?;
+        let (Some(data), Some(index)) = (&outcome.data_path, &outcome.index_path) else {
+            return Err(bad(what, "the pack was empty"));
+        };
+        if let Some(keep) = &outcome.keep_path {
+            let _ = std::fs::remove_file(keep);
+        }
+        let name = format!("pack-{}", outcome.index.data_hash);
+        let bundle = gix_pack::Bundle::at(index, gix_hash::Kind::Sha1).map_err(|e| bad(what, e))?;
+        let mut summary = self.check_pack(&bundle, what)?;
+        summary.name = name.clone();
+        summary.bytes = file_len(data) + file_len(index);
+        drop(bundle);
+        // Into place: the index first (a pack file is what marks a pack as present), both
+        // before any row names them.
+        let (final_pack, final_index) = (
+            self.packs.path(&name, "pack"),
+            self.packs.path(&name, "idx"),
+        );
+        std::fs::rename(index, &final_index)
+            .map_err(|e| StoreError::io("cannot move into place", &final_index, e))?;
+        std::fs::rename(data, &final_pack)
+            .map_err(|e| StoreError::io("cannot move into place", &final_pack, e))?;
+        self.packs.close(&name);
+        self.index.put_pack(&summary)?;
+        self.stored_pack(summary.bytes);
+        Ok(summary)
+    }
+
+    /// Decodes every object of a freshly written pack, recomputing each id, parsing trees
+    /// and writing big blobs loose.
+    fn check_pack(&self, bundle: &gix_pack::Bundle, what: &str) -> Result<PackSummary, StoreError> {
+        let mut summary = PackSummary {
+            objects: bundle.index.num_objects() as usize,
+            ..Default::default()
+        };
+        let mut buf = Vec::new();
+        let mut inflate = gix_zlib::Inflate::default();
+        let mut cache = gix_pack::cache::lru::StaticLinkedList::<64>::new(64 << 20);
+        let mut sizes = std::collections::HashMap::new();
+        let mut raw_trees = Vec::new();
+        for i in 0..bundle.index.num_objects() {
+            let id = sha_of(bundle.index.oid_at_index(i));
+            let (data, _) = bundle
+                .get_object_by_index(i, &mut buf, &mut inflate, &mut cache)
+                .map_err(|e| bad(what, format!("object {id}: {e}")))?;
+            let actual = gix_object::compute_hash(gix_hash::Kind::Sha1, data.kind, data.data)
+                .map_err(|e| bad(what, e))?;
+            if sha_of(&actual) != id {
+                return Err(bad(
+                    what,
+                    format!("object {id} hashes to {}", sha_of(&actual)),
+                ));
+            }
+            match data.kind {
+                gix_object::Kind::Blob => {
+                    let size = data.data.len() as u64;
+                    if size > LOOSE_ABOVE && self.blob_path(id, size).is_none() {
+                        self.write_blob_from_reader(id, size, &mut &data.data[..])?;
+                        self.index.put_blob(id, size)?;
+                    }
+                    sizes.insert(id, size);
+                    summary.blobs.push((id, size));
+                }
+                gix_object::Kind::Tree => raw_trees.push((id, data.data.to_vec())),
+                gix_object::Kind::Commit => {
+                    let commit = gix_object::CommitRef::from_bytes(data.data, gix_hash::Kind::Sha1)
+                        .map_err(|e| bad(what, format!("commit {id}: {e}")))?;
+                    summary.commits.push((id, sha_of(&commit.tree())));
+                }
+                gix_object::Kind::Tag => {}
+            }
+        }
+        for (id, bytes) in raw_trees {
+            let tree = gix_object::TreeRef::from_bytes(&bytes, gix_hash::Kind::Sha1)
+                .map_err(|e| bad(what, format!("tree {id}: {e}")))?;
+            let mut entries = Vec::with_capacity(tree.entries.len());
+            for entry in &tree.entries {
+                let name = std::str::from_utf8(entry.filename)
+                    .ok()
+                    .filter(|n| crate::remote::tree::valid_name(n))
+                    .ok_or_else(|| {
+                        bad(
+                            what,
+                            format!("tree {id} has an entry named {:?}", entry.filename),
+                        )
+                    })?;
+                let mode = match entry.mode.kind() {
+                    gix_object::tree::EntryKind::Tree => Mode::Tree,
+                    gix_object::tree::EntryKind::Blob => Mode::File,
+                    gix_object::tree::EntryKind::BlobExecutable => Mode::Executable,
+                    gix_object::tree::EntryKind::Link => Mode::Symlink,
+                    gix_object::tree::EntryKind::Commit => Mode::Submodule,
+                };
+                let sha = sha_of(entry.oid);
+                entries.push(PackedEntry {
+                    name: name.to_string(),
+                    mode,
+                    sha,
+                    size: sizes.get(&sha).copied(),
+                });
+            }
+            summary.trees.push(PackedTree { sha: id, entries });
+        }
+        Ok(summary)
+    }
+
+    /// Whether blob `sha` is in a stored pack.
+    pub fn has_packed(&self, sha: Sha) -> bool {
+        matches!(self.index.pack_object(sha), Ok(Some((_, KIND_BLOB, _))))
+    }
+
+    /// Blob `sha` decoded from its pack, if a stored pack holds it with `size` bytes.
+    pub fn packed_blob(&self, sha: Sha, size: u64) -> Option<Arc<[u8]>> {
+        if let Some(data) = self.packs.cached(sha) {
+            return (data.len() as u64 == size).then_some(data);
+        }
+        let (pack, kind, stored_size) = self.index.pack_object(sha).ok()??;
+        if kind != KIND_BLOB || stored_size != size {
+            return None;
+        }
+        match self.decode(&pack, sha) {
+            Ok(Some(data)) if data.len() as u64 == size => {
+                let data: Arc<[u8]> = data.into();
+                self.packs.remember(sha, Arc::clone(&data));
+                Some(data)
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(%pack, blob = %sha, error = %e, "a stored pack cannot be read; forgetting it");
+                self.forget_pack(&pack);
+                None
+            }
+        }
+    }
+
+    fn decode(&self, pack: &str, sha: Sha) -> io::Result<Option<Vec<u8>>> {
+        let bundle = self.packs.bundle(pack)?;
+        let mut buf = Vec::new();
+        let mut inflate = gix_zlib::Inflate::default();
+        let mut cache = gix_pack::cache::Never;
+        let found = bundle
+            .find(&oid_of(sha), &mut buf, &mut inflate, &mut cache)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        match found {
+            Some((data, _)) if data.kind == gix_object::Kind::Blob => Ok(Some(data.data.to_vec())),
+            _ => Ok(None),
+        }
+    }
+
+    /// Removes pack `name`: its rows first (so nothing reads it), then its files.
+    pub fn forget_pack(&self, name: &str) {
+        let _ = self.index.forget_pack(name);
+        self.packs.close(name);
+        let mut freed = 0;
+        for ext in ["idx", "pack"] {
+            let path = self.packs.path(name, ext);
+            freed += file_len(&path);
+            let _ = std::fs::remove_file(&path);
+        }
+        self.freed(freed);
+    }
+
+    /// Removes `.tmp-*` directories of crashed fetches and packs no row names, once they
+    /// are older than an hour (a younger one may be another process's fetch finishing).
+    pub(super) fn sweep_packs(&self) {
+        let Ok(entries) = std::fs::read_dir(self.packs.dir()) else {
+            return;
+        };
+        let known: std::collections::HashSet<String> = self
+            .index
+            .pack_rows()
+            .map(|rows| rows.into_iter().map(|r| r.name).collect())
+            .unwrap_or_default();
+        let now = SystemTime::now();
+        for entry in entries.flatten() {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .map(|m| now.duration_since(m).unwrap_or_default() > STALE_TEMP_AGE)
+                .unwrap_or(false);
+            if !stale {
+                continue;
+            }
+            let stem = file_name
+                .strip_suffix(".pack")
+                .or_else(|| file_name.strip_suffix(".idx"));
+            let orphan = match stem {
+                Some(stem) => !known.contains(stem),
+                None => file_name.starts_with(".tmp-"),
+            };
+            if orphan {
+                tracing::info!(path = %entry.path().display(), "removing a partial or unrecorded pack");
+                let _ = std::fs::remove_dir_all(entry.path())
+                    .or_else(|_| std::fs::remove_file(entry.path()));
+            }
+        }
+    }
+
+    /// Recomputes the id of every object of every stored pack; a pack that fails is
+    /// removed (its objects are fetched again when read). Returns (packs, objects, bad).
+    pub fn verify_packs(&self) -> Result<(u64, u64, u64), StoreError> {
+        let mut totals = (0, 0, 0);
+        for row in self.index.pack_rows()? {
+            totals.0 += 1;
+            let index = self.packs.path(&row.name, "idx");
+            let ok = gix_pack::Bundle::at(&index, gix_hash::Kind::Sha1)
+                .map_err(|e| bad(&row.name, e))
+                .and_then(|bundle| self.check_pack(&bundle, &row.name));
+            match ok {
+                Ok(summary) => totals.1 += summary.objects as u64,
+                Err(e) => {
+                    tracing::warn!(pack = %row.name, error = %e, "a stored pack is corrupt; removing it");
+                    totals.2 += 1;
+                    self.forget_pack(&row.name);
+                }
+            }
+        }
+        Ok(totals)
+    }
+}
+
+pub(super) fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
