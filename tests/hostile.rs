@@ -429,7 +429,10 @@ fn a_tarball_that_disagrees_with_the_tree_stores_nothing_wrong() {
     );
 
     // Three misses hydrate the commit from the (hostile) tarball.
-    let mount = TestMount::new(hub.cli(), &["--org", "acme", "--hydrate-threshold", "2"]);
+    let mount = TestMount::new(
+        hub.cli().rest(),
+        &["--org", "acme", "--hydrate-threshold", "2"],
+    );
     let files = assert_files_match_git(&mount, &hub, "acme", "tarred");
     assert_eq!(files, 12);
     let stats = hub.hub.stats();
@@ -567,7 +570,10 @@ fn a_two_gigabyte_tarball_costs_bounded_time_disk_and_memory() {
     );
     // Uncompressed, so the 2 GB Content-Length reaches the client as announced.
     hub.hub.set_gzip(false);
-    let mount = TestMount::new(hub.cli(), &["--org", "acme", "--hydrate-threshold", "2"]);
+    let mount = TestMount::new(
+        hub.cli().rest(),
+        &["--org", "acme", "--hydrate-threshold", "2"],
+    );
     let started = Instant::now();
     let err = std::fs::read(mount.at("acme/fat-blob/x.txt")).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");

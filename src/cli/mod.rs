@@ -492,6 +492,10 @@ struct CacheStats {
     hits: u64,
     misses: u64,
     hit_rate: f64,
+    /// Packs fetched over git (their blobs are counted in `objects`, their bytes in
+    /// `bytes`).
+    packs: u64,
+    pack_bytes: u64,
     /// Working copies with local changes, and the bytes their layers keep (never
     /// evicted: they are not cache).
     changes: u64,
@@ -527,6 +531,16 @@ fn cache_verify(app: &App, json: bool) -> Result<()> {
     )?;
     for bad in &report.corrupt {
         writeln!(out, "  removed {}: {}", bad.sha, bad.why)?;
+    }
+    writeln!(
+        out,
+        "verified {} packs ({} objects); {} corrupt",
+        report.packs,
+        report.pack_objects,
+        report.corrupt_packs.len()
+    )?;
+    for bad in &report.corrupt_packs {
+        writeln!(out, "  removed pack {bad}")?;
     }
     if report.missing_rows + report.unindexed > 0 {
         writeln!(
@@ -571,7 +585,9 @@ fn cache_gc(app: &App, max_size: Option<u64>, json: bool) -> Result<()> {
 
 fn cache_stats(app: &App, json: bool) -> Result<()> {
     let index = app.store().index();
-    let (objects, bytes) = index.blob_totals()?;
+    let (loose, loose_bytes) = index.blob_totals()?;
+    let (packs, pack_bytes) = index.pack_totals()?;
+    let (objects, bytes) = (loose + index.packed_blobs()?, loose_bytes + pack_bytes);
     let hits = index.counter(BLOB_HITS)?;
     let misses = index.counter(BLOB_MISSES)?;
     let lookups = hits + misses;
@@ -586,6 +602,8 @@ fn cache_stats(app: &App, json: bool) -> Result<()> {
         } else {
             hits as f64 / lookups as f64
         },
+        packs,
+        pack_bytes,
         changes: 0,
         changes_bytes: 0,
     };
@@ -606,6 +624,11 @@ fn cache_stats(app: &App, json: bool) -> Result<()> {
         writeln!(out, "cache:    {}", stats.cache_dir.display())?;
         writeln!(out, "objects:  {}", stats.objects)?;
         writeln!(out, "bytes:    {}", stats.bytes)?;
+        writeln!(
+            out,
+            "packs:    {} ({} bytes)",
+            stats.packs, stats.pack_bytes
+        )?;
         writeln!(out, "hits:     {}", stats.hits)?;
         writeln!(out, "misses:   {}", stats.misses)?;
         writeln!(out, "hit rate: {:.1}%", stats.hit_rate * 100.0)?;

@@ -76,6 +76,10 @@ struct CacheStatus {
 struct RateLimitStatus {
     resources: Vec<crate::remote::RateLimit>,
     requests: crate::remote::RequestCounts,
+    /// Requests to the git endpoint (not counted against the REST budget), if content
+    /// comes over git.
+    git: Option<crate::remote::git::GitCounts>,
+    transport: crate::config::Transport,
 }
 
 /// Why a control file has no content (its errno is in [`super::errno::from_control`]).
@@ -190,10 +194,18 @@ impl ControlFiles {
             Control::RateLimit => Ok(pretty(&RateLimitStatus {
                 resources: self.ns.client().rate_limits(),
                 requests: self.ns.client().counts(),
+                git: self.ns.git().map(|g| g.remote().counts()),
+                transport: self
+                    .ns
+                    .git()
+                    .map_or(crate::config::Transport::Rest, |g| g.transport()),
             })),
             Control::Cache => {
                 let index = self.ns.store().index();
-                let (objects, bytes) = index.blob_totals()?;
+                let (loose, loose_bytes) = index.blob_totals()?;
+                let (_, pack_bytes) = index.pack_totals()?;
+                let objects = loose + index.packed_blobs()?;
+                let bytes = loose_bytes + pack_bytes;
                 let hits = index.counter(BLOB_HITS).unwrap_or(0);
                 let misses = index.counter(BLOB_MISSES).unwrap_or(0);
                 let reads = hits + misses;

@@ -11,6 +11,10 @@
 //!
 //! A hydration that fails is logged and readers fall back to single blobs.
 //!
+//! Over git's protocol (where the endpoint serves the repository) a mount never fetches
+//! a whole commit: misses are batched instead ([`crate::namespace::git`]), so what moves
+//! is what tools read. `allocate --hydrate` fetches the commit whole as one pack.
+//!
 //! Allocations (`allocate --hydrate`, [`Hydrator::fetch_all`]): more than `threshold`
 //! missing files come as one tarball of the commit, fewer (and whatever the tarball did
 //! not bring) blob by blob.
@@ -164,7 +168,7 @@ impl Hydrator {
         sha: Sha,
         size: u64,
     ) {
-        if self.threshold == 0 {
+        if self.threshold == 0 || git_serves(ns, repo) {
             return;
         }
         let commit = repo.commit.sha;
@@ -251,11 +255,29 @@ impl Hydrator {
         let missing = |entries: Vec<TreeEntry>| -> Vec<TreeEntry> {
             entries
                 .into_iter()
-                .filter(|e| ns.store().blob_path(e.sha, e.size).is_none())
+                .filter(|e| !ns.store().has_blob(e.sha, e.size))
                 .collect()
         };
         let mut left = missing(blobs.to_vec());
-        if self.threshold > 0 && left.len() > self.threshold {
+        if let Some(git) = ns.git().filter(|_| git_serves(ns, repo))
+            && self.threshold > 0
+            && left.len() > self.threshold
+        {
+            // The whole commit in one pack (depth 1, no filter).
+            let spec = crate::remote::git::FetchSpec::whole(repo.commit.sha);
+            match git.fetch(&repo.spec.owner, &repo.spec.repo, spec).await {
+                Ok(pack) => {
+                    self.counters.hydrations.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .files
+                        .fetch_add(pack.blobs.len() as u64, Ordering::Relaxed);
+                    self.counters.bytes.fetch_add(pack.bytes, Ordering::Relaxed);
+                }
+                Err(e) if git.falls_back(&repo.spec.owner, &repo.spec.repo, &e) => {}
+                Err(e) => return Err(e.into()),
+            }
+            left = missing(left);
+        } else if self.threshold > 0 && left.len() > self.threshold {
             let expected = expected_blobs(ns, repo).await?;
             let total: u64 = expected.values().map(|e| e.size).sum();
             if total > MAX_HYDRATE_BYTES {
@@ -272,7 +294,7 @@ impl Hydrator {
             left = missing(left);
         }
         let mut fetches = futures_util::stream::iter(left)
-            .map(|entry| async move { ns.blob(&repo.spec, &entry).await })
+            .map(|entry| async move { ns.fetch_blob(&repo.spec, &entry).await })
             .buffer_unordered(BLOB_FETCHES);
         while let Some(result) = fetches.next().await {
             result?;
@@ -376,4 +398,10 @@ async fn wait_for(ns: &Namespace, running: &Running, sha: Sha, size: u64) {
         }
         notified.await;
     }
+}
+
+/// Whether `repo`'s content comes over git (batched misses: no whole-commit fetches).
+fn git_serves(ns: &Namespace, repo: &RepoContext) -> bool {
+    ns.git()
+        .is_some_and(|g| g.serves(&repo.spec.owner, &repo.spec.repo))
 }

@@ -119,6 +119,18 @@ impl GitFetcher {
         sha: Sha,
         size: u64,
     ) -> Result<(), NamespaceError> {
+        if size > crate::store::packs::LOOSE_ABOVE {
+            let mut attempt = 1;
+            loop {
+                match self.big_blob(owner, repo, sha, size).await {
+                    Err(e) if attempt < FETCH_ATTEMPTS && retryable(&e) => {
+                        tracing::warn!(%owner, %repo, blob = %sha, error = %e, "git fetch failed; retrying");
+                        attempt += 1;
+                    }
+                    other => return other,
+                }
+            }
+        }
         let (done, wait) = oneshot::channel();
         let key = Self::key(owner, repo);
         let first = {
@@ -153,6 +165,34 @@ impl GitFetcher {
         })
     }
 
+    /// A big blob alone, streamed into a loose object (memory stays flat).
+    async fn big_blob(
+        &self,
+        owner: &str,
+        repo: &str,
+        sha: Sha,
+        size: u64,
+    ) -> Result<(), NamespaceError> {
+        let answer = self
+            .remote
+            .fetch(owner, repo, &FetchSpec::objects(vec![sha]))
+            .await?;
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || store.put_single_blob(answer, sha, size))
+            .await
+            .map_err(|e| {
+                NamespaceError::Remote(RemoteError::Local {
+                    what: format!("git fetch {owner}/{repo}"),
+                    message: e.to_string(),
+                })
+            })?
+            .map(|_| ())
+            .map_err(|e| match e {
+                StoreError::Remote(e) => NamespaceError::Remote(e),
+                other => other.into(),
+            })
+    }
+
     async fn fetch_batch(&self, owner: &str, repo: &str, batch: Vec<Want>) {
         let mut shas: Vec<Sha> = batch.iter().map(|w| w.sha).collect();
         shas.sort_unstable();
@@ -174,14 +214,33 @@ impl GitFetcher {
         }
     }
 
-    /// One fetch, its pack stored (indexed, verified) before this returns.
+    /// One fetch, its pack stored (indexed, verified) before this returns. An answer that
+    /// breaks off or does not verify is asked for again, up to [`FETCH_ATTEMPTS`] times.
     pub async fn fetch(
         &self,
         owner: &str,
         repo: &str,
         spec: FetchSpec,
     ) -> Result<PackSummary, NamespaceError> {
-        let answer = self.remote.fetch(owner, repo, &spec).await?;
+        let mut attempt = 1;
+        loop {
+            match self.fetch_once(owner, repo, &spec).await {
+                Err(e) if attempt < FETCH_ATTEMPTS && retryable(&e) => {
+                    tracing::warn!(%owner, %repo, error = %e, "git fetch failed; retrying");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn fetch_once(
+        &self,
+        owner: &str,
+        repo: &str,
+        spec: &FetchSpec,
+    ) -> Result<PackSummary, NamespaceError> {
+        let answer = self.remote.fetch(owner, repo, spec).await?;
         let store = Arc::clone(&self.store);
         tokio::task::spawn_blocking(move || store.put_pack(answer))
             .await
@@ -195,6 +254,29 @@ impl GitFetcher {
                 StoreError::Remote(e) => NamespaceError::Remote(e),
                 other => other.into(),
             })
+    }
+}
+
+/// Fetches of one batch tried before its readers get the error.
+pub const FETCH_ATTEMPTS: u32 = 3;
+
+/// A failure the same fetch may not meet again: the answer broke off, or did not verify.
+pub(super) fn retryable(error: &NamespaceError) -> bool {
+    match error {
+        NamespaceError::Remote(e) => e.is_transient() || matches!(e, RemoteError::Corrupt { .. }),
+        NamespaceError::Store(e) => {
+            matches!(
+                **e,
+                StoreError::BadPack { .. } | StoreError::HashMismatch { .. }
+            ) || matches!(
+                &**e,
+                StoreError::Io {
+                    what: "cannot read",
+                    ..
+                }
+            )
+        }
+        _ => false,
     }
 }
 

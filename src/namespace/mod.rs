@@ -250,6 +250,18 @@ impl Namespace {
         self
     }
 
+    /// Whether GitHub is out of reach: the last REST request got no answer, and so did the
+    /// last git fetch (or none was made).
+    pub fn offline(&self) -> bool {
+        let rest = self.client.counts().unreachable;
+        match &self.git {
+            Some(git) if git.remote().counts().requests > 0 => {
+                rest && git.remote().counts().unreachable
+            }
+            _ => rest,
+        }
+    }
+
     /// The git fetcher, if content may come over git.
     pub fn git(&self) -> Option<&Arc<git::GitFetcher>> {
         self.git.as_ref()

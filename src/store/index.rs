@@ -393,8 +393,8 @@ impl Index {
 
     /// Records a stored pack and its objects in one transaction (an object already in
     /// another pack keeps its row).
-    pub fn put_pack(&self, pack: &super::packs::PackSummary) -> Result<(), StoreError> {
-        use super::packs::{KIND_BLOB, KIND_COMMIT, KIND_TREE};
+    pub fn put_pack(&self, pack: &super::packdir::PackSummary) -> Result<(), StoreError> {
+        use super::packdir::{KIND_BLOB, KIND_COMMIT, KIND_TREE};
         let t = now();
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -479,6 +479,15 @@ impl Index {
         tx.execute("DELETE FROM packs WHERE name = ?1", params![name])?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Blobs held in packs.
+    pub fn packed_blobs(&self) -> Result<u64, StoreError> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*) FROM pack_objects WHERE kind = ?1",
+            params![super::packdir::KIND_BLOB],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
     }
 
     /// Packs stored and their bytes.

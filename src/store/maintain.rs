@@ -40,6 +40,11 @@ pub struct VerifyReport {
     pub unindexed: u64,
     /// SQLite's `PRAGMA integrity_check` of the index: `ok`, or what it found.
     pub index: String,
+    /// Packs whose every object was decoded and re-hashed, and those objects.
+    pub packs: u64,
+    pub pack_objects: u64,
+    /// Packs removed: an object in them did not decode or hash to its id.
+    pub corrupt_packs: Vec<String>,
 }
 
 /// What `cache gc` did.
@@ -177,6 +182,10 @@ impl Store {
         let (dropped, added) = self.reconcile(&on_disk)?;
         report.missing_rows = dropped;
         report.unindexed = added;
+        let (packs, objects, corrupt) = self.verify_packs()?;
+        report.packs = packs;
+        report.pack_objects = objects;
+        report.corrupt_packs = corrupt;
         Ok(report)
     }
 
@@ -187,7 +196,9 @@ impl Store {
         self.reconcile(&on_disk)?;
         self.flush_access_times();
         let rows = self.index.blob_rows()?;
-        let before: u64 = rows.iter().map(|r| r.size).sum();
+        let packs = self.index.pack_rows()?;
+        let before: u64 =
+            rows.iter().map(|r| r.size).sum::<u64>() + packs.iter().map(|p| p.bytes).sum::<u64>();
         let mut report = GcReport {
             max_bytes,
             before_bytes: before,
@@ -214,6 +225,17 @@ impl Store {
             report.evicted += 1;
             report.evicted_bytes += row.size;
             report.after_bytes -= row.size;
+        }
+        // Then whole packs, least recently read first (a pack's blobs are not pinned one
+        // by one: an allocation's blobs in a pack come back with one fetch).
+        for pack in packs {
+            if report.after_bytes <= max_bytes {
+                break;
+            }
+            self.forget_pack(&pack.name);
+            report.evicted += pack.objects;
+            report.evicted_bytes += pack.bytes;
+            report.after_bytes = report.after_bytes.saturating_sub(pack.bytes);
         }
         Ok(report)
     }

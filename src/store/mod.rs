@@ -20,6 +20,7 @@ mod allocations;
 mod error;
 mod index;
 pub mod maintain;
+mod packdir;
 pub mod packs;
 mod scans;
 
@@ -33,7 +34,7 @@ pub use allocations::{AllocationRow, NewAllocation};
 pub use error::StoreError;
 pub(crate) use index::persist_wal;
 pub use index::{BlobRow, Index, PackRow};
-pub use packs::{PackSummary, PackedEntry, PackedTree};
+pub use packdir::{PACKS_DIR, PackSummary, PackedEntry, PackedTree};
 pub use scans::{RepoScanRow, ScanRow};
 
 use crate::config::prepare_cache_dir;
@@ -84,7 +85,7 @@ pub struct Store {
     /// [`Store::flush_access_times`] writes them in one transaction (a mount every 30 s,
     /// before every eviction, and when the store is dropped).
     accessed: std::sync::Mutex<std::collections::HashSet<Sha>>,
-    packs: packs::Packs,
+    packs: packdir::Packs,
 }
 
 /// A stored blob opened for reading: a loose object's file, or bytes decoded from a pack.
@@ -165,7 +166,7 @@ impl Store {
             index,
             budget: std::sync::OnceLock::new(),
             accessed: std::sync::Mutex::default(),
-            packs: packs::Packs::open(root)?,
+            packs: packdir::Packs::open(root)?,
         };
         store.sweep_stale_temps();
         store.sweep_packs();
@@ -249,12 +250,18 @@ impl Store {
         {
             tracing::debug!(error = %e, "cannot record access times");
         }
+        let packs = self.packs.take_accessed();
+        if !packs.is_empty()
+            && let Err(e) = self.index.touch_packs(&packs)
+        {
+            tracing::debug!(error = %e, "cannot record pack access times");
+        }
     }
 
     /// Whether blob `sha` of `size` bytes is here (loose or in a pack).
     pub fn has_blob(&self, sha: Sha, size: u64) -> bool {
         self.blob_path(sha, size).is_some()
-            || matches!(self.index.pack_object(sha), Ok(Some((_, packs::KIND_BLOB, s))) if s == size)
+            || matches!(self.index.pack_object(sha), Ok(Some((_, packdir::KIND_BLOB, s))) if s == size)
     }
 
     /// Blob `sha` opened for reading: its loose object, else decoded from its pack.
@@ -659,7 +666,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            assert_eq!(store.index().schema_version().unwrap(), 6);
+            assert_eq!(store.index().schema_version().unwrap(), 7);
         }
         let conn = rusqlite::Connection::open(dir.path().join(INDEX_FILE)).unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();

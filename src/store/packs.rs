@@ -21,189 +21,40 @@
 //! stored, so big files are read from a file, not from memory.
 
 use std::io::{self, BufRead, Read};
-use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use lru::LruCache;
-
 use super::error::StoreError;
+pub use super::packdir::LOOSE_ABOVE;
+use super::packdir::{
+    KIND_BLOB, MAX_OBJECT_BYTES, MAX_PACK_BYTES, PackSummary, PackedEntry, PackedTree, oid_of,
+    sha_of,
+};
 use super::{STALE_TEMP_AGE, Store};
 use crate::oid::Sha;
+use crate::remote::Mode;
 use crate::remote::git::PackAnswer;
-use crate::remote::{Mode, Tree, TreeEntry};
-
-pub const PACKS_DIR: &str = "packs-v1";
-/// The largest object a pack may hold (decoded), and the largest delta buffer.
-pub const MAX_OBJECT_BYTES: usize = 512 << 20;
-/// The largest pack we accept from one fetch.
-pub const MAX_PACK_BYTES: u64 = 8 << 30;
-/// Blobs bigger than this are written loose too, when their pack is stored.
-pub const LOOSE_ABOVE: u64 = 4 << 20;
-/// Decoded blobs kept in memory, by bytes.
-const DECODED_CACHE_BYTES: usize = 64 << 20;
-/// Open packs kept mapped.
-const OPEN_PACKS: usize = 64;
-
-/// What a stored pack held.
-#[derive(Debug, Clone, Default)]
-pub struct PackSummary {
-    /// `pack-<checksum>`.
-    pub name: String,
-    pub objects: usize,
-    /// Bytes of the pack and its index on disk.
-    pub bytes: u64,
-    /// Every blob, with its size.
-    pub blobs: Vec<(Sha, u64)>,
-    /// Every tree, parsed. Blob sizes are known for blobs in the same pack only; the
-    /// others are `None` (a `blob:none` fetch brings no blob).
-    pub trees: Vec<PackedTree>,
-    /// Ids of commits in the pack, with their root trees.
-    pub commits: Vec<(Sha, Sha)>,
-}
-
-/// A tree object from a pack.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackedTree {
-    pub sha: Sha,
-    pub entries: Vec<PackedEntry>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackedEntry {
-    pub name: String,
-    pub mode: Mode,
-    pub sha: Sha,
-    pub size: Option<u64>,
-}
-
-impl PackedTree {
-    /// The tree as the namespace keeps it, if every blob's size is known.
-    pub fn to_tree(&self) -> Option<Tree> {
-        let entries = self
-            .entries
-            .iter()
-            .map(|e| {
-                let size = if e.mode.is_blob() { e.size? } else { 0 };
-                Some(TreeEntry {
-                    name: e.name.clone(),
-                    mode: e.mode,
-                    sha: e.sha,
-                    size,
-                })
-            })
-            .collect::<Option<Vec<_>>>()?;
-        Some(Tree {
-            sha: self.sha,
-            entries,
-        })
-    }
-}
-
-/// Object kinds as the index stores them.
-pub(super) const KIND_COMMIT: i64 = 1;
-pub(super) const KIND_TREE: i64 = 2;
-pub(super) const KIND_BLOB: i64 = 3;
-
-pub(super) struct Packs {
-    dir: PathBuf,
-    open: Mutex<LruCache<String, Arc<gix_pack::Bundle>>>,
-    decoded: Mutex<Decoded>,
-}
-
-/// Decoded blobs, least recently used dropped first once over [`DECODED_CACHE_BYTES`].
-struct Decoded {
-    blobs: LruCache<Sha, Arc<[u8]>>,
-    bytes: usize,
-}
-
-impl Packs {
-    pub(super) fn open(root: &Path) -> Result<Packs, StoreError> {
-        let dir = root.join(PACKS_DIR);
-        std::fs::create_dir_all(&dir).map_err(|e| StoreError::io("cannot create", &dir, e))?;
-        Ok(Packs {
-            dir,
-            open: Mutex::new(LruCache::new(
-                NonZeroUsize::new(OPEN_PACKS).expect("non-zero"),
-            )),
-            decoded: Mutex::new(Decoded {
-                blobs: LruCache::unbounded(),
-                bytes: 0,
-            }),
-        })
-    }
-
-    pub(super) fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    pub(super) fn path(&self, name: &str, ext: &str) -> PathBuf {
-        self.dir.join(format!("{name}.{ext}"))
-    }
-
-    fn bundle(&self, name: &str) -> io::Result<Arc<gix_pack::Bundle>> {
-        if let Some(b) = self.open.lock().expect("packs poisoned").get(name) {
-            return Ok(Arc::clone(b));
-        }
-        let bundle = gix_pack::Bundle::at(self.path(name, "idx"), gix_hash::Kind::Sha1)
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        let bundle = Arc::new(bundle);
-        self.open
-            .lock()
-            .expect("packs poisoned")
-            .put(name.to_string(), Arc::clone(&bundle));
-        Ok(bundle)
-    }
-
-    /// Forgets the open map of `name` (before its files are removed).
-    pub(super) fn close(&self, name: &str) {
-        self.open.lock().expect("packs poisoned").pop(name);
-    }
-
-    fn cached(&self, sha: Sha) -> Option<Arc<[u8]>> {
-        self.decoded
-            .lock()
-            .expect("decoded poisoned")
-            .blobs
-            .get(&sha)
-            .cloned()
-    }
-
-    fn remember(&self, sha: Sha, data: Arc<[u8]>) {
-        let mut d = self.decoded.lock().expect("decoded poisoned");
-        if data.len() > DECODED_CACHE_BYTES / 4 {
-            return;
-        }
-        d.bytes += data.len();
-        if let Some(old) = d.blobs.put(sha, data) {
-            d.bytes -= old.len();
-        }
-        while d.bytes > DECODED_CACHE_BYTES {
-            match d.blobs.pop_lru() {
-                Some((_, old)) => d.bytes -= old.len(),
-                None => break,
-            }
-        }
-    }
-}
-
-fn sha_of(oid: &gix_hash::oid) -> Sha {
-    let mut bytes = [0u8; 20];
-    bytes.copy_from_slice(oid.as_bytes());
-    Sha::from_bytes(bytes)
-}
-
-fn oid_of(sha: Sha) -> gix_hash::ObjectId {
-    gix_hash::ObjectId::from_bytes_or_panic(sha.as_bytes())
-}
 
 fn bad(what: &str, why: impl std::fmt::Display) -> StoreError {
     StoreError::BadPack {
         what: what.to_string(),
         why: why.to_string(),
     }
+}
+
+/// A pack write that failed because the disk (or quota) is full, as the I/O error it is
+/// (gix-pack's errors carry the cause only as text: `... (os error 28)`).
+fn disk_full(dir: &Path, why: &str) -> Option<StoreError> {
+    let code = [libc::ENOSPC, libc::EDQUOT]
+        .into_iter()
+        .find(|code| why.contains(&format!("(os error {code})")))?;
+    Some(StoreError::io(
+        "cannot write the pack in",
+        dir,
+        io::Error::from_raw_os_error(code),
+    ))
 }
 
 /// A reader that fails once more than `max` bytes came through.
@@ -293,7 +144,7 @@ impl Store {
                 result.map_err(|e| e.to_string())
             })
             .map_err(StoreError::Remote)?
-            .map_err(|why| bad(what, why))?;
+            .map_err(|why| disk_full(staging, &why).unwrap_or_else(|| bad(what, why)))?;
         let (Some(data), Some(index)) = (&outcome.data_path, &outcome.index_path) else {
             return Err(bad(what, "the pack was empty"));
         };
@@ -400,6 +251,68 @@ impl Store {
         Ok(summary)
     }
 
+    /// Stores the one blob of a single-object pack (a fetch of one big blob) as a loose
+    /// object, streamed: inflated straight into the object file and verified there, so
+    /// memory stays flat whatever the size. Blocking.
+    pub fn put_single_blob(
+        &self,
+        answer: PackAnswer,
+        sha: Sha,
+        size: u64,
+    ) -> Result<std::path::PathBuf, StoreError> {
+        let what = answer.what().to_string();
+        answer
+            .read_pack(|pack| {
+                let mut header = [0u8; 12];
+                pack.read_exact(&mut header)
+                    .map_err(|e| bad(&what, format!("no pack header: {e}")))?;
+                let count = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
+                if &header[..4] != b"PACK" || !matches!(header[7], 2 | 3) || header[4..7] != [0; 3]
+                {
+                    return Err(bad(&what, "not a version 2 pack"));
+                }
+                if count != 1 {
+                    return Err(bad(&what, format!("{count} objects where one was wanted")));
+                }
+                // Type and size: 3 bits of type, then the size in little-endian 7-bit groups.
+                let mut byte = [0u8; 1];
+                pack.read_exact(&mut byte).map_err(|e| bad(&what, e))?;
+                let kind = (byte[0] >> 4) & 7;
+                let mut announced = u64::from(byte[0] & 15);
+                let mut shift = 4;
+                while byte[0] & 0x80 != 0 {
+                    pack.read_exact(&mut byte).map_err(|e| bad(&what, e))?;
+                    if shift > 56 {
+                        return Err(bad(&what, "an object size past 64 bits"));
+                    }
+                    announced |= u64::from(byte[0] & 0x7f) << shift;
+                    shift += 7;
+                }
+                if kind != 3 {
+                    return Err(bad(
+                        &what,
+                        format!("object type {kind} where a blob was wanted"),
+                    ));
+                }
+                if announced != size {
+                    return Err(bad(
+                        &what,
+                        format!("a blob of {announced} bytes where the tree says {size}"),
+                    ));
+                }
+                let mut inflated = flate2::bufread::ZlibDecoder::new(&mut *pack);
+                let path = self.write_blob_from_reader(sha, size, &mut inflated)?;
+                // The trailing checksum and the answer's end.
+                let mut rest = Vec::new();
+                let _ = pack.take(64).read_to_end(&mut rest);
+                Ok(path)
+            })
+            .map_err(StoreError::Remote)?
+            .inspect(|_| {
+                let _ = self.index.put_blob(sha, size);
+            })
+    }
+
     /// Whether blob `sha` is in a stored pack.
     pub fn has_packed(&self, sha: Sha) -> bool {
         matches!(self.index.pack_object(sha), Ok(Some((_, KIND_BLOB, _))))
@@ -416,6 +329,7 @@ impl Store {
         }
         match self.decode(&pack, sha) {
             Ok(Some(data)) if data.len() as u64 == size => {
+                self.packs.note_access(&pack);
                 let data: Arc<[u8]> = data.into();
                 self.packs.remember(sha, Arc::clone(&data));
                 Some(data)
@@ -494,9 +408,10 @@ impl Store {
     }
 
     /// Recomputes the id of every object of every stored pack; a pack that fails is
-    /// removed (its objects are fetched again when read). Returns (packs, objects, bad).
-    pub fn verify_packs(&self) -> Result<(u64, u64, u64), StoreError> {
-        let mut totals = (0, 0, 0);
+    /// removed (its objects are fetched again when read). Returns the packs and objects
+    /// verified and the names of the packs removed.
+    pub fn verify_packs(&self) -> Result<(u64, u64, Vec<String>), StoreError> {
+        let mut totals = (0, 0, Vec::new());
         for row in self.index.pack_rows()? {
             totals.0 += 1;
             let index = self.packs.path(&row.name, "idx");
@@ -507,7 +422,7 @@ impl Store {
                 Ok(summary) => totals.1 += summary.objects as u64,
                 Err(e) => {
                     tracing::warn!(pack = %row.name, error = %e, "a stored pack is corrupt; removing it");
-                    totals.2 += 1;
+                    totals.2.push(row.name.clone());
                     self.forget_pack(&row.name);
                 }
             }

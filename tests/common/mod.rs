@@ -85,6 +85,11 @@ impl Hub {
     }
 }
 
+/// Requests that brought blob content: REST blob downloads plus git fetches.
+pub fn content_requests(stats: &fakehub::Stats) -> u64 {
+    stats.route("blob") + stats.route("git_http")
+}
+
 /// `git --git-dir <git_dir> <args>`: its stdout; a failure fails the test with git's error.
 pub fn git(git_dir: &Path, args: &[&str]) -> Vec<u8> {
     let out = Command::new("git")
@@ -120,13 +125,35 @@ impl Drop for Cli {
 }
 
 impl Cli {
+    /// A runner with the transport `HEIMDALL_TEST_TRANSPORT` names (unset: the default,
+    /// `auto`), so the whole suite can run over REST too (scripts/test.sh does).
     pub fn new(api: &str) -> Cli {
+        let mut extra_env = Vec::new();
+        if let Ok(transport) = std::env::var("HEIMDALL_TEST_TRANSPORT") {
+            extra_env.push(("HEIMDALL_TRANSPORT".to_string(), transport));
+        }
         Cli {
             api: api.to_string(),
             dir: tempfile::tempdir().expect("temp dir"),
             token: None,
-            extra_env: Vec::new(),
+            extra_env,
         }
+    }
+
+    /// This runner over REST only (`--transport rest`): for tests of the REST blob and
+    /// tarball paths (their faults are injected on those routes).
+    pub fn rest(mut self) -> Cli {
+        self.extra_env.retain(|(k, _)| k != "HEIMDALL_TRANSPORT");
+        self.extra_env
+            .push(("HEIMDALL_TRANSPORT".to_string(), "rest".to_string()));
+        self
+    }
+
+    /// Whether this runner fetches content over REST only.
+    pub fn is_rest(&self) -> bool {
+        self.extra_env
+            .iter()
+            .any(|(k, v)| k == "HEIMDALL_TRANSPORT" && v == "rest")
     }
 
     pub fn cache_dir(&self) -> PathBuf {

@@ -272,7 +272,7 @@ impl FsCore {
         MountStatus {
             open_mode: self.passthrough.open_mode(),
             writable: self.writable(),
-            offline: self.ns.client().counts().unreachable,
+            offline: self.ns.offline(),
             mounted_at: humantime::format_rfc3339_seconds(self.mounted_at).to_string(),
             inodes: self.inodes.len(),
             held_roots: held,

@@ -65,6 +65,8 @@ pub struct GitCounts {
     pub backoffs: u64,
     /// Repositories whose git endpoint refused (served over REST instead).
     pub refused: u64,
+    /// The last fetch got no answer at all (the endpoint unreachable, or a timeout).
+    pub unreachable: bool,
 }
 
 #[derive(Default)]
@@ -74,6 +76,7 @@ struct Counters {
     wants: AtomicU64,
     backoffs: AtomicU64,
     refused: AtomicU64,
+    unreachable: AtomicBool,
 }
 
 /// A client of GitHub's git endpoint.
@@ -178,6 +181,7 @@ impl GitRemote {
             wants: c.wants.load(Ordering::Relaxed),
             backoffs: c.backoffs.load(Ordering::Relaxed),
             refused: c.refused.load(Ordering::Relaxed),
+            unreachable: c.unreachable.load(Ordering::Relaxed),
         }
     }
 
@@ -227,7 +231,11 @@ impl GitRemote {
                 .wants
                 .fetch_add(spec.wants.len() as u64, Ordering::Relaxed);
             tracing::debug!(request = %what, attempt, "sending");
-            let failure = match self.request(owner, repo, body.clone()).send().await {
+            let sent = self.request(owner, repo, body.clone()).send().await;
+            self.counters
+                .unreachable
+                .store(sent.is_err(), Ordering::Relaxed);
+            let failure = match sent {
                 Err(e) => RemoteError::Network {
                     what: what.clone(),
                     message: error_chain(&e.without_url()),
@@ -252,11 +260,22 @@ impl GitRemote {
                             return Err(self.refused(RemoteError::BadCredentials { what }));
                         }
                         404 => return Err(self.refused(RemoteError::NotFound { what })),
-                        403 => {
+                        403 if wait.is_none() => {
                             let message = short_text(response).await;
-                            return Err(self.refused(RemoteError::Forbidden { what, message }));
+                            if !message.to_ascii_lowercase().contains("rate limit") {
+                                return Err(self.refused(RemoteError::Forbidden { what, message }));
+                            }
+                            self.counters.backoffs.fetch_add(1, Ordering::Relaxed);
+                            drop(permit);
+                            tokio::time::sleep(backoff_delay(attempt, self.no_delay)).await;
+                            RemoteError::Server {
+                                what: what.clone(),
+                                status: 403,
+                                attempts: attempt + 1,
+                            }
                         }
-                        429 | 503 => {
+                        // A limit with a `Retry-After` (GitHub's secondary limits): wait.
+                        403 | 429 | 503 => {
                             self.counters.backoffs.fetch_add(1, Ordering::Relaxed);
                             let delay = wait
                                 .unwrap_or_else(|| backoff_delay(attempt, self.no_delay))
