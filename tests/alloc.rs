@@ -484,8 +484,14 @@ fn a_hydration_network_failure_is_reported_as_the_network_error_it_is() {
         "the tarball was asked for"
     );
 
-    // Through the CLI and the daemon: one line naming the resource and the network error.
+    // Through the CLI and the daemon: one line naming the resource and the network error
+    // (over git, `--hydrate` is one fetch of the whole commit: it meets the same fault).
     require_fuse!();
+    hub.hub.inject(
+        fakehub::Fault::drop_connection()
+            .on_route("git_http")
+            .always(),
+    );
     let d = Daemon::new(&hub, &[]);
     let err = d.cli.fails(&["allocate", "acme/big", "--hydrate"]);
     assert!(

@@ -30,11 +30,13 @@ pub const MAX_BATCH_WANTS: usize = 512;
 /// for a huge batch): smaller batches stream in parallel.
 pub const MAX_BATCH_BYTES: u64 = 4 << 20;
 
+/// An object queued for a batch; its readers wait in [`GitFetcher::waiting`].
 struct Want {
     sha: Sha,
     size: u64,
-    done: oneshot::Sender<Result<(), NamespaceError>>,
 }
+
+type Waiters = Vec<oneshot::Sender<Result<(), NamespaceError>>>;
 
 type RepoKey = (String, String);
 
@@ -44,6 +46,9 @@ pub struct GitFetcher {
     store: Arc<Store>,
     transport: Transport,
     queues: Mutex<HashMap<RepoKey, Vec<Want>>>,
+    /// Every blob queued or in flight, with the readers waiting for it: a blob is asked
+    /// for once however many readers (or prefetches) want it.
+    waiting: Mutex<HashMap<Sha, Waiters>>,
     /// Repositories whose git endpoint said 404 (served over REST with `auto`).
     refused: Mutex<std::collections::HashSet<RepoKey>>,
 }
@@ -55,6 +60,7 @@ impl GitFetcher {
             store,
             transport,
             queues: Mutex::default(),
+            waiting: Mutex::default(),
             refused: Mutex::default(),
         }
     }
@@ -132,12 +138,66 @@ impl GitFetcher {
             }
         }
         let (done, wait) = oneshot::channel();
+        self.enqueue(owner, repo, &[(sha, size)], Some(done));
+        wait.await.unwrap_or_else(|_| {
+            Err(NamespaceError::Remote(RemoteError::Local {
+                what: format!("git fetch {owner}/{repo}"),
+                message: "the fetch was abandoned".into(),
+            }))
+        })
+    }
+
+    /// Queues blobs of `owner/repo` that a reader is likely to want next (no one waits for
+    /// them): they join the batch now gathering.
+    pub fn prefetch(self: &Arc<Self>, owner: &str, repo: &str, blobs: &[(Sha, u64)]) {
+        let blobs: Vec<(Sha, u64)> = blobs
+            .iter()
+            .copied()
+            .filter(|&(sha, size)| {
+                size > 0
+                    && size <= crate::store::packs::LOOSE_ABOVE
+                    && !self.store.has_blob(sha, size)
+            })
+            .collect();
+        if !blobs.is_empty() {
+            self.enqueue(owner, repo, &blobs, None);
+        }
+    }
+
+    /// Adds blobs to `owner/repo`'s queue (those not already queued or in flight), and
+    /// `reader` to the first one's waiters; starts the gather timer for a new batch.
+    fn enqueue(
+        self: &Arc<Self>,
+        owner: &str,
+        repo: &str,
+        blobs: &[(Sha, u64)],
+        reader: Option<oneshot::Sender<Result<(), NamespaceError>>>,
+    ) {
         let key = Self::key(owner, repo);
+        let mut fresh = Vec::new();
+        {
+            let mut waiting = self.waiting.lock().expect("waiting poisoned");
+            let mut reader = reader;
+            for &(sha, size) in blobs {
+                let new = !waiting.contains_key(&sha);
+                let waiters = waiting.entry(sha).or_default();
+                if let Some(r) = reader.take() {
+                    waiters.push(r);
+                }
+                if new {
+                    fresh.push(Want { sha, size });
+                }
+            }
+        }
+        if fresh.is_empty() {
+            return;
+        }
         let first = {
             let mut queues = self.queues.lock().expect("queues poisoned");
             let queue = queues.entry(key.clone()).or_default();
-            queue.push(Want { sha, size, done });
-            queue.len() == 1
+            let was_empty = queue.is_empty();
+            queue.extend(fresh);
+            was_empty
         };
         if first {
             let me = Arc::clone(self);
@@ -157,12 +217,25 @@ impl GitFetcher {
                 }
             });
         }
-        wait.await.unwrap_or_else(|_| {
-            Err(NamespaceError::Remote(RemoteError::Local {
-                what: format!("git fetch {owner}/{repo}"),
-                message: "the fetch was abandoned".into(),
-            }))
-        })
+    }
+
+    /// Commit `sha` of `owner/repo`, from its object (no tree, no blob).
+    pub async fn commit(
+        &self,
+        owner: &str,
+        repo: &str,
+        sha: Sha,
+    ) -> Result<crate::remote::CommitInfo, NamespaceError> {
+        let pack = self.fetch(owner, repo, FetchSpec::commit_only(sha)).await?;
+        pack.commits
+            .into_iter()
+            .find(|c| c.sha == sha)
+            .ok_or_else(|| {
+                NamespaceError::Remote(RemoteError::Corrupt {
+                    what: format!("git fetch {owner}/{repo}"),
+                    why: format!("the pack does not hold commit {sha}"),
+                })
+            })
     }
 
     /// A big blob alone, streamed into a loose object (memory stays flat).
@@ -199,6 +272,12 @@ impl GitFetcher {
         shas.dedup();
         let result = self.fetch(owner, repo, FetchSpec::objects(shas)).await;
         for want in batch {
+            let waiters = self
+                .waiting
+                .lock()
+                .expect("waiting poisoned")
+                .remove(&want.sha)
+                .unwrap_or_default();
             let outcome = match &result {
                 Ok(_) if self.store.has_blob(want.sha, want.size) => Ok(()),
                 Ok(_) => Err(NamespaceError::Remote(RemoteError::Corrupt {
@@ -210,7 +289,9 @@ impl GitFetcher {
                 })),
                 Err(e) => Err(e.clone()),
             };
-            let _ = want.done.send(outcome);
+            for waiter in waiters {
+                let _ = waiter.send(outcome.clone());
+            }
         }
     }
 
@@ -308,7 +389,6 @@ mod tests {
         let want = |size| Want {
             sha: Sha::from_bytes([0; 20]),
             size,
-            done: oneshot::channel().0,
         };
         let sizes = |b: &Vec<Vec<Want>>| b.iter().map(Vec::len).collect::<Vec<_>>();
         let many = (0..MAX_BATCH_WANTS + 3).map(|_| want(1)).collect();

@@ -339,6 +339,21 @@ impl Namespace {
         if let Some(commit) = self.store.index().commit(sha)? {
             return Ok(commit);
         }
+        if let Some(git) = self
+            .git
+            .as_ref()
+            .filter(|g| g.serves(&spec.owner, &spec.repo))
+        {
+            // The commit object over git (free), verified by its id like any object.
+            match git.commit(&spec.owner, &spec.repo, sha).await {
+                Ok(commit) => {
+                    self.store.index().put_commit(&commit)?;
+                    return Ok(commit);
+                }
+                Err(e) if git.falls_back(&spec.owner, &spec.repo, &e) => {}
+                Err(e) => return Err(e),
+            }
+        }
         let commit = self.client.commit(&spec.owner, &spec.repo, sha).await?;
         self.store.index().put_commit(&commit)?;
         Ok(commit)

@@ -414,8 +414,8 @@ impl Index {
             for tree in &pack.trees {
                 insert.execute(params![tree.sha.to_hex(), pack.name, KIND_TREE, 0])?;
             }
-            for (commit, _) in &pack.commits {
-                insert.execute(params![commit.to_hex(), pack.name, KIND_COMMIT, 0])?;
+            for commit in &pack.commits {
+                insert.execute(params![commit.sha.to_hex(), pack.name, KIND_COMMIT, 0])?;
             }
         }
         tx.commit()?;

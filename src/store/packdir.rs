@@ -37,8 +37,8 @@ pub struct PackSummary {
     /// Every tree, parsed. Blob sizes are known for blobs in the same pack only; the
     /// others are `None` (a `blob:none` fetch brings no blob).
     pub trees: Vec<PackedTree>,
-    /// Ids of commits in the pack, with their root trees.
-    pub commits: Vec<(Sha, Sha)>,
+    /// The commits in the pack: id, root tree, committer time.
+    pub commits: Vec<crate::remote::CommitInfo>,
 }
 
 /// A tree object from a pack.

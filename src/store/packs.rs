@@ -212,7 +212,12 @@ impl Store {
                 gix_object::Kind::Commit => {
                     let commit = gix_object::CommitRef::from_bytes(data.data, gix_hash::Kind::Sha1)
                         .map_err(|e| bad(what, format!("commit {id}: {e}")))?;
-                    summary.commits.push((id, sha_of(&commit.tree())));
+                    let time = commit.time().map(|t| t.seconds).unwrap_or(0);
+                    summary.commits.push(crate::remote::CommitInfo {
+                        sha: id,
+                        tree: sha_of(&commit.tree()),
+                        time,
+                    });
                 }
                 gix_object::Kind::Tag => {}
             }

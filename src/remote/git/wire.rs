@@ -45,6 +45,15 @@ impl FetchSpec {
         }
     }
 
+    /// The commit object alone: `deepen 1`, `filter tree:0`.
+    pub fn commit_only(commit: Sha) -> FetchSpec {
+        FetchSpec {
+            wants: vec![commit],
+            depth: Some(1),
+            filter: Some("tree:0"),
+        }
+    }
+
     /// The whole of `commit`'s tree: `deepen 1`, no filter.
     pub fn whole(commit: Sha) -> FetchSpec {
         FetchSpec {
