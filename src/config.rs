@@ -316,9 +316,17 @@ impl Settings {
 /// A git base URL (`https://github.com`, `https://ghe.example.com`): http(s), no
 /// credentials, query or fragment (a token never goes in a URL).
 pub fn parse_git_url(text: &str) -> Result<Url, ConfigError> {
+    // The URL as typed, but never its password (this message is printed).
+    let shown = match Url::parse(text) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => text.to_string(),
+    };
     let invalid = |why: &str| ConfigError::Invalid {
         name: GIT_URL_ENV,
-        why: format!("`{text}`: {why}"),
+        why: format!("`{shown}`: {why}"),
     };
     let url = Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {

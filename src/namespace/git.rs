@@ -98,6 +98,12 @@ impl GitFetcher {
         if self.transport != Transport::Auto {
             return false;
         }
+        // An endpoint that cannot be reached at all (a proxy that lets only the API
+        // through) is worth asking REST for this one request, without giving up on git.
+        if matches!(error, NamespaceError::Remote(RemoteError::Network { .. })) {
+            tracing::info!(%owner, %repo, %error, "the git endpoint is unreachable; trying REST");
+            return true;
+        }
         let refusal = matches!(
             error,
             NamespaceError::Remote(
@@ -219,6 +225,30 @@ impl GitFetcher {
         }
     }
 
+    /// The commit `reference` (a branch, a tag, or `HEAD`) names, from `ls-refs` (free);
+    /// `None` when git does not know it by that name (REST may: a short SHA).
+    pub async fn resolve(
+        &self,
+        owner: &str,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Option<Sha>, NamespaceError> {
+        let wanted: Vec<String> = if reference == super::DEFAULT_REF {
+            vec!["HEAD".into()]
+        } else {
+            vec![
+                format!("refs/heads/{reference}"),
+                format!("refs/tags/{reference}"),
+            ]
+        };
+        let refs = self.remote.ls_refs(owner, repo, &wanted).await?;
+        Ok(wanted.iter().find_map(|name| {
+            refs.iter()
+                .find(|r| &r.name == name)
+                .map(|r| r.peeled.unwrap_or(r.id))
+        }))
+    }
+
     /// Commit `sha` of `owner/repo`, from its object (no tree, no blob).
     pub async fn commit(
         &self,
@@ -323,7 +353,8 @@ impl GitFetcher {
     ) -> Result<PackSummary, NamespaceError> {
         let answer = self.remote.fetch(owner, repo, spec).await?;
         let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || store.put_pack(answer))
+        let wants = spec.wants.clone();
+        tokio::task::spawn_blocking(move || store.put_pack(answer, &wants))
             .await
             .map_err(|e| {
                 NamespaceError::Remote(RemoteError::Local {

@@ -307,6 +307,7 @@ impl Namespace {
         let store = Arc::clone(&self.store);
         let ttl = self.ref_ttl;
         let spec = spec.clone();
+        let git = self.git.clone();
         let key = (
             spec.owner.to_ascii_lowercase(),
             spec.repo.to_ascii_lowercase(),
@@ -314,7 +315,7 @@ impl Namespace {
         );
         self.ref_flights
             .run(key, move || async move {
-                resolve_ref(&*client, &store, &spec, ttl).await
+                resolve_ref(&*client, git.as_deref(), &store, &spec, ttl).await
             })
             .await
     }
@@ -518,6 +519,7 @@ fn bookkeeping(result: Result<(), StoreError>, what: &str) {
 /// else a conditional poll; the last known commit when GitHub cannot be reached.
 async fn resolve_ref(
     client: &dyn GitHubClient,
+    git: Option<&git::GitFetcher>,
     store: &Store,
     spec: &RepoSpec,
     ttl: Duration,
@@ -532,6 +534,21 @@ async fn resolve_ref(
         }
     }
     let known_sha = known.map(|(sha, _)| sha);
+    // A first resolution costs a counted REST request, `ls-refs` none; a later poll is a
+    // conditional REST request, free when nothing moved (and cheaper than a git request).
+    if known_sha.is_none()
+        && let Some(git) = git.filter(|g| g.serves(&spec.owner, &spec.repo))
+    {
+        match git.resolve(&spec.owner, &spec.repo, name).await {
+            Ok(Some(sha)) => {
+                bookkeeping(index.put_ref(&spec.owner, &spec.repo, name, sha), "ref");
+                return Ok(sha);
+            }
+            Ok(None) => {}
+            Err(e) if git.falls_back(&spec.owner, &spec.repo, &e) => {}
+            Err(e) => return Err(e),
+        }
+    }
     match client
         .poll_ref(&spec.owner, &spec.repo, name, known_sha)
         .await

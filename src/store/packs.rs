@@ -98,7 +98,8 @@ impl Store {
     /// gix-pack, every object decoded and its id recomputed, trees parsed (hostile names
     /// refused), big blobs written loose; only then moved into `packs-v1` and recorded.
     /// Blocking: call it from a blocking thread.
-    pub fn put_pack(&self, answer: PackAnswer) -> Result<PackSummary, StoreError> {
+    /// A pack that lacks any of `expect` (the objects the fetch wanted) is refused whole.
+    pub fn put_pack(&self, answer: PackAnswer, expect: &[Sha]) -> Result<PackSummary, StoreError> {
         let what = answer.what().to_string();
         let staging = self.packs.dir().join(format!(
             ".tmp-{}-{:08x}",
@@ -106,7 +107,7 @@ impl Store {
             rand::random::<u32>()
         ));
         std::fs::create_dir(&staging).map_err(|e| StoreError::io("cannot create", &staging, e))?;
-        let result = self.put_pack_in(answer, &what, &staging);
+        let result = self.put_pack_in(answer, &what, &staging, expect);
         let _ = std::fs::remove_dir_all(&staging);
         result
     }
@@ -116,6 +117,7 @@ impl Store {
         answer: PackAnswer,
         what: &str,
         staging: &Path,
+        expect: &[Sha],
     ) -> Result<PackSummary, StoreError> {
         let interrupt = AtomicBool::new(false);
         let outcome = answer
@@ -153,6 +155,14 @@ impl Store {
         }
         let name = format!("pack-{}", outcome.index.data_hash);
         let bundle = gix_pack::Bundle::at(index, gix_hash::Kind::Sha1).map_err(|e| bad(what, e))?;
+        for &want in expect {
+            if bundle.index.lookup(oid_of(want)).is_none() {
+                return Err(bad(
+                    what,
+                    format!("it does not hold {want}, which was wanted"),
+                ));
+            }
+        }
         let mut summary = self.check_pack(&bundle, what)?;
         summary.name = name.clone();
         summary.bytes = file_len(data) + file_len(index);

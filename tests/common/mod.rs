@@ -85,9 +85,10 @@ impl Hub {
     }
 }
 
-/// Requests that brought blob content: REST blob downloads plus git fetches.
+/// Requests that brought blob content: REST blob downloads plus git fetches of blobs
+/// (object ids alone, or whole commits), not of commit objects or trees.
 pub fn content_requests(stats: &fakehub::Stats) -> u64 {
-    stats.route("blob") + stats.route("git_http")
+    stats.route("blob") + stats.git_fetches("objects") + stats.git_fetches("whole")
 }
 
 /// `git --git-dir <git_dir> <args>`: its stdout; a failure fails the test with git's error.

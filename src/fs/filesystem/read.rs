@@ -12,6 +12,10 @@ use crate::fs::errno::{Errno, FsResult, fail};
 use crate::fs::inode::{Ino, Node, NodeKind};
 use crate::remote::{Mode, TreeEntry};
 
+/// A miss's siblings of another kind are prefetched up to this size each, and this
+/// many bytes in all.
+const PREFETCH_OTHER_MAX: u64 = 64 << 10;
+const PREFETCH_OTHER_BYTES: u64 = 1 << 20;
 /// Longest symlink target we read (Linux's PATH_MAX).
 const MAX_LINK_BYTES: u64 = 4096;
 
@@ -95,8 +99,9 @@ impl FsCore {
 
     /// Over git: a miss also asks for the file's missing siblings of the same kind (the
     /// same extension in the same directory), which a tool that reads one `.py` file of a
-    /// package reads next; they join the same batch, so a directory costs one fetch
-    /// instead of one per file. Nobody waits for them.
+    /// package reads next, and the directory's small files of other kinds (up to 1 MiB);
+    /// they join the same batch, so a directory costs one fetch instead of one per file.
+    /// Nobody waits for them.
     fn prefetch_siblings(&self, node: &Node, repo: &std::sync::Arc<crate::namespace::RepoContext>) {
         let Some(git) = self
             .ns
@@ -124,13 +129,23 @@ impl FsCore {
         let Ok(Some(tree)) = self.ns.cached_tree(dir) else {
             return;
         };
+        // Files of the same kind, then small files of other kinds up to a byte budget
+        // (a sequential reader such as `diff -r` or `cat *` reads those too; a tool that
+        // does not costs bytes, never requests).
+        let mut other_bytes = 0u64;
         let siblings: Vec<_> = tree
             .entries
             .iter()
+            .filter(|e| matches!(e.mode, Mode::File | Mode::Executable) && e.name != node.name)
             .filter(|e| {
-                matches!(e.mode, Mode::File | Mode::Executable)
-                    && e.name != node.name
-                    && e.name.rsplit_once('.').is_some_and(|(_, x)| x == ext)
+                if e.name.rsplit_once('.').is_some_and(|(_, x)| x == ext) {
+                    return true;
+                }
+                if e.size <= PREFETCH_OTHER_MAX && other_bytes + e.size <= PREFETCH_OTHER_BYTES {
+                    other_bytes += e.size;
+                    return true;
+                }
+                false
             })
             .map(|e| (e.sha, e.size))
             .collect();

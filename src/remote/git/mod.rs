@@ -25,7 +25,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 pub use crate::config::Transport;
-pub use wire::{FetchSpec, WireError, fetch_request, read_pack};
+pub use wire::{FetchSpec, RefLine, WireError, fetch_request, read_pack};
 
 use super::error::RemoteError;
 use super::ratelimit::{MAX_ATTEMPTS, backoff_delay, retry_after};
@@ -209,6 +209,52 @@ impl GitRemote {
         request
     }
 
+    /// The refs of `owner/repo` starting with `prefixes` (`ls-refs`: not counted against
+    /// the REST budget). Bounded: an answer over 1 MiB is refused.
+    pub async fn ls_refs(
+        &self,
+        owner: &str,
+        repo: &str,
+        prefixes: &[String],
+    ) -> Result<Vec<RefLine>, RemoteError> {
+        const MAX_REFS_BYTES: usize = 1 << 20;
+        let what = format!("git ls-refs {owner}/{repo}");
+        let answer = self
+            .send(
+                owner,
+                repo,
+                wire::ls_refs_request(prefixes, AGENT),
+                &what,
+                0,
+            )
+            .await?;
+        let bytes = tokio::task::spawn_blocking(move || {
+            let mut body = Vec::new();
+            let mut limited = answer.body.take(MAX_REFS_BYTES as u64 + 1);
+            limited.read_to_end(&mut body).map(|_| body)
+        })
+        .await
+        .map_err(|e| RemoteError::Local {
+            what: what.clone(),
+            message: e.to_string(),
+        })?
+        .map_err(|e| RemoteError::Network {
+            what: what.clone(),
+            message: e.to_string(),
+            attempts: 1,
+        })?;
+        if bytes.len() > MAX_REFS_BYTES {
+            return Err(RemoteError::Corrupt {
+                what,
+                why: format!("the ref list is larger than {MAX_REFS_BYTES} bytes"),
+            });
+        }
+        wire::parse_ls_refs(&bytes).map_err(|e| RemoteError::Corrupt {
+            what,
+            why: e.to_string(),
+        })
+    }
+
     /// Sends one `fetch` for `spec` to `owner/repo` and returns the streaming answer.
     /// 429 and 503 are waited out (`Retry-After`, else backoff) and retried; 401, 403
     /// and 404 fail at once (the caller may fall back to REST).
@@ -219,7 +265,26 @@ impl GitRemote {
         spec: &FetchSpec,
     ) -> Result<PackAnswer, RemoteError> {
         let what = format!("git fetch {owner}/{repo} ({} wants)", spec.wants.len());
-        let body = fetch_request(spec, AGENT);
+        self.send(
+            owner,
+            repo,
+            fetch_request(spec, AGENT),
+            &what,
+            spec.wants.len(),
+        )
+        .await
+    }
+
+    /// Posts one command to `git-upload-pack`, retrying what is transient.
+    async fn send(
+        &self,
+        owner: &str,
+        repo: &str,
+        body: Vec<u8>,
+        what: &str,
+        wants: usize,
+    ) -> Result<PackAnswer, RemoteError> {
+        let what = what.to_string();
         let mut attempt = 0;
         loop {
             let permit = Arc::clone(&self.permits)
@@ -229,7 +294,7 @@ impl GitRemote {
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             self.counters
                 .wants
-                .fetch_add(spec.wants.len() as u64, Ordering::Relaxed);
+                .fetch_add(wants as u64, Ordering::Relaxed);
             tracing::debug!(request = %what, attempt, "sending");
             let sent = self.request(owner, repo, body.clone()).send().await;
             self.counters

@@ -90,6 +90,70 @@ pub fn fetch_request(spec: &FetchSpec, agent: &str) -> Vec<u8> {
     out
 }
 
+/// The request body of a protocol v2 `ls-refs` for refs starting with `prefixes`, with
+/// symbolic refs' targets and annotated tags' peeled commits.
+pub fn ls_refs_request(prefixes: &[String], agent: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let line = |out: &mut Vec<u8>, text: &str| {
+        encode::data_to_write(text.as_bytes(), &mut *out).expect("writing to a Vec");
+    };
+    line(&mut out, "command=ls-refs\n");
+    line(&mut out, &format!("agent={agent}\n"));
+    line(&mut out, "object-format=sha1\n");
+    encode::delim_to_write(&mut out).expect("writing to a Vec");
+    line(&mut out, "symrefs\n");
+    line(&mut out, "peel\n");
+    for prefix in prefixes {
+        line(&mut out, &format!("ref-prefix {prefix}\n"));
+    }
+    encode::flush_to_write(&mut out).expect("writing to a Vec");
+    out
+}
+
+/// One ref of an `ls-refs` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefLine {
+    pub name: String,
+    pub id: Sha,
+    /// The commit an annotated tag points at.
+    pub peeled: Option<Sha>,
+}
+
+/// Parses an `ls-refs` answer: `<id> <name>[ symref-target:<t>][ peeled:<id>]` lines,
+/// then a flush.
+pub fn parse_ls_refs(body: &[u8]) -> Result<Vec<RefLine>, WireError> {
+    let mut lines = StreamingPeekableIter::new(body, &[PacketLineRef::Flush], false);
+    lines.fail_on_err_lines(true);
+    let mut out = Vec::new();
+    while let Some(line) = lines.read_line() {
+        let line = line
+            .map_err(io_error)?
+            .map_err(|e| WireError::Malformed(e.to_string()))?;
+        let text = line.as_bstr().map(|b| b.to_vec()).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let mut parts = text.trim_end().split(' ');
+        let (Some(id), Some(name)) = (parts.next(), parts.next()) else {
+            return Err(WireError::Malformed(format!("ref line {text:?}")));
+        };
+        let Ok(id) = Sha::parse(id) else {
+            // `unborn HEAD` of an empty repository, or an id we do not read.
+            continue;
+        };
+        let peeled = parts
+            .find_map(|p| p.strip_prefix("peeled:"))
+            .and_then(|p| Sha::parse(p).ok());
+        out.push(RefLine {
+            name: name.to_string(),
+            id,
+            peeled,
+        });
+    }
+    if lines.stopped_at() != Some(PacketLineRef::Flush) {
+        return Err(WireError::Malformed("the ref list broke off".into()));
+    }
+    Ok(out)
+}
+
 /// Why an answer is not a pack.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
@@ -181,6 +245,21 @@ mod tests {
         assert!(text.contains(&format!("0032want {a}\n")), "{text}");
         assert!(text.contains("000ddeepen 1\n") && text.contains("0015filter blob:none\n"));
         assert!(text.ends_with("0009done\n0000"), "{text}");
+    }
+
+    #[test]
+    fn ls_refs_answers_parse_with_peeled_tags() {
+        let a = "1111111111111111111111111111111111111111";
+        let b = "2222222222222222222222222222222222222222";
+        let mut answer = pkt(format!("{a} HEAD symref-target:refs/heads/main\n").as_bytes());
+        answer.extend(pkt(format!("{b} refs/tags/v1 peeled:{a}\n").as_bytes()));
+        answer.extend(pkt(b"unborn refs/heads/x\n"));
+        answer.extend(b"0000");
+        let refs = parse_ls_refs(&answer).unwrap();
+        assert_eq!(refs.len(), 2);
+        assert_eq!(refs[0].name, "HEAD");
+        assert_eq!(refs[1].peeled, Some(Sha::parse(a).unwrap()));
+        assert!(parse_ls_refs(&pkt(format!("{a} HEAD\n").as_bytes())).is_err());
     }
 
     #[test]

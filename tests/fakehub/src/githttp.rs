@@ -98,7 +98,7 @@ pub(crate) async fn handle(sh: Arc<Shared>, req: Request, path_q: &str) -> Respo
     }
 }
 
-async fn serve(sh: &Shared, req: Request) -> Response {
+async fn serve(sh: &Arc<Shared>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let (owner, repo, tail) = match segs.as_slice() {
@@ -222,13 +222,23 @@ async fn serve(sh: &Shared, req: Request) -> Response {
     }
     if let Some(mut stdin) = child.stdin.take() {
         let mut body = req.into_body().into_data_stream();
+        let plain = header(header::CONTENT_ENCODING).is_none();
+        let stats = Arc::clone(sh);
         tokio::spawn(async move {
+            // The first bytes of a plain request, to count what fetches ask for.
+            let mut seen = Vec::new();
             while let Some(Ok(chunk)) = body.next().await {
+                if plain && seen.len() < MAX_CLASSIFIED {
+                    seen.extend_from_slice(&chunk[..chunk.len().min(MAX_CLASSIFIED - seen.len())]);
+                }
                 if stdin.write_all(&chunk).await.is_err() {
                     return;
                 }
             }
             let _ = stdin.shutdown().await;
+            if let Some((kind, wants)) = classify_fetch(&seen) {
+                stats.count_git_fetch(kind, wants);
+            }
         });
     }
     let Some(stdout) = child.stdout.take() else {
@@ -272,6 +282,29 @@ async fn serve(sh: &Shared, req: Request) -> Response {
     });
     *resp.body_mut() = Body::from_stream(stream);
     resp
+}
+
+/// Request bytes looked at to classify a fetch.
+const MAX_CLASSIFIED: usize = 1 << 20;
+
+/// What a protocol v2 `fetch` request asks for (see [`crate::Stats::git_fetches`]), and
+/// how many objects it wants.
+fn classify_fetch(body: &[u8]) -> Option<(&'static str, u64)> {
+    let text = String::from_utf8_lossy(body);
+    if !text.contains("command=fetch") {
+        return None;
+    }
+    let wants = text.matches("want ").count() as u64;
+    let kind = if text.contains("filter blob:none") {
+        "trees"
+    } else if text.contains("filter tree:0") {
+        "commit"
+    } else if text.contains("deepen ") {
+        "whole"
+    } else {
+        "objects"
+    };
+    Some((kind, wants))
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {

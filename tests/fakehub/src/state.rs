@@ -64,12 +64,21 @@ pub struct Stats {
     pub routes: BTreeMap<String, u64>,
     /// 304 answers per route name.
     pub not_modified_routes: BTreeMap<String, u64>,
+    /// git protocol v2 `fetch` commands by what they asked for: `trees` (`filter
+    /// blob:none`), `commit` (`filter tree:0`), `whole` (a commit, no filter), `objects`
+    /// (object ids alone: blobs); `wants` counts the objects wanted in all of them.
+    #[serde(default)]
+    pub git_fetches: BTreeMap<String, u64>,
 }
 
 impl Stats {
     /// Requests seen for `route` (0 if none).
     pub fn route(&self, name: &str) -> u64 {
         self.routes.get(name).copied().unwrap_or(0)
+    }
+    /// git fetches of `kind` (see [`Stats::git_fetches`]).
+    pub fn git_fetches(&self, kind: &str) -> u64 {
+        self.git_fetches.get(kind).copied().unwrap_or(0)
     }
     /// 304 answers for `route` (0 if none).
     pub fn not_modified_route(&self, name: &str) -> u64 {
@@ -398,6 +407,13 @@ impl Shared {
         let mut c = lock(&self.counters);
         c.stats.requests += 1;
         *c.stats.routes.entry(route.to_string()).or_default() += 1;
+    }
+
+    /// Records a git `fetch` command (see [`Stats::git_fetches`]).
+    pub fn count_git_fetch(&self, kind: &str, wants: u64) {
+        let mut c = lock(&self.counters);
+        *c.stats.git_fetches.entry(kind.to_string()).or_default() += 1;
+        *c.stats.git_fetches.entry("wants".to_string()).or_default() += wants;
     }
 
     pub fn count_outcome(&self, route: &str, counted: bool, not_modified: bool) {

@@ -1,0 +1,514 @@
+//! Content over git's protocol (the default transport) against fakehub's `git
+//! http-backend`: what a cold mount costs, real repositories equal to a clone, hostile
+//! packs refused with nothing stored, kill -9 in the middle of a pack fetch, refusal
+//! falling back to REST, and packs under `cache verify` and `cache gc`.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::tree::{assert_same_tree, clone, run};
+use common::{Hub, TestMount};
+use fakehub::{Fault, repo};
+
+/// Pack files (`packs-v1/*.pack`) and leftover fetch directories (`.tmp-*`) in a cache.
+fn packs(cache: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut out = (Vec::new(), Vec::new());
+    let Ok(entries) = std::fs::read_dir(cache.join("packs-v1")) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".pack") {
+            out.0.push(entry.path());
+        } else if name.starts_with(".tmp-") {
+            out.1.push(entry.path());
+        }
+    }
+    out
+}
+
+fn stats_json(cli: &common::Cli) -> serde_json::Value {
+    serde_json::from_slice(&cli.ok(&["cache", "stats", "--json"])).unwrap()
+}
+
+/// A protocol v2 fetch answer carrying `pack` (what `git upload-pack` sends after
+/// `done`): the `packfile` section, the pack on side band 1, a flush.
+fn v2_answer(pack: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut pkt = |data: &[u8]| {
+        write!(out, "{:04x}", data.len() + 4).unwrap();
+        out.extend_from_slice(data);
+    };
+    pkt(b"packfile\n");
+    for chunk in pack.chunks(65515) {
+        let mut band = vec![1u8];
+        band.extend_from_slice(chunk);
+        pkt(&band);
+    }
+    out.extend_from_slice(b"0000");
+    out
+}
+
+/// A pack of these objects of `git_dir`, made by git itself.
+fn pack_of(git_dir: &Path, ids: &[&str]) -> Vec<u8> {
+    let mut child = Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["pack-objects", "--stdout", "-q"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for id in ids {
+        writeln!(stdin, "{id}").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// `git hash-object -w` of `content` (of `kind`, `--literally`) in `git_dir`.
+fn write_object(git_dir: &Path, kind: &str, content: &[u8]) -> String {
+    let mut child = Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["hash-object", "-w", "--literally", "--stdin", "-t", kind])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(content).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A pack whose one object announces a blob of `size` bytes (and holds almost nothing).
+fn pack_announcing(kind: u8, size: u64, body: &[u8]) -> Vec<u8> {
+    let mut pack = b"PACK\0\0\0\x02\0\0\0\x01".to_vec();
+    let mut first = (kind << 4) | (size & 15) as u8;
+    let mut rest = size >> 4;
+    if rest > 0 {
+        first |= 0x80;
+    }
+    pack.push(first);
+    while rest > 0 {
+        let mut byte = (rest & 0x7f) as u8;
+        rest >>= 7;
+        if rest > 0 {
+            byte |= 0x80;
+        }
+        pack.push(byte);
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(body).unwrap();
+    pack.extend(z.finish().unwrap());
+    use sha1::Digest;
+    let sum = sha1::Sha1::digest(&pack);
+    pack.extend_from_slice(&sum);
+    pack
+}
+
+#[test]
+fn a_cold_mount_reads_every_file_of_a_real_repository_with_two_counted_requests() {
+    require_fuse!();
+    let hub = Hub::new();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let (owner, name, head) = if corpus.join("requests.bundle").is_file() {
+        run(Command::new("bash")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/corpus.sh"))
+            .arg(hub.path())
+            .arg("realworld")
+            .env("HEIMDALL_CORPUS", &corpus));
+        let git_dir = hub.path().join("realworld/requests.git");
+        let head = String::from_utf8(common::git(&git_dir, &["rev-parse", "HEAD"])).unwrap();
+        ("realworld", "requests", head.trim().to_string())
+    } else {
+        eprintln!("no corpus: a generated repository instead");
+        let mut r = repo::create(hub.path(), "acme", "gen").unwrap();
+        for i in 0..300 {
+            r.write(format!("pkg{}/m{i}.py", i % 12), format!("X = {i}\n"));
+        }
+        ("acme", "gen", r.commit("c").unwrap())
+    };
+    let work = tempfile::tempdir().unwrap();
+    let checkout = work.path().join(name);
+    clone(&hub, owner, name, &head, &checkout);
+    let cli = hub.cli();
+    if cli.is_rest() {
+        eprintln!("skipping: this test is about the git transport");
+        return;
+    }
+    let mount = TestMount::new(cli, &["--read-only"]);
+    hub.hub.reset_stats();
+    let root = mount.at(&format!("{owner}/{name}"));
+    // `diff -r` reads every file; the listing stats every one.
+    assert_same_tree(&checkout, &root);
+    let stats = hub.hub.stats();
+    assert!(
+        stats.counted <= 2,
+        "a cold mount and a read of every file: {stats:?}"
+    );
+    assert_eq!(
+        stats.route("blob") + stats.route("codeload"),
+        0,
+        "{stats:?}"
+    );
+    let files = run(Command::new("git")
+        .arg("-C")
+        .arg(&checkout)
+        .args(["ls-files"]))
+    .lines()
+    .count() as u64;
+    assert!(
+        stats.route("git_http") < files * 2 / 3,
+        "batched: {} git requests for {files} files",
+        stats.route("git_http")
+    );
+    // What moved is packs, not a file per blob.
+    let cache = mount.cli.cache_dir();
+    let loose = run(Command::new("find")
+        .arg(cache.join("objects-v1"))
+        .args(["-type", "f"]))
+    .lines()
+    .count() as u64;
+    assert!(
+        loose < files / 10,
+        "{loose} loose objects for {files} files"
+    );
+    // The status names the git requests apart from the REST budget.
+    let status: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(mount.at(".status/rate_limit.json")).unwrap())
+            .unwrap();
+    assert_eq!(status["transport"], "auto", "{status}");
+    assert_eq!(
+        status["git"]["requests"].as_u64().unwrap(),
+        stats.route("git_http"),
+        "{status}"
+    );
+    mount.unmount();
+}
+
+#[test]
+fn hostile_packs_are_refused_in_bounded_time_store_nothing_and_the_next_read_retries() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("wanted.txt", "the wanted bytes\n")
+        .write("other.txt", "something else entirely\n")
+        .commit("c")
+        .unwrap();
+    let git_dir = hub.path().join("acme/api.git");
+    let other = String::from_utf8(common::git(&git_dir, &["rev-parse", "HEAD:other.txt"]))
+        .unwrap()
+        .trim()
+        .to_string();
+    let wanted = String::from_utf8(common::git(&git_dir, &["rev-parse", "HEAD:wanted.txt"]))
+        .unwrap()
+        .trim()
+        .to_string();
+    // A tree no checkout could hold: an entry named `..`.
+    let mut tree = b"100644 ..\0".to_vec();
+    tree.extend(hex::decode(&wanted).unwrap());
+    let evil_tree = write_object(&git_dir, "tree", &tree);
+    let cli = hub.cli();
+    if cli.is_rest() {
+        eprintln!("skipping: this test is about the git transport");
+        return;
+    }
+    let mount = TestMount::new(cli, &[]);
+    // Resolved and listed first, so only the blob fetch meets the faults.
+    assert_eq!(std::fs::read_dir(mount.at("acme/api")).unwrap().count(), 2);
+    let cache = mount.cli.cache_dir();
+    let (before, _) = packs(&cache);
+
+    let cases: Vec<(&str, Fault)> = vec![
+        (
+            "a pack without the wanted blob",
+            Fault::replace_body(v2_answer(&pack_of(&git_dir, &[&other]))),
+        ),
+        (
+            "a tree named ..",
+            Fault::replace_body(v2_answer(&pack_of(&git_dir, &[&wanted, &evil_tree]))),
+        ),
+        (
+            "a blob announcing 1 TiB",
+            Fault::replace_body(v2_answer(&pack_announcing(3, 1 << 40, b"tiny"))),
+        ),
+        (
+            "a delta announcing 64 GiB from a 1-byte base",
+            Fault::replace_body(v2_answer(&pack_announcing(
+                6,
+                1 << 36,
+                b"\x01\x80\x80\x80\x80\x80\x01",
+            ))),
+        ),
+        ("a truncated pack", Fault::truncate_after(30)),
+        ("flipped bytes", Fault::corrupt()),
+        (
+            "an error band",
+            Fault::replace_body(b"000dpackfile\n0018\x03fatal: bad object\n0000".to_vec()),
+        ),
+    ];
+    for (what, fault) in cases {
+        hub.hub.inject(fault.on_route("git_http").always());
+        let started = Instant::now();
+        let err = match std::fs::read(mount.at("acme/api/wanted.txt")) {
+            Ok(_) => panic!("{what}: the read succeeded\n{}", mount.log()),
+            Err(e) => e,
+        };
+        assert_eq!(err.raw_os_error(), Some(libc::EIO), "{what}: {err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{what}: {:?}",
+            started.elapsed()
+        );
+        let (now, temps) = packs(&cache);
+        assert_eq!(now, before, "{what}: no pack stored");
+        assert!(temps.is_empty(), "{what}: nothing partial left: {temps:?}");
+        hub.hub.clear_faults();
+    }
+    let log = mount.log();
+    assert!(log.contains("refused the pack"), "{log}");
+    // Faults gone: the same read succeeds, and the store verifies.
+    assert_eq!(
+        std::fs::read(mount.at("acme/api/wanted.txt")).unwrap(),
+        b"the wanted bytes\n"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&mount.cli.ok(&["cache", "verify", "--json"])).unwrap();
+    assert_eq!(report["corrupt_packs"], serde_json::json!([]), "{report}");
+    assert!(report["pack_objects"].as_u64().unwrap() >= 1, "{report}");
+    mount.unmount();
+}
+
+#[test]
+fn kill_9_during_a_pack_fetch_leaves_no_partial_pack_and_verify_is_clean() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "big").unwrap();
+    for i in 0..40u64 {
+        r.large_file(format!("d/f{i}.bin"), 256 << 10, i);
+    }
+    let head = r.commit("c").unwrap();
+    let cli = hub.cli();
+    if cli.is_rest() {
+        eprintln!("skipping: this test is about the git transport");
+        return;
+    }
+    let mount = TestMount::new(cli, &[]);
+    assert_eq!(
+        std::fs::read_dir(mount.at("acme/big/d")).unwrap().count(),
+        40
+    );
+    // Slow answers, so the kill lands while a pack streams into its temp directory.
+    hub.hub.set_latency(Duration::from_millis(300));
+    let mut reader = Command::new("sh")
+        .arg("-c")
+        .arg("cat d/* >/dev/null 2>&1")
+        .current_dir(mount.at("acme/big"))
+        .spawn()
+        .unwrap();
+    let cache = mount.cli.cache_dir();
+    let started = Instant::now();
+    while packs(&cache).1.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no fetch started"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    unsafe { libc::kill(mount.pid as i32, libc::SIGKILL) };
+    let _ = reader.kill();
+    let _ = reader.wait();
+    hub.hub.set_latency(Duration::ZERO);
+    // The next command finds no visible partial pack: what `cache stats` counts opens and
+    // verifies, and every file then reads back as git has it.
+    let report: serde_json::Value =
+        serde_json::from_slice(&mount.cli.ok(&["cache", "verify", "--json"])).unwrap();
+    assert_eq!(report["corrupt_packs"], serde_json::json!([]), "{report}");
+    assert_eq!(report["corrupt"], serde_json::json!([]), "{report}");
+    // A new daemon (started by this command) restores the mount over the same cache.
+    mount.cli.ok(&["allocated", "list"]);
+    let work = tempfile::tempdir().unwrap();
+    let checkout = work.path().join("big");
+    clone(&hub, "acme", "big", &head, &checkout);
+    assert_same_tree(&checkout, &mount.at("acme/big"));
+    let report: serde_json::Value =
+        serde_json::from_slice(&mount.cli.ok(&["cache", "verify", "--json"])).unwrap();
+    assert_eq!(report["corrupt_packs"], serde_json::json!([]), "{report}");
+    mount.unmount();
+}
+
+#[test]
+fn a_refusing_git_endpoint_falls_back_to_rest_unless_git_is_required() {
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("a.txt", "alpha\n")
+        .write("b.txt", "bravo\n")
+        .commit("c")
+        .unwrap();
+    if hub.cli().is_rest() {
+        eprintln!("skipping: this test is about the git transport");
+        return;
+    }
+    for status in [401, 403, 404] {
+        hub.hub.clear_faults();
+        hub.hub
+            .inject(Fault::status(status).on_route("git_http").always());
+        hub.hub.reset_stats();
+        let cli = hub.cli();
+        assert_eq!(cli.ok(&["cat", "acme/api/a.txt"]), b"alpha\n", "{status}");
+        let stats = hub.hub.stats();
+        assert!(
+            stats.route("git_http") >= 1,
+            "git was tried first: {stats:?}"
+        );
+        assert_eq!(stats.route("blob"), 1, "then REST: {stats:?}");
+        // `--transport git` makes the refusal an error, one line.
+        let err = cli.fails(&["--transport", "git", "cat", "acme/api/b.txt"]);
+        assert!(err.contains("git fetch acme/api"), "{status}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    // `--transport rest` never asks the git endpoint.
+    hub.hub.clear_faults();
+    hub.hub.reset_stats();
+    let cli = hub.cli();
+    assert_eq!(
+        cli.ok(&["--transport", "rest", "cat", "acme/api/b.txt"]),
+        b"bravo\n"
+    );
+    assert_eq!(hub.hub.stats().route("git_http"), 0);
+    let bad = cli.fails(&["--transport", "ftp", "cat", "acme/api/b.txt"]);
+    assert!(bad.contains("not a transport"), "{bad}");
+    let bad = cli.fails(&[
+        "--git-url",
+        "https://user:pw@example.com",
+        "cat",
+        "acme/api/b.txt",
+    ]);
+    assert!(bad.contains("credentials do not belong"), "{bad}");
+    assert!(!bad.contains("pw@"), "{bad}");
+}
+
+#[test]
+fn packs_are_verified_and_evicted_whole_by_cache_verify_and_gc() {
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    for i in 0..20 {
+        r.write(
+            format!("src/m{i}.py"),
+            format!("VALUE = {i}\n{}\n", "#".repeat(2000)),
+        );
+    }
+    r.commit("c").unwrap();
+    let cli = hub.cli();
+    if cli.is_rest() {
+        eprintln!("skipping: this test is about the git transport");
+        return;
+    }
+    for i in 0..3 {
+        cli.ok(&["cat", &format!("acme/api/src/m{i}.py")]);
+    }
+    let stats = stats_json(&cli);
+    // One pack per read (the commit object came in its own).
+    assert_eq!(stats["packs"], 4, "{stats}");
+    assert_eq!(stats["objects"], 3, "{stats}");
+    let cache = cli.cache_dir();
+    let (found, _) = packs(&cache);
+    assert_eq!(found.len(), 4);
+
+    // A pack damaged on disk: verify removes it, and the next read fetches again.
+    let mut bytes = std::fs::read(&found[0]).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&found[0], &bytes).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&cli.ok(&["cache", "verify", "--json"])).unwrap();
+    assert_eq!(
+        report["corrupt_packs"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
+    assert_eq!(report["packs"], 4, "{report}");
+    assert_eq!(stats_json(&cli)["packs"], 3);
+    for i in 0..3 {
+        let body = cli.ok(&["cat", &format!("acme/api/src/m{i}.py")]);
+        assert!(body.starts_with(format!("VALUE = {i}\n").as_bytes()));
+    }
+
+    // gc down to a budget smaller than all packs: whole packs go, least recently read first.
+    let before = stats_json(&cli);
+    let total = before["bytes"].as_u64().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&cli.ok(&[
+        "cache",
+        "gc",
+        "--max-size",
+        &(total / 2).to_string(),
+        "--json",
+    ]))
+    .unwrap();
+    assert!(report["evicted"].as_u64().unwrap() >= 1, "{report}");
+    assert!(
+        report["after_bytes"].as_u64().unwrap() <= total / 2,
+        "{report}"
+    );
+    let after = stats_json(&cli);
+    assert!(after["packs"].as_u64().unwrap() < before["packs"].as_u64().unwrap());
+    // What was evicted reads again (fetched anew).
+    for i in 0..3 {
+        let body = cli.ok(&["cat", &format!("acme/api/src/m{i}.py")]);
+        assert!(body.starts_with(format!("VALUE = {i}\n").as_bytes()));
+    }
+}
+
+#[test]
+fn a_scan_fetches_each_repositorys_target_files_in_one_git_request() {
+    let hub = Hub::new();
+    for name in ["a", "b", "c"] {
+        let mut r = repo::create(hub.path(), "acme", name).unwrap();
+        r.write(
+            "pyproject.toml",
+            "[project]\nname = \"x\"\ndependencies = [\"requests\"]\n",
+        )
+        .write("requirements.txt", "flask==3.0\n")
+        .write("setup.cfg", "[flake8]\nmax-line-length = 100\n")
+        .write(".pre-commit-config.yaml", "repos: []\n")
+        .write("tox.ini", "[tox]\nenvlist = py312\n")
+        .write("src/x.py", "print(1)\n")
+        .commit("c")
+        .unwrap();
+    }
+    let cli = hub.cli();
+    if cli.is_rest() {
+        eprintln!("skipping: this test is about the git transport");
+        return;
+    }
+    hub.hub.reset_stats();
+    cli.ok(&["github", "scan-org", "acme"]);
+    let stats = hub.hub.stats();
+    assert_eq!(
+        stats.route("blob"),
+        0,
+        "no single-blob REST request: {stats:?}"
+    );
+    assert!(
+        stats.route("git_http") <= 3 * 3,
+        "a commit and the target files per repository: {stats:?}"
+    );
+    let export: serde_json::Value = serde_json::from_slice(&cli.ok(&[
+        "github",
+        "export-patterns",
+        "acme",
+        "--format",
+        "codex",
+    ]))
+    .unwrap();
+    assert!(export.to_string().contains("requests"), "{export}");
+}
