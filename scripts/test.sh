@@ -16,3 +16,11 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --no-fail-fast
 fi
+# Content comes over git by default; the mount, CLI and allocation suites run again with
+# content over REST only (`--transport rest`), the fallback path.
+echo "== tests again over REST (HEIMDALL_TEST_TRANSPORT=rest)"
+if cargo nextest --version >/dev/null 2>&1; then
+    HEIMDALL_TEST_TRANSPORT=rest cargo nextest run --no-fail-fast --test mount --test cli --test alloc
+else
+    HEIMDALL_TEST_TRANSPORT=rest cargo test --no-fail-fast --test mount --test cli --test alloc
+fi

@@ -259,10 +259,11 @@ impl Hydrator {
                 .collect()
         };
         let mut left = missing(blobs.to_vec());
+        let mut tarball = self.threshold > 0 && left.len() > self.threshold;
         if let Some(git) = ns.git().filter(|_| git_serves(ns, repo))
-            && self.threshold > 0
-            && left.len() > self.threshold
+            && tarball
         {
+            tarball = false;
             // The whole commit in one pack (depth 1, no filter).
             let spec = crate::remote::git::FetchSpec::whole(repo.commit.sha);
             match git.fetch(&repo.spec.owner, &repo.spec.repo, spec).await {
@@ -273,11 +274,13 @@ impl Hydrator {
                         .fetch_add(pack.blobs.len() as u64, Ordering::Relaxed);
                     self.counters.bytes.fetch_add(pack.bytes, Ordering::Relaxed);
                 }
-                Err(e) if git.falls_back(&repo.spec.owner, &repo.spec.repo, &e) => {}
+                // Over REST instead: the tarball, as without git.
+                Err(e) if git.falls_back(&repo.spec.owner, &repo.spec.repo, &e) => tarball = true,
                 Err(e) => return Err(e.into()),
             }
             left = missing(left);
-        } else if self.threshold > 0 && left.len() > self.threshold {
+        }
+        if tarball {
             let expected = expected_blobs(ns, repo).await?;
             let total: u64 = expected.values().map(|e| e.size).sum();
             if total > MAX_HYDRATE_BYTES {
