@@ -51,6 +51,8 @@ pub struct GitFetcher {
     waiting: Mutex<HashMap<Sha, Waiters>>,
     /// Repositories whose git endpoint said 404 (served over REST with `auto`).
     refused: Mutex<std::collections::HashSet<RepoKey>>,
+    /// (commit, extension) pairs whose files were prefetched commit-wide already.
+    kinds: Mutex<std::collections::HashSet<(Sha, String)>>,
 }
 
 impl GitFetcher {
@@ -61,6 +63,7 @@ impl GitFetcher {
             transport,
             queues: Mutex::default(),
             waiting: Mutex::default(),
+            kinds: Mutex::default(),
             refused: Mutex::default(),
         }
     }
@@ -103,6 +106,13 @@ impl GitFetcher {
         if matches!(error, NamespaceError::Remote(RemoteError::Network { .. })) {
             tracing::info!(%owner, %repo, %error, "the git endpoint is unreachable; trying REST");
             return true;
+        }
+        // From an endpoint that has served git, a 404 means the repository does not exist
+        // (or the token cannot see it): REST would say the same, at a counted request.
+        if matches!(error, NamespaceError::Remote(RemoteError::NotFound { .. }))
+            && self.remote.counts().answered > 0
+        {
+            return false;
         }
         let refusal = matches!(
             error,
@@ -170,6 +180,15 @@ impl GitFetcher {
         }
     }
 
+    /// Whether this is the first miss of a file ending in `.ext` under `commit` (so its
+    /// kind is worth prefetching commit-wide); later calls say no.
+    pub fn first_of_kind(&self, commit: Sha, ext: &str) -> bool {
+        self.kinds
+            .lock()
+            .expect("kinds poisoned")
+            .insert((commit, ext.to_string()))
+    }
+
     /// Adds blobs to `owner/repo`'s queue (those not already queued or in flight), and
     /// `reader` to the first one's waiters; starts the gather timer for a new batch.
     fn enqueue(
@@ -181,6 +200,7 @@ impl GitFetcher {
     ) {
         let key = Self::key(owner, repo);
         let mut fresh = Vec::new();
+        let read = reader.is_some();
         {
             let mut waiting = self.waiting.lock().expect("waiting poisoned");
             let mut reader = reader;
@@ -195,15 +215,23 @@ impl GitFetcher {
                 }
             }
         }
-        if fresh.is_empty() {
-            return;
-        }
         let first = {
             let mut queues = self.queues.lock().expect("queues poisoned");
             let queue = queues.entry(key.clone()).or_default();
             let was_empty = queue.is_empty();
-            queue.extend(fresh);
-            was_empty
+            if read {
+                // A reader waits: its blob goes first (out of a prefetch queued before).
+                if let Some(&(sha, _)) = blobs.first()
+                    && let Some(at) = queue.iter().position(|w| w.sha == sha)
+                {
+                    let want = queue.remove(at);
+                    queue.insert(0, want);
+                }
+                queue.splice(0..0, fresh);
+            } else {
+                queue.extend(fresh);
+            }
+            was_empty && !queue.is_empty()
         };
         if first {
             let me = Arc::clone(self);
@@ -247,6 +275,82 @@ impl GitFetcher {
                 .find(|r| &r.name == name)
                 .map(|r| r.peeled.unwrap_or(r.id))
         }))
+    }
+
+    /// Every tree of `commit` (one fetch: `deepen 1`, `filter blob:none`), verified, with
+    /// its root tree's id. Blob sizes are unknown (no blob came): for scans, which learn a
+    /// file's size when they read it, not for mounts.
+    pub async fn listing(
+        &self,
+        owner: &str,
+        repo: &str,
+        commit: Sha,
+    ) -> Result<(Sha, HashMap<Sha, crate::store::PackedTree>), NamespaceError> {
+        let pack = self.fetch(owner, repo, FetchSpec::trees_of(commit)).await?;
+        let root = pack
+            .commits
+            .iter()
+            .find(|c| c.sha == commit)
+            .map(|c| c.tree)
+            .ok_or_else(|| {
+                NamespaceError::Remote(RemoteError::Corrupt {
+                    what: format!("git fetch {owner}/{repo}"),
+                    why: format!("the pack does not hold commit {commit}"),
+                })
+            })?;
+        let trees: HashMap<Sha, crate::store::PackedTree> =
+            pack.trees.into_iter().map(|t| (t.sha, t)).collect();
+        if !trees.contains_key(&root) {
+            return Err(NamespaceError::Remote(RemoteError::Corrupt {
+                what: format!("git fetch {owner}/{repo}"),
+                why: format!("the pack does not hold root tree {root}"),
+            }));
+        }
+        Ok((root, trees))
+    }
+
+    /// These blobs of `owner/repo` in one fetch (those not stored yet), with their bytes.
+    pub async fn read_blobs(
+        &self,
+        owner: &str,
+        repo: &str,
+        shas: &[Sha],
+    ) -> Result<HashMap<Sha, Vec<u8>>, NamespaceError> {
+        let mut sizes: HashMap<Sha, u64> = HashMap::new();
+        let mut missing = Vec::new();
+        for &sha in shas {
+            match self.store.index().pack_object(sha) {
+                Ok(Some((_, _, size))) => {
+                    sizes.insert(sha, size);
+                }
+                _ => missing.push(sha),
+            }
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            let pack = self.fetch(owner, repo, FetchSpec::objects(missing)).await?;
+            sizes.extend(pack.blobs);
+        }
+        let mut out = HashMap::new();
+        for &sha in shas {
+            let read = sizes
+                .get(&sha)
+                .and_then(|&size| self.store.read_blob(sha, size))
+                .and_then(|blob| blob.read_all().ok());
+            match read {
+                Some(bytes) => {
+                    out.insert(sha, bytes);
+                }
+                None => {
+                    return Err(NamespaceError::Remote(RemoteError::Corrupt {
+                        what: format!("git fetch {owner}/{repo}"),
+                        why: format!("blob {sha} is not readable after its fetch"),
+                    }));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Commit `sha` of `owner/repo`, from its object (no tree, no blob).

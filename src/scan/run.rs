@@ -25,6 +25,17 @@ use crate::remote::{Mode, RepoInfo};
 use crate::store::{RepoScanRow, StoreError};
 
 /// Target files larger than this are not read (no config file is this large).
+/// Where a scan's trees came from.
+enum Listing {
+    /// The REST recursive listing, in the index, from this root tree.
+    Rest(Sha),
+    /// Every tree of the commit over git, with the root's id.
+    Git {
+        root: Sha,
+        trees: std::collections::HashMap<Sha, crate::store::PackedTree>,
+    },
+}
+
 pub const MAX_SCAN_FILE: u64 = 1 << 20;
 /// Rounds of following requirement includes (`-r other.txt`).
 const MAX_FOLLOW_ROUNDS: usize = 5;
@@ -284,9 +295,8 @@ impl Scanner {
                 });
             }
         }
-        // The commit's trees without its commit object: a scan needs no commit time.
-        let root = self.ns.commit_root(&spec, commit).await?;
-        let patterns = self.extract(&spec, repo, root, options).await?;
+        let listing = self.listing(&spec, commit).await?;
+        let patterns = self.extract(&spec, repo, listing, options).await?;
         let json = serde_json::to_string(&patterns).expect("patterns serialize");
         index.put_repo_patterns(org, &repo.name, commit, EXTRACTOR_VERSION, &json)?;
         Ok(Outcome {
@@ -295,20 +305,68 @@ impl Scanner {
         })
     }
 
+    /// The commit's trees: over git, all of them in one fetch (free); else the REST
+    /// recursive listing (one counted request), without the commit object (a scan needs
+    /// no commit time).
+    async fn listing(&self, spec: &RepoSpec, commit: Sha) -> Result<Listing, NamespaceError> {
+        if let Some(git) = self.ns.git().filter(|g| g.serves(&spec.owner, &spec.repo)) {
+            match git.listing(&spec.owner, &spec.repo, commit).await {
+                Ok((root, trees)) => return Ok(Listing::Git { root, trees }),
+                Err(e) if git.falls_back(&spec.owner, &spec.repo, &e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Listing::Rest(self.ns.commit_root(spec, commit).await?))
+    }
+
+    /// One tree of a listing, as entries with their sizes where known.
+    async fn tree_of(
+        &self,
+        spec: &RepoSpec,
+        listing: &Listing,
+        sha: Sha,
+    ) -> Result<Vec<crate::remote::TreeEntry>, NamespaceError> {
+        match listing {
+            Listing::Rest(_) => Ok(self.ns.tree(spec, sha).await?.entries.clone()),
+            Listing::Git { trees, .. } => {
+                let tree = trees.get(&sha).ok_or_else(|| {
+                    NamespaceError::Remote(crate::remote::RemoteError::Corrupt {
+                        what: format!("the trees of {spec}"),
+                        why: format!("tree {sha} is not among them"),
+                    })
+                })?;
+                Ok(tree
+                    .entries
+                    .iter()
+                    .map(|e| crate::remote::TreeEntry {
+                        name: e.name.clone(),
+                        mode: e.mode,
+                        sha: e.sha,
+                        // Unknown until read (no blob came with the trees).
+                        size: e.size.unwrap_or(0),
+                    })
+                    .collect())
+            }
+        }
+    }
+
     /// Lists the tree, reads the target files and extracts.
     async fn extract(
         &self,
         spec: &RepoSpec,
         repo: &RepoInfo,
-        root: Sha,
+        listing: Listing,
         options: &ScanOptions,
     ) -> Result<RepoPatterns, NamespaceError> {
         let mut blobs: BTreeMap<String, crate::remote::TreeEntry> = BTreeMap::new();
         let mut root_entries = Vec::new();
+        let root = match &listing {
+            Listing::Rest(root) | Listing::Git { root, .. } => *root,
+        };
         let mut stack = vec![(root, String::new())];
         while let Some((sha, prefix)) = stack.pop() {
-            let tree = self.ns.tree(spec, sha).await?;
-            for entry in &tree.entries {
+            let entries = self.tree_of(spec, &listing, sha).await?;
+            for entry in &entries {
                 let path = format!("{prefix}{}", entry.name);
                 if prefix.is_empty() {
                     root_entries.push((
@@ -353,6 +411,22 @@ impl Scanner {
                 .collect();
             if new.is_empty() {
                 break;
+            }
+            if let Listing::Git { .. } = &listing {
+                // Over git: the round's files in one fetch; sizes are known once they came.
+                let shas: Vec<Sha> = new.iter().map(|p| blobs[p].sha).collect();
+                let git = self.ns.git().expect("a git listing came from git");
+                let mut read = git.read_blobs(&spec.owner, &spec.repo, &shas).await?;
+                for path in &new {
+                    match read.remove(&blobs[path].sha) {
+                        Some(bytes) if bytes.len() as u64 <= MAX_SCAN_FILE => {
+                            files.insert(path.clone(), bytes);
+                        }
+                        _ => skipped.push(path.clone()),
+                    }
+                }
+                wanted = patterns::follow_ups(&input(&root_entries, &all_paths, &files, repo));
+                continue;
             }
             let reads = futures_util::future::join_all(new.iter().map(|path| {
                 let entry = &blobs[path];

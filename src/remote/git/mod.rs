@@ -67,6 +67,9 @@ pub struct GitCounts {
     pub refused: u64,
     /// The last fetch got no answer at all (the endpoint unreachable, or a timeout).
     pub unreachable: bool,
+    /// Requests answered 200: the endpoint serves git (so its 404 means "no such
+    /// repository", not "no git here").
+    pub answered: u64,
 }
 
 #[derive(Default)]
@@ -77,6 +80,7 @@ struct Counters {
     backoffs: AtomicU64,
     refused: AtomicU64,
     unreachable: AtomicBool,
+    answered: AtomicU64,
 }
 
 /// A client of GitHub's git endpoint.
@@ -182,6 +186,7 @@ impl GitRemote {
             backoffs: c.backoffs.load(Ordering::Relaxed),
             refused: c.refused.load(Ordering::Relaxed),
             unreachable: c.unreachable.load(Ordering::Relaxed),
+            answered: c.answered.load(Ordering::Relaxed),
         }
     }
 
@@ -307,6 +312,7 @@ impl GitRemote {
                     attempts: attempt + 1,
                 },
                 Ok(response) if response.status() == StatusCode::OK => {
+                    self.counters.answered.fetch_add(1, Ordering::Relaxed);
                     let stream = response.bytes_stream().map_err(std::io::Error::other);
                     let reader = tokio_util::io::StreamReader::new(stream);
                     let body = tokio_util::io::SyncIoBridge::new(reader);
