@@ -758,8 +758,9 @@ fn stalled_and_corrupt_downloads_fail_a_read_in_bounded_time_and_the_next_read_r
     require_fuse!();
     let hub = Hub::new();
     let mut r = repo::create(hub.path(), "acme", "api").unwrap();
-    r.write("slow.txt", "slow\n")
-        .write("bad.txt", "bad\n")
+    // Apart, with their own extensions: reading one prefetches nothing of the other.
+    r.write("slow/slow.s", "slow\n")
+        .write("bad/bad.b", "bad\n")
         .commit("c")
         .unwrap();
     let mut cli = hub.cli();
@@ -770,13 +771,16 @@ fn stalled_and_corrupt_downloads_fail_a_read_in_bounded_time_and_the_next_read_r
     // Resolve and list first, so only blob downloads meet the faults.
     assert_eq!(std::fs::read_dir(mount.at("acme/api")).unwrap().count(), 2);
 
-    hub.hub.inject(
-        fakehub::Fault::stall(Duration::from_secs(600))
-            .on_route(route)
-            .always(),
-    );
+    // (A git endpoint that does not answer is asked of REST for that read: both stall.)
+    for route in [route, "blob"] {
+        hub.hub.inject(
+            fakehub::Fault::stall(Duration::from_secs(600))
+                .on_route(route)
+                .always(),
+        );
+    }
     let started = Instant::now();
-    let err = std::fs::read(mount.at("acme/api/slow.txt")).unwrap_err();
+    let err = std::fs::read(mount.at("acme/api/slow/slow.s")).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(20),
@@ -785,14 +789,14 @@ fn stalled_and_corrupt_downloads_fail_a_read_in_bounded_time_and_the_next_read_r
     );
     hub.hub.clear_faults();
     assert_eq!(
-        std::fs::read(mount.at("acme/api/slow.txt")).unwrap(),
+        std::fs::read(mount.at("acme/api/slow/slow.s")).unwrap(),
         b"slow\n"
     );
 
     // Bytes that do not match their SHA: EIO, nothing stored, and the next read retries.
     hub.hub
         .inject(fakehub::Fault::corrupt().on_route(route).always());
-    let err = std::fs::read(mount.at("acme/api/bad.txt")).unwrap_err();
+    let err = std::fs::read(mount.at("acme/api/bad/bad.b")).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
     let stored = || -> u64 {
         let stats: serde_json::Value =
@@ -802,7 +806,7 @@ fn stalled_and_corrupt_downloads_fail_a_read_in_bounded_time_and_the_next_read_r
     assert_eq!(stored(), 1, "nothing stored but slow.txt");
     hub.hub.clear_faults();
     assert_eq!(
-        std::fs::read(mount.at("acme/api/bad.txt")).unwrap(),
+        std::fs::read(mount.at("acme/api/bad/bad.b")).unwrap(),
         b"bad\n"
     );
     assert_eq!(stored(), 2);
@@ -814,8 +818,9 @@ fn with_github_unreachable_the_mount_serves_what_it_has_and_says_offline() {
     require_fuse!();
     let hub = Hub::new();
     let mut r = repo::create(hub.path(), "acme", "api").unwrap();
-    r.write("a.txt", "cached\n")
-        .write("b.txt", "not yet\n")
+    // Apart, with their own extensions: reading one prefetches nothing of the other.
+    r.write("a/a.a", "cached\n")
+        .write("b/b.b", "not yet\n")
         .commit("c")
         .unwrap();
     let mut cli = hub.cli();
@@ -823,7 +828,7 @@ fn with_github_unreachable_the_mount_serves_what_it_has_and_says_offline() {
         .push(("HEIMDALL_READ_TIMEOUT_MS".into(), "300".into()));
     let mount = TestMount::new(cli, &["--org", "acme", "--ref-ttl", "1s"]);
     assert_eq!(
-        std::fs::read(mount.at("acme/api/a.txt")).unwrap(),
+        std::fs::read(mount.at("acme/api/a/a.a")).unwrap(),
         b"cached\n"
     );
     assert_eq!(status_json(&mount)["offline"], false);
@@ -837,18 +842,18 @@ fn with_github_unreachable_the_mount_serves_what_it_has_and_says_offline() {
         .collect();
     assert_eq!(names.len(), 2, "the last known commit is served: {names:?}");
     assert_eq!(
-        std::fs::read(mount.at("acme/api/a.txt")).unwrap(),
+        std::fs::read(mount.at("acme/api/a/a.a")).unwrap(),
         b"cached\n"
     );
     let started = Instant::now();
-    let err = std::fs::read(mount.at("acme/api/b.txt")).unwrap_err();
+    let err = std::fs::read(mount.at("acme/api/b/b.b")).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
     assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(status_json(&mount)["offline"], true);
 
     hub.hub.clear_faults();
     assert_eq!(
-        std::fs::read(mount.at("acme/api/b.txt")).unwrap(),
+        std::fs::read(mount.at("acme/api/b/b.b")).unwrap(),
         b"not yet\n"
     );
     assert_eq!(status_json(&mount)["offline"], false);
@@ -1003,11 +1008,14 @@ fn injected_faults_are_survived_or_fail_fast_through_the_mount() {
             .flat_map(|i| format!("{name} {i}\n").into_bytes())
             .collect()
     };
+    // Each file alone in its directory with its own extension: no read prefetches another
+    // (over git a miss brings its directory's files and its kind along), so every fault
+    // meets a fetch.
     for (name, _) in &faults {
-        r.write(format!("{name}.txt"), content(name));
+        r.write(format!("{name}/data.{name}"), content(name));
     }
-    r.write("primary-limit.txt", content("primary-limit"))
-        .write("down.txt", content("down"))
+    r.write("primary-limit/data.primary", content("primary-limit"))
+        .write("down/data.down", content("down"))
         .commit("c")
         .unwrap();
     let mut cli = hub.cli();
@@ -1021,7 +1029,7 @@ fn injected_faults_are_survived_or_fail_fast_through_the_mount() {
     for (name, fault) in faults {
         hub.hub.inject(fault.on_route(route));
         let started = Instant::now();
-        let bytes = std::fs::read(mount.at(&format!("acme/api/{name}.txt")))
+        let bytes = std::fs::read(mount.at(&format!("acme/api/{name}/data.{name}")))
             .unwrap_or_else(|e| panic!("{name}: {e}\n{}", mount.log()));
         assert!(bytes == content(name), "{name}: wrong bytes");
         assert!(
@@ -1036,7 +1044,8 @@ fn injected_faults_are_survived_or_fail_fast_through_the_mount() {
     hub.hub.set_rate_limit(1, Duration::from_secs(3));
     let started = Instant::now();
     assert!(
-        std::fs::read(mount.at("acme/api/primary-limit.txt")).unwrap() == content("primary-limit")
+        std::fs::read(mount.at("acme/api/primary-limit/data.primary")).unwrap()
+            == content("primary-limit")
     );
     assert!(started.elapsed() < Duration::from_secs(20));
     hub.hub.set_rate_limit(5000, Duration::from_secs(3600));
@@ -1044,11 +1053,11 @@ fn injected_faults_are_survived_or_fail_fast_through_the_mount() {
     // GitHub answers again, succeeds.
     hub.hub.inject(Fault::status(500).on_route(route).always());
     let started = Instant::now();
-    let err = std::fs::read(mount.at("acme/api/down.txt")).unwrap_err();
+    let err = std::fs::read(mount.at("acme/api/down/data.down")).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
     assert!(started.elapsed() < Duration::from_secs(20));
     hub.hub.clear_faults();
-    assert!(std::fs::read(mount.at("acme/api/down.txt")).unwrap() == content("down"));
+    assert!(std::fs::read(mount.at("acme/api/down/data.down")).unwrap() == content("down"));
     assert_eq!(survived.len(), 8);
     mount.unmount();
 }
@@ -1059,7 +1068,7 @@ fn a_full_cache_disk_fails_new_reads_with_enospc_and_keeps_serving_what_is_cache
     let hub = Hub::new();
     let mut r = repo::create(hub.path(), "acme", "api").unwrap();
     r.write("small.txt", "small\n")
-        .write("other.txt", "other\n")
+        .write("other/other.dat", "other\n")
         .large_file("big.bin", 6 << 20, 3)
         .commit("c")
         .unwrap();
@@ -1100,11 +1109,11 @@ fn a_full_cache_disk_fails_new_reads_with_enospc_and_keeps_serving_what_is_cache
         std::fs::read_to_string(mount.at("acme/api/small.txt")).unwrap(),
         "small\n"
     );
-    let err = std::fs::read(mount.at("acme/api/other.txt")).unwrap_err();
+    let err = std::fs::read(mount.at("acme/api/other/other.dat")).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::ENOSPC), "{err}");
     std::fs::remove_file(&filler).unwrap();
     assert_eq!(
-        std::fs::read_to_string(mount.at("acme/api/other.txt")).unwrap(),
+        std::fs::read_to_string(mount.at("acme/api/other/other.dat")).unwrap(),
         "other\n"
     );
     assert!(
