@@ -498,6 +498,8 @@ fn a_scan_fetches_each_repositorys_target_files_in_one_git_request() {
         0,
         "no single-blob REST request: {stats:?}"
     );
+    // Counted: the owner and the repository listing; refs, trees and files over git.
+    assert!(stats.counted <= 3, "{stats:?}");
     assert!(
         stats.route("git_http") <= 3 * 3,
         "a commit and the target files per repository: {stats:?}"

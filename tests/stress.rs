@@ -823,9 +823,11 @@ fn run_load(
 // ---------------------------------------------------------------------------------------
 // The daemon: memory, and failing instead of hanging
 
-/// VmRSS of `pid` in KiB.
+/// The anonymous part of `pid`'s RSS in KiB (its heap and stacks). Stored packs are
+/// mapped read-only (gix-pack reads them through mmap): those file pages count in VmRSS,
+/// are shared with the page cache and reclaimable, and are not what "flat memory" means.
 fn rss_kib(pid: u32) -> Option<u64> {
-    vm_field(pid, "VmRSS:")
+    vm_field(pid, "RssAnon:")
 }
 
 fn vm_field(pid: u32, field: &str) -> Option<u64> {

@@ -20,7 +20,7 @@ pub const MAX_PACK_BYTES: u64 = 8 << 30;
 /// Blobs bigger than this are written loose too, when their pack is stored.
 pub const LOOSE_ABOVE: u64 = 4 << 20;
 /// Decoded blobs kept in memory, by bytes.
-const DECODED_CACHE_BYTES: usize = 64 << 20;
+const DECODED_CACHE_BYTES: usize = 16 << 20;
 /// Open packs kept mapped.
 const OPEN_PACKS: usize = 64;
 

@@ -44,6 +44,10 @@ fn bad(what: &str, why: impl std::fmt::Display) -> StoreError {
     }
 }
 
+/// Delta bases kept while a stored pack's objects are decoded again (per pack being
+/// stored; up to 4 are stored at once).
+const CHECK_CACHE_BYTES: usize = 4 << 20;
+
 /// A pack write that failed because the disk (or quota) is full, as the I/O error it is
 /// (gix-pack's errors carry the cause only as text: `... (os error 28)`).
 fn disk_full(dir: &Path, why: &str) -> Option<StoreError> {
@@ -127,7 +131,7 @@ impl Store {
                     left: MAX_PACK_BYTES,
                 };
                 let options = gix_pack::bundle::write::Options {
-                    thread_limit: Some(2),
+                    thread_limit: Some(1),
                     iteration_mode: gix_pack::data::input::Mode::Verify,
                     alloc_limit_bytes: Some(MAX_OBJECT_BYTES),
                     ..Default::default()
@@ -192,7 +196,7 @@ impl Store {
         };
         let mut buf = Vec::new();
         let mut inflate = gix_zlib::Inflate::default();
-        let mut cache = gix_pack::cache::lru::StaticLinkedList::<64>::new(64 << 20);
+        let mut cache = gix_pack::cache::lru::StaticLinkedList::<64>::new(CHECK_CACHE_BYTES);
         let mut sizes = std::collections::HashMap::new();
         let mut raw_trees = Vec::new();
         for i in 0..bundle.index.num_objects() {
