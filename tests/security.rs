@@ -139,6 +139,7 @@ fn at_trace_level_the_token_reaches_no_log_title_socket_or_cache_file() {
     cli.extra_env.push(("RUST_LOG".into(), "trace".into()));
     // Failures make the client log requests and errors at every level.
     hub.hub.inject(Fault::status(502).on_route("blob"));
+    hub.hub.inject(Fault::status(502).on_route("git_http"));
     hub.hub.inject(Fault::drop_connection().on_route("tree"));
     let mut output = Vec::new();
     let mount = TestMount::new(cli, &["--org", "acme"]);
@@ -186,15 +187,29 @@ fn at_trace_level_the_token_reaches_no_log_title_socket_or_cache_file() {
     output.extend(log.into_bytes());
     output.extend(std::fs::read(&export).unwrap_or_default());
     let text = String::from_utf8_lossy(&output);
-    assert!(
-        !text.contains(TOKEN),
-        "the token leaked into output or logs"
-    );
-    assert!(files_containing(&mount.cli.cache_dir(), TOKEN.as_bytes()).is_empty());
-    assert!(files_containing(mount.cli.dir.path(), TOKEN.as_bytes()).is_empty());
-    let runtime = std::path::Path::new("/tmp/heimdall-0");
-    if runtime.is_dir() {
-        assert!(files_containing(runtime, TOKEN.as_bytes()).is_empty());
+    // Over git the token travels as `Basic base64("x-access-token:" + token)`: that
+    // form must not leak either.
+    let basic = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{TOKEN}"))
+    };
+    if !mount.cli.is_rest() {
+        assert!(
+            hub.hub.stats().route("git_http") > 0,
+            "content came over git (the token went to the git endpoint)"
+        );
+    }
+    for secret in [TOKEN, basic.as_str()] {
+        assert!(
+            !text.contains(secret),
+            "the token leaked into output or logs"
+        );
+        assert!(files_containing(&mount.cli.cache_dir(), secret.as_bytes()).is_empty());
+        assert!(files_containing(mount.cli.dir.path(), secret.as_bytes()).is_empty());
+        let runtime = std::path::Path::new("/tmp/heimdall-0");
+        if runtime.is_dir() {
+            assert!(files_containing(runtime, secret.as_bytes()).is_empty());
+        }
     }
 }
 
