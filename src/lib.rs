@@ -11,12 +11,13 @@
 //! changes                    working copies' local changes (layers, status, diffs)
 //! namespace                  owner/repo@ref/path -> commit, tree, blob (lazily)
 //! store                      verified objects on disk + the SQLite index
-//! remote  patterns  codex    GitHub's REST API, per-repo extraction, the org export
+//! remote  patterns  codex    GitHub's REST API and git endpoint, per-repo extraction, the org export
 //! config  oid  clock  logging  flight
 //! ```
 //!
-//! [`remote`] fetches from GitHub; [`store`] verifies every object against its git id
-//! before it is visible and keeps it; [`namespace`] is the one place that maps GitHub's
+//! [`remote`] fetches from GitHub (content over git's protocol v2 where the endpoint
+//! serves it, REST otherwise); [`store`] verifies every object against its git id
+//! before it is visible and keeps it (loose objects, and packs kept whole); [`namespace`] is the one place that maps GitHub's
 //! paths onto git objects; the views ([`fs`], [`scan`], [`alloc`], [`cli`]) read through
 //! it, so a blob fetched by any of them is a cache hit for the others. Errors are typed
 //! per module and become errno values only in [`fs::errno`]. `tests/layers.rs` checks

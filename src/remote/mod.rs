@@ -1,6 +1,8 @@
 //! Talking to GitHub: the [`GitHubClient`] trait (`client`) and its REST implementation,
 //! [`HttpClient`]: the request life in `http`, the endpoints in `rest`, rate-limit
-//! budgets in [`ratelimit`], tree listings turned into verified-shape trees in [`tree`].
+//! budgets in [`ratelimit`], tree listings turned into verified-shape trees in [`tree`];
+//! and git's own protocol in [`git`] (fetches of packs and `ls-refs`, not counted
+//! against the REST budget).
 //!
 //! Every request goes through one client that knows the rate-limit budget, bounds
 //! concurrency, coalesces identical in-flight requests, retries what is transient and

@@ -13,11 +13,11 @@
 //! hash of the object's bytes), each object was decoded again and its id recomputed,
 //! every tree parsed with hostile names refused, and the files renamed into place. A kill
 //! at any point leaves a `.tmp-*` directory or a pack without rows, never read and swept
-//! after an hour. Sizes are bounded: no object over [`MAX_OBJECT_BYTES`], no pack over
-//! [`MAX_PACK_BYTES`].
+//! after an hour. Sizes are bounded: no object over `MAX_OBJECT_BYTES` (512 MiB), no pack over
+//! `MAX_PACK_BYTES` (8 GiB).
 //!
 //! Blobs are read out of the pack on demand (decoded blobs are kept in a small LRU, by
-//! bytes); a blob over [`LOOSE_ABOVE`] is also written as a loose object when the pack is
+//! bytes); a blob over `LOOSE_ABOVE` (4 MiB) is also written as a loose object when the pack is
 //! stored, so big files are read from a file, not from memory.
 
 use std::io::{self, BufRead, Read};
