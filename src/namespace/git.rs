@@ -353,6 +353,60 @@ impl GitFetcher {
         Ok(out)
     }
 
+    /// Checks trees that came from a REST listing against their ids: each tree's entries
+    /// are serialized as git would store them and hashed. A tree whose listing does not
+    /// hash to its id is fetched as a git object (`want <tree>`, `filter blob:none`) and
+    /// compared entry by entry: the same entries (a tree git stores with a non-canonical
+    /// mode, such as `100664`) pass, different ones mean the listing lied, and the
+    /// listing is refused.
+    pub async fn verify_listing(
+        &self,
+        owner: &str,
+        repo: &str,
+        trees: &[crate::remote::Tree],
+    ) -> Result<(), NamespaceError> {
+        let doubtful: Vec<&crate::remote::Tree> =
+            trees.iter().filter(|t| tree_id(t) != t.sha).collect();
+        if doubtful.is_empty() {
+            return Ok(());
+        }
+        let wants: Vec<Sha> = doubtful.iter().map(|t| t.sha).collect();
+        let spec = FetchSpec {
+            wants,
+            depth: None,
+            filter: Some("blob:none"),
+        };
+        let pack = self.fetch(owner, repo, spec).await?;
+        for listed in doubtful {
+            let object = pack.trees.iter().find(|t| t.sha == listed.sha);
+            let same = object.is_some_and(|object| {
+                let mut a: Vec<_> = object
+                    .entries
+                    .iter()
+                    .map(|e| (&e.name, e.mode.as_git(), e.sha))
+                    .collect();
+                let mut b: Vec<_> = listed
+                    .entries
+                    .iter()
+                    .map(|e| (&e.name, e.mode.as_git(), e.sha))
+                    .collect();
+                a.sort();
+                b.sort();
+                a == b
+            });
+            if !same {
+                return Err(NamespaceError::Remote(RemoteError::Corrupt {
+                    what: format!("the tree listing of {owner}/{repo}"),
+                    why: format!(
+                        "tree {} lists entries its git object does not hold",
+                        listed.sha
+                    ),
+                }));
+            }
+        }
+        Ok(())
+    }
+
     /// Commit `sha` of `owner/repo`, from its object (no tree, no blob).
     pub async fn commit(
         &self,
@@ -473,6 +527,39 @@ impl GitFetcher {
     }
 }
 
+/// The git id of a tree with these entries (its canonical encoding: `<mode> <name>\0<id>`
+/// per entry, in git's order, where a directory sorts as if its name ended in `/`).
+pub fn tree_id(tree: &crate::remote::Tree) -> Sha {
+    use crate::remote::Mode;
+    let mut entries: Vec<&crate::remote::TreeEntry> = tree.entries.iter().collect();
+    let key = |e: &crate::remote::TreeEntry| {
+        let mut k = e.name.as_bytes().to_vec();
+        if e.mode == Mode::Tree {
+            k.push(b'/');
+        }
+        k
+    };
+    entries.sort_by_key(|e| key(e));
+    let mut body = Vec::new();
+    for e in entries {
+        let mode = match e.mode {
+            Mode::Tree => "40000",
+            other => other.as_git(),
+        };
+        body.extend_from_slice(mode.as_bytes());
+        body.push(b' ');
+        body.extend_from_slice(e.name.as_bytes());
+        body.push(0);
+        body.extend_from_slice(e.sha.as_bytes());
+    }
+    use sha1::Digest;
+    let mut hasher = sha1::Sha1::new();
+    hasher.update(format!("tree {}\0", body.len()).as_bytes());
+    hasher.update(&body);
+    let digest: [u8; 20] = hasher.finalize().into();
+    Sha::from_bytes(digest)
+}
+
 /// Fetches of one batch tried before its readers get the error.
 pub const FETCH_ATTEMPTS: u32 = 3;
 
@@ -518,6 +605,58 @@ fn batches(wants: Vec<Want>) -> Vec<Vec<Want>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tree_ids_are_what_git_computes() {
+        use crate::remote::{Mode, Tree, TreeEntry};
+        let empty_blob = Sha::parse("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391").unwrap();
+        let empty_tree = Sha::parse("4b825dc642cb6eb9a060e54bf8d69288fbee4904").unwrap();
+        let entry = |name: &str, mode, sha| TreeEntry {
+            name: name.into(),
+            mode,
+            sha,
+            size: 0,
+        };
+        // A file `a.txt` and a directory `a` (git sorts the directory as `a/`, after
+        // `a.txt`), listed in the other order.
+        let tree = Tree {
+            sha: empty_tree,
+            entries: vec![
+                entry("a", Mode::Tree, empty_tree),
+                entry("a.txt", Mode::File, empty_blob),
+                entry("run", Mode::Executable, empty_blob),
+            ],
+        };
+        let mktree = "040000 tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\ta\n\
+                      100644 blob e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\ta.txt\n\
+                      100755 blob e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\trun\n";
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str], input: &str| {
+            use std::io::Write;
+            let mut child = std::process::Command::new("git")
+                .args(args)
+                .current_dir(dir.path())
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+            String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+        };
+        git(&["init", "-q"], "");
+        let expected = Sha::parse(git(&["mktree", "--missing"], mktree).trim()).unwrap();
+        assert_eq!(tree_id(&tree), expected);
+        let empty = Tree {
+            sha: empty_tree,
+            entries: Vec::new(),
+        };
+        assert_eq!(tree_id(&empty), empty_tree);
+    }
 
     #[test]
     fn batches_close_at_a_count_or_a_size() {

@@ -371,6 +371,7 @@ impl Namespace {
             .client
             .commit_trees(&spec.owner, &spec.repo, commit)
             .await?;
+        verify_listing(self.git.as_deref(), &spec.owner, &spec.repo, &trees).await?;
         self.store.index().put_trees(&trees)?;
         Ok(root)
     }
@@ -383,10 +384,12 @@ impl Namespace {
         }
         let client = Arc::clone(&self.client);
         let store = Arc::clone(&self.store);
+        let git = self.git.clone();
         let (owner, repo) = (spec.owner.clone(), spec.repo.clone());
         self.tree_flights
             .run(sha, move || async move {
                 let trees = client.trees(&owner, &repo, sha).await?;
+                verify_listing(git.as_deref(), &owner, &repo, &trees).await?;
                 store.index().put_trees(&trees)?;
                 Ok(())
             })
@@ -504,6 +507,30 @@ impl Namespace {
                 Ok(())
             })
             .await
+    }
+}
+
+/// A REST listing's trees checked against their ids (see
+/// [`git::GitFetcher::verify_listing`]) where git can settle a doubt; without git, a tree
+/// that does not hash to its id is logged and kept (REST alone cannot tell a lie from a
+/// non-canonical mode).
+async fn verify_listing(
+    git: Option<&git::GitFetcher>,
+    owner: &str,
+    repo: &str,
+    trees: &[Tree],
+) -> Result<(), NamespaceError> {
+    match git.filter(|g| g.serves(owner, repo)) {
+        Some(git) => match git.verify_listing(owner, repo, trees).await {
+            Err(e) if git.falls_back(owner, repo, &e) => Ok(()),
+            other => other,
+        },
+        None => {
+            for tree in trees.iter().filter(|t| git::tree_id(t) != t.sha) {
+                tracing::warn!(%owner, %repo, tree = %tree.sha, "a listed tree does not hash to its id (unverifiable without git)");
+            }
+            Ok(())
+        }
     }
 }
 
