@@ -514,3 +514,57 @@ fn a_scan_fetches_each_repositorys_target_files_in_one_git_request() {
     .unwrap();
     assert!(export.to_string().contains("requests"), "{export}");
 }
+
+#[test]
+fn a_tree_listing_that_lies_about_its_tree_is_refused_over_git() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("a.txt", "alpha\n")
+        .write("b.txt", "bravo\n")
+        .commit("c")
+        .unwrap();
+    let git_dir = hub.path().join("acme/api.git");
+    let rev = |spec: &str| {
+        String::from_utf8(common::git(&git_dir, &["rev-parse", spec]))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let (tree, bravo) = (rev("HEAD^{tree}"), rev("HEAD:b.txt"));
+    // The real root tree's id, with `a.txt` claimed to be b.txt's bytes: names, modes
+    // and ids all well formed, and the tree id real; only its hash gives it away.
+    let entry = |path: &str| {
+        serde_json::json!({"path": path, "mode": "100644", "type": "blob", "sha": bravo,
+                           "size": 6, "url": "http://example.invalid/x"})
+    };
+    let forged = serde_json::json!({"sha": tree, "url": "http://example.invalid/t",
+                                    "truncated": false, "tree": [entry("a.txt"), entry("b.txt")]});
+    let cli = hub.cli();
+    if cli.is_rest() {
+        eprintln!("skipping: REST alone cannot tell this lie (a warning says so)");
+        return;
+    }
+    hub.hub.inject(
+        Fault::replace_body(serde_json::to_vec(&forged).unwrap())
+            .on_route("tree")
+            .always(),
+    );
+    let mount = TestMount::new(cli, &[]);
+    let listed: std::io::Result<Vec<_>> =
+        std::fs::read_dir(mount.at("acme/api")).and_then(|d| d.collect());
+    let err = listed.unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    let log = mount.log();
+    assert!(
+        log.contains("lists entries its git object does not hold"),
+        "{log}"
+    );
+    // The truth once the listing is honest again: nothing of the lie was kept.
+    hub.hub.clear_faults();
+    assert_eq!(
+        std::fs::read(mount.at("acme/api/a.txt")).unwrap(),
+        b"alpha\n"
+    );
+    mount.unmount();
+}
