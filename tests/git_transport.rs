@@ -53,6 +53,14 @@ fn v2_answer(pack: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `git rev-parse SPEC` in `git_dir`.
+fn rev_parse(git_dir: &Path, spec: &str) -> String {
+    String::from_utf8(common::git(git_dir, &["rev-parse", spec]))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
 /// A pack of these objects of `git_dir`, made by git itself.
 fn pack_of(git_dir: &Path, ids: &[&str]) -> Vec<u8> {
     let mut child = Command::new("git")
@@ -127,8 +135,7 @@ fn a_cold_mount_reads_every_file_of_a_real_repository_with_two_counted_requests(
             .arg("realworld")
             .env("HEIMDALL_CORPUS", &corpus));
         let git_dir = hub.path().join("realworld/requests.git");
-        let head = String::from_utf8(common::git(&git_dir, &["rev-parse", "HEAD"])).unwrap();
-        ("realworld", "requests", head.trim().to_string())
+        ("realworld", "requests", rev_parse(&git_dir, "HEAD"))
     } else {
         eprintln!("no corpus: a generated repository instead");
         let mut r = repo::create(hub.path(), "acme", "gen").unwrap();
@@ -205,14 +212,8 @@ fn hostile_packs_are_refused_in_bounded_time_store_nothing_and_the_next_read_ret
         .commit("c")
         .unwrap();
     let git_dir = hub.path().join("acme/api.git");
-    let other = String::from_utf8(common::git(&git_dir, &["rev-parse", "HEAD:other.txt"]))
-        .unwrap()
-        .trim()
-        .to_string();
-    let wanted = String::from_utf8(common::git(&git_dir, &["rev-parse", "HEAD:wanted.txt"]))
-        .unwrap()
-        .trim()
-        .to_string();
+    let other = rev_parse(&git_dir, "HEAD:other.txt");
+    let wanted = rev_parse(&git_dir, "HEAD:wanted.txt");
     // A tree no checkout could hold: an entry named `..`.
     let mut tree = b"100644 ..\0".to_vec();
     tree.extend(hex::decode(&wanted).unwrap());
@@ -525,13 +526,10 @@ fn a_tree_listing_that_lies_about_its_tree_is_refused_over_git() {
         .commit("c")
         .unwrap();
     let git_dir = hub.path().join("acme/api.git");
-    let rev = |spec: &str| {
-        String::from_utf8(common::git(&git_dir, &["rev-parse", spec]))
-            .unwrap()
-            .trim()
-            .to_string()
-    };
-    let (tree, bravo) = (rev("HEAD^{tree}"), rev("HEAD:b.txt"));
+    let (tree, bravo) = (
+        rev_parse(&git_dir, "HEAD^{tree}"),
+        rev_parse(&git_dir, "HEAD:b.txt"),
+    );
     // The real root tree's id, with `a.txt` claimed to be b.txt's bytes: names, modes
     // and ids all well formed, and the tree id real; only its hash gives it away.
     let entry = |path: &str| {

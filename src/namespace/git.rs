@@ -142,16 +142,7 @@ impl GitFetcher {
         size: u64,
     ) -> Result<(), NamespaceError> {
         if size > crate::store::packs::LOOSE_ABOVE {
-            let mut attempt = 1;
-            loop {
-                match self.big_blob(owner, repo, sha, size).await {
-                    Err(e) if attempt < FETCH_ATTEMPTS && retryable(&e) => {
-                        tracing::warn!(%owner, %repo, blob = %sha, error = %e, "git fetch failed; retrying");
-                        attempt += 1;
-                    }
-                    other => return other,
-                }
-            }
+            return retrying(owner, repo, || self.big_blob(owner, repo, sha, size)).await;
         }
         let (done, wait) = oneshot::channel();
         self.enqueue(owner, repo, &[(sha, size)], Some(done));
@@ -438,8 +429,22 @@ impl GitFetcher {
             .remote
             .fetch(owner, repo, &FetchSpec::objects(vec![sha]))
             .await?;
+        self.store_answer(owner, repo, move |store| {
+            store.put_single_blob(answer, sha, size).map(|_| ())
+        })
+        .await
+    }
+
+    /// Runs `work` (storing a fetch's answer: blocking I/O and hashing) on a blocking
+    /// thread.
+    async fn store_answer<T: Send + 'static>(
+        &self,
+        owner: &str,
+        repo: &str,
+        work: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, NamespaceError> {
         let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || store.put_single_blob(answer, sha, size))
+        tokio::task::spawn_blocking(move || work(&store))
             .await
             .map_err(|e| {
                 NamespaceError::Remote(RemoteError::Local {
@@ -447,11 +452,7 @@ impl GitFetcher {
                     message: e.to_string(),
                 })
             })?
-            .map(|_| ())
-            .map_err(|e| match e {
-                StoreError::Remote(e) => NamespaceError::Remote(e),
-                other => other.into(),
-            })
+            .map_err(NamespaceError::from)
     }
 
     async fn fetch_batch(&self, owner: &str, repo: &str, batch: Vec<Want>) {
@@ -491,16 +492,7 @@ impl GitFetcher {
         repo: &str,
         spec: FetchSpec,
     ) -> Result<PackSummary, NamespaceError> {
-        let mut attempt = 1;
-        loop {
-            match self.fetch_once(owner, repo, &spec).await {
-                Err(e) if attempt < FETCH_ATTEMPTS && retryable(&e) => {
-                    tracing::warn!(%owner, %repo, error = %e, "git fetch failed; retrying");
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        retrying(owner, repo, || self.fetch_once(owner, repo, &spec)).await
     }
 
     async fn fetch_once(
@@ -510,20 +502,9 @@ impl GitFetcher {
         spec: &FetchSpec,
     ) -> Result<PackSummary, NamespaceError> {
         let answer = self.remote.fetch(owner, repo, spec).await?;
-        let store = Arc::clone(&self.store);
         let wants = spec.wants.clone();
-        tokio::task::spawn_blocking(move || store.put_pack(answer, &wants))
+        self.store_answer(owner, repo, move |store| store.put_pack(answer, &wants))
             .await
-            .map_err(|e| {
-                NamespaceError::Remote(RemoteError::Local {
-                    what: format!("git fetch {owner}/{repo}"),
-                    message: e.to_string(),
-                })
-            })?
-            .map_err(|e| match e {
-                StoreError::Remote(e) => NamespaceError::Remote(e),
-                other => other.into(),
-            })
     }
 }
 
@@ -558,6 +539,25 @@ pub fn tree_id(tree: &crate::remote::Tree) -> Sha {
     hasher.update(&body);
     let digest: [u8; 20] = hasher.finalize().into();
     Sha::from_bytes(digest)
+}
+
+/// `attempt` again while it fails in a way the same fetch may not meet again, up to
+/// [`FETCH_ATTEMPTS`] tries in all.
+async fn retrying<T, F: std::future::Future<Output = Result<T, NamespaceError>>>(
+    owner: &str,
+    repo: &str,
+    mut attempt: impl FnMut() -> F,
+) -> Result<T, NamespaceError> {
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(e) if tries < FETCH_ATTEMPTS && retryable(&e) => {
+                tracing::warn!(%owner, %repo, error = %e, "git fetch failed; retrying");
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Fetches of one batch tried before its readers get the error.

@@ -48,8 +48,13 @@ pub enum NamespaceError {
 }
 
 impl From<StoreError> for NamespaceError {
+    /// A pack's answer that failed on the network is the remote failure it is (so it is
+    /// retried and mapped as one), not a store failure.
     fn from(e: StoreError) -> Self {
-        NamespaceError::Store(Arc::new(e))
+        match e {
+            StoreError::Remote(e) => NamespaceError::Remote(e),
+            other => NamespaceError::Store(Arc::new(other)),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use lru::LruCache;
 
 use super::error::StoreError;
 use crate::oid::Sha;
-use crate::remote::{Mode, Tree, TreeEntry};
+use crate::remote::Mode;
 
 pub const PACKS_DIR: &str = "packs-v1";
 /// The largest object a pack may hold (decoded), and the largest delta buffer.
@@ -54,29 +54,6 @@ pub struct PackedEntry {
     pub mode: Mode,
     pub sha: Sha,
     pub size: Option<u64>,
-}
-
-impl PackedTree {
-    /// The tree as the namespace keeps it, if every blob's size is known.
-    pub fn to_tree(&self) -> Option<Tree> {
-        let entries = self
-            .entries
-            .iter()
-            .map(|e| {
-                let size = if e.mode.is_blob() { e.size? } else { 0 };
-                Some(TreeEntry {
-                    name: e.name.clone(),
-                    mode: e.mode,
-                    sha: e.sha,
-                    size,
-                })
-            })
-            .collect::<Option<Vec<_>>>()?;
-        Some(Tree {
-            sha: self.sha,
-            entries,
-        })
-    }
 }
 
 /// Object kinds as the index stores them.

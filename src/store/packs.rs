@@ -332,11 +332,6 @@ impl Store {
             })
     }
 
-    /// Whether blob `sha` is in a stored pack.
-    pub fn has_packed(&self, sha: Sha) -> bool {
-        matches!(self.index.pack_object(sha), Ok(Some((_, KIND_BLOB, _))))
-    }
-
     /// Blob `sha` decoded from its pack, if a stored pack holds it with `size` bytes.
     pub fn packed_blob(&self, sha: Sha, size: u64) -> Option<Arc<[u8]>> {
         if let Some(data) = self.packs.cached(sha) {
