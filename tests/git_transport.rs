@@ -566,3 +566,68 @@ fn a_tree_listing_that_lies_about_its_tree_is_refused_over_git() {
     );
     mount.unmount();
 }
+
+#[test]
+fn a_repo_root_brings_its_tool_files_in_one_fetch_and_nothing_else() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "web").unwrap();
+    r.write("pyproject.toml", "[tool.ruff]\nline-length = 100\n")
+        .write(".gitignore", "node_modules/\n")
+        .write("package.json", "{\"name\": \"web\"}\n")
+        .write("big.json", "x".repeat(200 << 10))
+        .write("packages/a/.gitignore", "dist/\n")
+        .write("packages/a/deep/er/.ignore", "*.log\n")
+        .write("packages/a/index.js", "export const a = 1;\n")
+        .write("packages/b/index.js", "export const b = 2;\n")
+        .commit("c")
+        .unwrap();
+    let cli = hub.cli();
+    if cli.is_rest() {
+        eprintln!("skipping: this test is about the git transport");
+        return;
+    }
+    let mount = TestMount::new(cli, &["--read-only"]);
+    hub.hub.reset_stats();
+    let root = mount.at("acme/web");
+    assert!(root.join("pyproject.toml").exists());
+    // The tool files go out in the background, in one fetch of their own.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while hub.hub.stats().git_fetches("objects") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no prefetch: {:?}",
+            hub.hub.stats()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let after = hub.hub.stats();
+    assert_eq!(after.git_fetches("objects"), 1, "{after:?}");
+    // The commit (1 want), the root's 3 small files and the 2 ignore files below it: not
+    // the big file, not the JavaScript.
+    assert_eq!(after.git_fetches("wants"), 1 + 3 + 2, "{after:?}");
+    for (path, want) in [
+        ("pyproject.toml", "[tool.ruff]\nline-length = 100\n"),
+        (".gitignore", "node_modules/\n"),
+        ("package.json", "{\"name\": \"web\"}\n"),
+        ("packages/a/.gitignore", "dist/\n"),
+        ("packages/a/deep/er/.ignore", "*.log\n"),
+    ] {
+        assert_eq!(std::fs::read_to_string(root.join(path)).unwrap(), want);
+    }
+    let read = hub.hub.stats();
+    assert_eq!(
+        read.git_fetches("objects"),
+        1,
+        "tool files were local: {read:?}"
+    );
+    assert_eq!(read.route("blob"), 0, "{read:?}");
+    // A file that was not prefetched is one fetch away.
+    assert_eq!(
+        std::fs::read_to_string(root.join("packages/b/index.js")).unwrap(),
+        "export const b = 2;\n"
+    );
+    assert_eq!(hub.hub.stats().git_fetches("objects"), 2);
+    mount.unmount();
+}

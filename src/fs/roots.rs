@@ -67,7 +67,7 @@ impl Roots {
         {
             return Ok(state.repo.clone());
         }
-        let resolved = match ns.resolve(spec).await {
+        let resolved = match ns.resolve_listed(spec).await {
             Ok(commit) => Some(commit),
             Err(NamespaceError::Remote(RemoteError::EmptyRepo { .. })) => None,
             Err(e @ NamespaceError::Remote(RemoteError::NotFound { .. })) => {

@@ -325,6 +325,39 @@ impl Namespace {
             .await
     }
 
+    /// [`Namespace::resolve`] for a view about to list the commit (a mount's repo root):
+    /// where the commit object comes over git, the REST listing of its trees (by commit
+    /// id, which GitHub accepts as a tree-ish) goes out at the same time instead of after
+    /// it. A listing that fails or disagrees is dropped; the tree is asked for again later.
+    pub async fn resolve_listed(&self, spec: &RepoSpec) -> Result<CommitInfo, NamespaceError> {
+        let sha = self.resolve_sha(spec).await?;
+        let over_git = self
+            .git
+            .as_ref()
+            .is_some_and(|g| g.serves(&spec.owner, &spec.repo));
+        if !over_git || self.store.index().commit(sha)?.is_some() {
+            return self.commit(spec, sha).await;
+        }
+        let listing = async {
+            let (root, trees) = self
+                .client
+                .commit_trees(&spec.owner, &spec.repo, sha)
+                .await?;
+            verify_listing(self.git.as_deref(), &spec.owner, &spec.repo, &trees).await?;
+            Ok::<_, NamespaceError>((root, trees))
+        };
+        let (commit, listed) = tokio::join!(self.commit(spec, sha), listing);
+        let commit = commit?;
+        match listed {
+            Ok((root, trees)) if root == commit.tree => self.store.index().put_trees(&trees)?,
+            Ok((root, _)) => {
+                tracing::warn!(repo = %spec, commit = %sha, listed = %root, tree = %commit.tree, "the listing of a commit names another root tree; dropped");
+            }
+            Err(e) => tracing::debug!(repo = %spec, error = %e, "listing with the commit failed"),
+        }
+        Ok(commit)
+    }
+
     /// Makes the next resolution of `reference` (and of the default branch, which it may
     /// be) in `owner/repo` poll GitHub instead of trusting the index for `ref_ttl`: what a
     /// push webhook announces.

@@ -524,7 +524,8 @@ impl FsCore {
                 Err(e) => return Err(fail_layer("opening the root's changes", &e)),
             }
         }
-        self.roots
+        let repo = self
+            .roots
             .resolve(
                 &self.ns,
                 &self.inodes,
@@ -533,7 +534,11 @@ impl FsCore {
                 spec,
                 false,
             )
-            .await
+            .await?;
+        if let Some(repo) = &repo {
+            self.prefetch_tool_files(repo);
+        }
+        Ok(repo)
     }
 
     /// A push to `owner/repo` moved `reference` (a branch or tag name, without `refs/...`):

@@ -23,6 +23,7 @@
 mod base;
 mod files;
 mod lookup;
+mod prefetch;
 mod read;
 mod write;
 mod xattrs;

@@ -12,12 +12,6 @@ use crate::fs::errno::{Errno, FsResult, fail};
 use crate::fs::inode::{Ino, Node, NodeKind};
 use crate::remote::{Mode, TreeEntry};
 
-/// A miss's siblings of another kind are prefetched up to this size each, and this
-/// many bytes in all.
-const PREFETCH_OTHER_MAX: u64 = 64 << 10;
-const PREFETCH_OTHER_BYTES: u64 = 1 << 20;
-/// A kind of file is prefetched commit-wide up to this many bytes.
-const PREFETCH_KIND_BYTES: u64 = 64 << 20;
 /// Longest symlink target we read (Linux's PATH_MAX).
 const MAX_LINK_BYTES: u64 = 4096;
 
@@ -97,113 +91,6 @@ impl FsCore {
             .fetch_blob(&repo.spec, &entry)
             .await
             .map_err(|e| fail("fetching a blob", e))
-    }
-
-    /// Over git: a miss also asks for the file's missing siblings of the same kind (the
-    /// same extension in the same directory), which a tool that reads one `.py` file of a
-    /// package reads next, and the directory's small files of other kinds (up to 1 MiB);
-    /// they join the same batch, so a directory costs one fetch instead of one per file.
-    /// Nobody waits for them.
-    fn prefetch_siblings(&self, node: &Node, repo: &std::sync::Arc<crate::namespace::RepoContext>) {
-        let Some(git) = self
-            .ns
-            .git()
-            .filter(|g| g.serves(&repo.spec.owner, &repo.spec.repo))
-        else {
-            return;
-        };
-        let Some((_, ext)) = node
-            .name
-            .rsplit_once('.')
-            .filter(|(stem, _)| !stem.is_empty())
-        else {
-            return;
-        };
-        let dir = match self.inodes.get(node.parent).map(|p| p.kind.clone()) {
-            Some(NodeKind::Content {
-                mode: Mode::Tree,
-                sha,
-                ..
-            }) => sha,
-            Some(NodeKind::RepoRoot { .. }) => repo.commit.tree,
-            _ => return,
-        };
-        let Ok(Some(tree)) = self.ns.cached_tree(dir) else {
-            return;
-        };
-        // Files of the same kind, then small files of other kinds up to a byte budget
-        // (a sequential reader such as `diff -r` or `cat *` reads those too; a tool that
-        // does not costs bytes, never requests).
-        let mut other_bytes = 0u64;
-        let siblings: Vec<_> = tree
-            .entries
-            .iter()
-            .filter(|e| matches!(e.mode, Mode::File | Mode::Executable) && e.name != node.name)
-            .filter(|e| {
-                if e.name.rsplit_once('.').is_some_and(|(_, x)| x == ext) {
-                    return true;
-                }
-                if e.size <= PREFETCH_OTHER_MAX && other_bytes + e.size <= PREFETCH_OTHER_BYTES {
-                    other_bytes += e.size;
-                    return true;
-                }
-                false
-            })
-            .map(|e| (e.sha, e.size))
-            .collect();
-        git.prefetch(&repo.spec.owner, &repo.spec.repo, &siblings);
-        if git.first_of_kind(repo.commit.sha, ext) {
-            self.prefetch_kind(git, repo, ext);
-        }
-    }
-
-    /// The first miss of a kind of file (an extension) in a commit prefetches every
-    /// file of that kind in the commit, up to [`PREFETCH_KIND_BYTES`]: a tool that walked
-    /// the tree and reads one `.py` file reads them all (ruff, mypy, compileall), and
-    /// batches of 4 MiB going out 4 at a time bring them far sooner than a round trip per
-    /// directory. A tool that reads one kind does not pay for the others (a JavaScript
-    /// monorepo's `.js` stay on GitHub while ruff reads its few `.py`). In the background,
-    /// from the trees already listed; nobody waits for it.
-    fn prefetch_kind(
-        &self,
-        git: &std::sync::Arc<crate::namespace::git::GitFetcher>,
-        repo: &std::sync::Arc<crate::namespace::RepoContext>,
-        ext: &str,
-    ) {
-        let (ns, git, repo) = (
-            std::sync::Arc::clone(&self.ns),
-            std::sync::Arc::clone(git),
-            std::sync::Arc::clone(repo),
-        );
-        let ext = ext.to_string();
-        tokio::spawn(async move {
-            let mut stack = vec![repo.commit.tree];
-            let mut wants = Vec::new();
-            let mut bytes = 0u64;
-            'walk: while let Some(sha) = stack.pop() {
-                let Ok(Some(tree)) = ns.cached_tree(sha) else {
-                    continue;
-                };
-                for e in &tree.entries {
-                    match e.mode {
-                        Mode::Tree => stack.push(e.sha),
-                        Mode::File | Mode::Executable
-                            if e.name
-                                .rsplit_once('.')
-                                .is_some_and(|(s, x)| !s.is_empty() && x == ext) =>
-                        {
-                            if bytes + e.size > PREFETCH_KIND_BYTES {
-                                break 'walk;
-                            }
-                            bytes += e.size;
-                            wants.push((e.sha, e.size));
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            git.prefetch(&repo.spec.owner, &repo.spec.repo, &wants);
-        });
     }
 
     /// A real file holding the blob behind a file or symlink node (for a copy-up or a

@@ -1,0 +1,197 @@
+//! What the mount fetches before anyone asks (over git only; nobody waits for it): the
+//! rule that makes a lazy mount move what tools read, not what the repository holds.
+//!
+//! - A repository's first root (a commit shown for the first time) brings its tool
+//!   files: the root directory's small files (configuration: `pyproject.toml`,
+//!   `package.json`, `setup.cfg`, ...) and every ignore file in the commit (`.gitignore`,
+//!   `.ignore`, `.rgignore`), which every walker (ruff, rg, fd, mypy) reads before
+//!   anything else. One fetch, sent while the tool is still walking.
+//! - A miss brings its siblings of the same kind and the directory's small files.
+//! - The first miss of a kind (an extension) in a commit brings that kind commit-wide.
+
+use std::sync::Arc;
+
+use super::base::FsCore;
+use crate::fs::inode::{Node, NodeKind};
+use crate::namespace::git::GitFetcher;
+use crate::namespace::{Namespace, RepoContext};
+use crate::oid::Sha;
+use crate::remote::Mode;
+
+/// A miss's siblings of another kind are prefetched up to this size each, and this
+/// many bytes in all; the same bounds hold for a root's tool files.
+const PREFETCH_OTHER_MAX: u64 = 64 << 10;
+const PREFETCH_OTHER_BYTES: u64 = 1 << 20;
+/// A kind of file is prefetched commit-wide up to this many bytes.
+const PREFETCH_KIND_BYTES: u64 = 64 << 20;
+/// The files every walker reads in each directory it enters.
+const IGNORE_FILES: [&str; 3] = [".gitignore", ".ignore", ".rgignore"];
+/// The pseudo kind that marks a commit's tool files as prefetched.
+const TOOL_FILES: &str = "/tool-files";
+
+impl FsCore {
+    /// The first time a commit is shown at a repo root, its tool files are fetched in the
+    /// background (see the module note).
+    pub(super) fn prefetch_tool_files(&self, repo: &Arc<RepoContext>) {
+        let Some(git) = self
+            .ns
+            .git()
+            .filter(|g| g.serves(&repo.spec.owner, &repo.spec.repo))
+        else {
+            return;
+        };
+        if !git.first_of_kind(repo.commit.sha, TOOL_FILES) {
+            return;
+        }
+        let (ns, git, repo) = (Arc::clone(&self.ns), Arc::clone(git), Arc::clone(repo));
+        tokio::spawn(async move {
+            // The root listing the tool is about to ask for anyway (one flight).
+            if ns.tree(&repo.spec, repo.commit.tree).await.is_err() {
+                return;
+            }
+            let wants = tool_files(&ns, repo.commit.tree);
+            git.prefetch(&repo.spec.owner, &repo.spec.repo, &wants);
+        });
+    }
+
+    /// Over git: a miss also asks for the file's missing siblings of the same kind (the
+    /// same extension in the same directory), which a tool that reads one `.py` file of a
+    /// package reads next, and the directory's small files of other kinds (up to 1 MiB);
+    /// they join the same batch, so a directory costs one fetch instead of one per file.
+    /// Nobody waits for them.
+    pub(super) fn prefetch_siblings(&self, node: &Node, repo: &Arc<RepoContext>) {
+        let Some(git) = self
+            .ns
+            .git()
+            .filter(|g| g.serves(&repo.spec.owner, &repo.spec.repo))
+        else {
+            return;
+        };
+        let Some((_, ext)) = node
+            .name
+            .rsplit_once('.')
+            .filter(|(stem, _)| !stem.is_empty())
+        else {
+            return;
+        };
+        let dir = match self.inodes.get(node.parent).map(|p| p.kind.clone()) {
+            Some(NodeKind::Content {
+                mode: Mode::Tree,
+                sha,
+                ..
+            }) => sha,
+            Some(NodeKind::RepoRoot { .. }) => repo.commit.tree,
+            _ => return,
+        };
+        let Ok(Some(tree)) = self.ns.cached_tree(dir) else {
+            return;
+        };
+        // Files of the same kind, then small files of other kinds up to a byte budget
+        // (a sequential reader such as `diff -r` or `cat *` reads those too; a tool that
+        // does not costs bytes, never requests).
+        let mut other_bytes = 0u64;
+        let siblings: Vec<_> = tree
+            .entries
+            .iter()
+            .filter(|e| matches!(e.mode, Mode::File | Mode::Executable) && e.name != node.name)
+            .filter(|e| {
+                if e.name.rsplit_once('.').is_some_and(|(_, x)| x == ext) {
+                    return true;
+                }
+                if e.size <= PREFETCH_OTHER_MAX && other_bytes + e.size <= PREFETCH_OTHER_BYTES {
+                    other_bytes += e.size;
+                    return true;
+                }
+                false
+            })
+            .map(|e| (e.sha, e.size))
+            .collect();
+        git.prefetch(&repo.spec.owner, &repo.spec.repo, &siblings);
+        if git.first_of_kind(repo.commit.sha, ext) {
+            self.prefetch_kind(git, repo, ext);
+        }
+    }
+
+    /// The first miss of a kind of file (an extension) in a commit prefetches every
+    /// file of that kind in the commit, up to [`PREFETCH_KIND_BYTES`]: a tool that walked
+    /// the tree and reads one `.py` file reads them all (ruff, mypy, compileall), and
+    /// batches of 4 MiB going out 4 at a time bring them far sooner than a round trip per
+    /// directory. A tool that reads one kind does not pay for the others (a JavaScript
+    /// monorepo's `.js` stay on GitHub while ruff reads its few `.py`). In the background,
+    /// from the trees already listed; nobody waits for it.
+    fn prefetch_kind(&self, git: &Arc<GitFetcher>, repo: &Arc<RepoContext>, ext: &str) {
+        let (ns, git, repo) = (Arc::clone(&self.ns), Arc::clone(git), Arc::clone(repo));
+        let ext = ext.to_string();
+        tokio::spawn(async move {
+            let mut stack = vec![repo.commit.tree];
+            let mut wants = Vec::new();
+            let mut bytes = 0u64;
+            'walk: while let Some(sha) = stack.pop() {
+                let Ok(Some(tree)) = ns.cached_tree(sha) else {
+                    continue;
+                };
+                for e in &tree.entries {
+                    match e.mode {
+                        Mode::Tree => stack.push(e.sha),
+                        Mode::File | Mode::Executable
+                            if e.name
+                                .rsplit_once('.')
+                                .is_some_and(|(s, x)| !s.is_empty() && x == ext) =>
+                        {
+                            if bytes + e.size > PREFETCH_KIND_BYTES {
+                                break 'walk;
+                            }
+                            bytes += e.size;
+                            wants.push((e.sha, e.size));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            git.prefetch(&repo.spec.owner, &repo.spec.repo, &wants);
+        });
+    }
+}
+
+/// The root's small files (up to [`PREFETCH_OTHER_BYTES`]) and every ignore file of the
+/// commit whose trees are listed below `root` (ignore files within the same bound again).
+fn tool_files(ns: &Namespace, root: Sha) -> Vec<(Sha, u64)> {
+    let mut wants = Vec::new();
+    let small = |e: &crate::remote::TreeEntry| {
+        matches!(e.mode, Mode::File | Mode::Executable) && e.size <= PREFETCH_OTHER_MAX
+    };
+    let Ok(Some(top)) = ns.cached_tree(root) else {
+        return wants;
+    };
+    let mut bytes = 0u64;
+    for e in top.entries.iter().filter(|e| small(e)) {
+        if bytes + e.size <= PREFETCH_OTHER_BYTES {
+            bytes += e.size;
+            wants.push((e.sha, e.size));
+        }
+    }
+    let mut ignore_bytes = 0u64;
+    let mut stack: Vec<Sha> = top
+        .entries
+        .iter()
+        .filter(|e| e.mode == Mode::Tree)
+        .map(|e| e.sha)
+        .collect();
+    while let Some(sha) = stack.pop() {
+        let Ok(Some(tree)) = ns.cached_tree(sha) else {
+            continue;
+        };
+        for e in &tree.entries {
+            if e.mode == Mode::Tree {
+                stack.push(e.sha);
+            } else if small(e)
+                && IGNORE_FILES.contains(&e.name.as_str())
+                && ignore_bytes + e.size <= PREFETCH_OTHER_BYTES
+            {
+                ignore_bytes += e.size;
+                wants.push((e.sha, e.size));
+            }
+        }
+    }
+    wants
+}
