@@ -568,7 +568,7 @@ fn a_tree_listing_that_lies_about_its_tree_is_refused_over_git() {
 }
 
 #[test]
-fn a_repo_root_brings_its_tool_files_in_one_fetch_and_nothing_else() {
+fn the_first_read_brings_the_tool_files_in_one_fetch_and_a_listing_fetches_nothing() {
     require_fuse!();
     let hub = Hub::new();
     let mut r = repo::create(hub.path(), "acme", "web").unwrap();
@@ -590,18 +590,14 @@ fn a_repo_root_brings_its_tool_files_in_one_fetch_and_nothing_else() {
     let mount = TestMount::new(cli, &["--read-only"]);
     hub.hub.reset_stats();
     let root = mount.at("acme/web");
-    assert!(root.join("pyproject.toml").exists());
-    // The tool files go out in the background, in one fetch of their own.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while hub.hub.stats().git_fetches("objects") == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "no prefetch: {:?}",
-            hub.hub.stats()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(200));
+    // A listing fetches no content.
+    run(Command::new("find").arg(&root).arg("-ls"));
+    assert_eq!(hub.hub.stats().git_fetches("objects"), 0);
+    // The first read brings the tool files in the same fetch.
+    assert_eq!(
+        std::fs::read_to_string(root.join("pyproject.toml")).unwrap(),
+        "[tool.ruff]\nline-length = 100\n"
+    );
     let after = hub.hub.stats();
     assert_eq!(after.git_fetches("objects"), 1, "{after:?}");
     // The commit (1 want), the root's 3 small files and the 2 ignore files below it: not

@@ -218,7 +218,7 @@ fn hostile_tree_entries_are_refused_logged_and_never_shown() {
         .write("src/lib.rs", "pub fn f() {}\n")
         .write("docs/guide.md", "# guide\n")
         .symlink("docs/link", "../good.txt");
-    r.commit("initial").unwrap();
+    let commit = r.commit("initial").unwrap();
     let dir = bare(&hub, "acme", "hostile");
     let tree = git(&dir, &["rev-parse", "main^{tree}"]).trim().to_string();
     // Another repository, whose `pkg` tree a duplicate entry will name.
@@ -272,12 +272,16 @@ fn hostile_tree_entries_are_refused_logged_and_never_shown() {
     // After the real entries, so the valid twin of each duplicate comes first.
     entries.extend(hostile.iter().cloned());
     let body = serde_json::to_vec(&listing).unwrap();
-    hub.hub.inject(
-        Fault::replace_body(body)
-            .on_route("tree")
-            .path_contains(&format!("/git/trees/{tree}"))
-            .always(),
-    );
+    // GitHub answers the same listing whichever tree-ish names it: the tree's id or
+    // the commit's (the mount lists by commit while the commit object comes over git).
+    for tree_ish in [&tree, &commit] {
+        hub.hub.inject(
+            Fault::replace_body(body.clone())
+                .on_route("tree")
+                .path_contains(&format!("/git/trees/{tree_ish}"))
+                .always(),
+        );
+    }
 
     let mount = TestMount::new(hub.cli(), &["--org", "acme"]);
     let root = mount.at("acme/hostile");

@@ -524,8 +524,7 @@ impl FsCore {
                 Err(e) => return Err(fail_layer("opening the root's changes", &e)),
             }
         }
-        let repo = self
-            .roots
+        self.roots
             .resolve(
                 &self.ns,
                 &self.inodes,
@@ -534,11 +533,7 @@ impl FsCore {
                 spec,
                 false,
             )
-            .await?;
-        if let Some(repo) = &repo {
-            self.prefetch_tool_files(repo);
-        }
-        Ok(repo)
+            .await
     }
 
     /// A push to `owner/repo` moved `reference` (a branch or tag name, without `refs/...`):

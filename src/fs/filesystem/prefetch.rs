@@ -1,11 +1,11 @@
 //! What the mount fetches before anyone asks (over git only; nobody waits for it): the
 //! rule that makes a lazy mount move what tools read, not what the repository holds.
 //!
-//! - A repository's first root (a commit shown for the first time) brings its tool
-//!   files: the root directory's small files (configuration: `pyproject.toml`,
-//!   `package.json`, `setup.cfg`, ...) and every ignore file in the commit (`.gitignore`,
-//!   `.ignore`, `.rgignore`), which every walker (ruff, rg, fd, mypy) reads before
-//!   anything else. One fetch, sent while the tool is still walking.
+//! - The first miss in a commit brings its tool files with it: the root directory's
+//!   small files (configuration: `pyproject.toml`, `package.json`, `setup.cfg`, ...) and
+//!   every ignore file in the commit (`.gitignore`, `.ignore`, `.rgignore`), which every
+//!   walker (ruff, rg, fd, mypy) reads as it enters each directory. One batch instead of a
+//!   round trip per directory. A listing alone (`ls -l`, `find`, `du`) fetches nothing.
 //! - A miss brings its siblings of the same kind and the directory's small files.
 //! - The first miss of a kind (an extension) in a commit brings that kind commit-wide.
 
@@ -30,8 +30,8 @@ const IGNORE_FILES: [&str; 3] = [".gitignore", ".ignore", ".rgignore"];
 const TOOL_FILES: &str = "/tool-files";
 
 impl FsCore {
-    /// The first time a commit is shown at a repo root, its tool files are fetched in the
-    /// background (see the module note).
+    /// The first miss in a commit also asks for its tool files (see the module note),
+    /// in the same batch.
     pub(super) fn prefetch_tool_files(&self, repo: &Arc<RepoContext>) {
         let Some(git) = self
             .ns
@@ -40,18 +40,10 @@ impl FsCore {
         else {
             return;
         };
-        if !git.first_of_kind(repo.commit.sha, TOOL_FILES) {
-            return;
-        }
-        let (ns, git, repo) = (Arc::clone(&self.ns), Arc::clone(git), Arc::clone(repo));
-        tokio::spawn(async move {
-            // The root listing the tool is about to ask for anyway (one flight).
-            if ns.tree(&repo.spec, repo.commit.tree).await.is_err() {
-                return;
-            }
-            let wants = tool_files(&ns, repo.commit.tree);
+        if git.first_of_kind(repo.commit.sha, TOOL_FILES) {
+            let wants = tool_files(&self.ns, repo.commit.tree);
             git.prefetch(&repo.spec.owner, &repo.spec.repo, &wants);
-        });
+        }
     }
 
     /// Over git: a miss also asks for the file's missing siblings of the same kind (the

@@ -80,6 +80,7 @@ impl FsCore {
             return Ok(());
         }
         self.hydrator.before_miss(&self.ns, repo, *sha, *size).await;
+        self.prefetch_tool_files(repo);
         self.prefetch_siblings(node, repo);
         let entry = TreeEntry {
             name: node.name.clone(),
