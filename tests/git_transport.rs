@@ -14,6 +14,17 @@ use common::tree::{assert_same_tree, clone, run};
 use common::{Hub, TestMount};
 use fakehub::{Fault, repo};
 
+/// The hub's CLI, or `None` (said on stderr) when the suite runs with the REST transport:
+/// these tests are about git.
+fn git_cli(hub: &Hub) -> Option<common::Cli> {
+    let cli = hub.cli();
+    if cli.is_rest() {
+        eprintln!("skipping: this test is about the git transport");
+        return None;
+    }
+    Some(cli)
+}
+
 /// Pack files (`packs-v1/*.pack`) and leftover fetch directories (`.tmp-*`) in a cache.
 fn packs(cache: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut out = (Vec::new(), Vec::new());
@@ -147,11 +158,9 @@ fn a_cold_mount_reads_every_file_of_a_real_repository_with_two_counted_requests(
     let work = tempfile::tempdir().unwrap();
     let checkout = work.path().join(name);
     clone(&hub, owner, name, &head, &checkout);
-    let cli = hub.cli();
-    if cli.is_rest() {
-        eprintln!("skipping: this test is about the git transport");
+    let Some(cli) = git_cli(&hub) else {
         return;
-    }
+    };
     let mount = TestMount::new(cli, &["--read-only"]);
     hub.hub.reset_stats();
     let root = mount.at(&format!("{owner}/{name}"));
@@ -218,11 +227,9 @@ fn hostile_packs_are_refused_in_bounded_time_store_nothing_and_the_next_read_ret
     let mut tree = b"100644 ..\0".to_vec();
     tree.extend(hex::decode(&wanted).unwrap());
     let evil_tree = write_object(&git_dir, "tree", &tree);
-    let cli = hub.cli();
-    if cli.is_rest() {
-        eprintln!("skipping: this test is about the git transport");
+    let Some(cli) = git_cli(&hub) else {
         return;
-    }
+    };
     let mount = TestMount::new(cli, &[]);
     // Resolved and listed first, so only the blob fetch meets the faults.
     assert_eq!(std::fs::read_dir(mount.at("acme/api")).unwrap().count(), 2);
@@ -298,11 +305,9 @@ fn kill_9_during_a_pack_fetch_leaves_no_partial_pack_and_verify_is_clean() {
         r.large_file(format!("d/f{i}.bin"), 256 << 10, i);
     }
     let head = r.commit("c").unwrap();
-    let cli = hub.cli();
-    if cli.is_rest() {
-        eprintln!("skipping: this test is about the git transport");
+    let Some(cli) = git_cli(&hub) else {
         return;
-    }
+    };
     let mount = TestMount::new(cli, &[]);
     assert_eq!(
         std::fs::read_dir(mount.at("acme/big/d")).unwrap().count(),
@@ -355,8 +360,7 @@ fn a_refusing_git_endpoint_falls_back_to_rest_unless_git_is_required() {
         .write("b.txt", "bravo\n")
         .commit("c")
         .unwrap();
-    if hub.cli().is_rest() {
-        eprintln!("skipping: this test is about the git transport");
+    if git_cli(&hub).is_none() {
         return;
     }
     for status in [401, 403, 404] {
@@ -409,11 +413,9 @@ fn packs_are_verified_and_evicted_whole_by_cache_verify_and_gc() {
         );
     }
     r.commit("c").unwrap();
-    let cli = hub.cli();
-    if cli.is_rest() {
-        eprintln!("skipping: this test is about the git transport");
+    let Some(cli) = git_cli(&hub) else {
         return;
-    }
+    };
     for i in 0..3 {
         cli.ok(&["cat", &format!("acme/api/src/m{i}.py")]);
     }
@@ -486,11 +488,9 @@ fn a_scan_fetches_each_repositorys_target_files_in_one_git_request() {
         .commit("c")
         .unwrap();
     }
-    let cli = hub.cli();
-    if cli.is_rest() {
-        eprintln!("skipping: this test is about the git transport");
+    let Some(cli) = git_cli(&hub) else {
         return;
-    }
+    };
     hub.hub.reset_stats();
     cli.ok(&["github", "scan-org", "acme"]);
     let stats = hub.hub.stats();
@@ -582,11 +582,9 @@ fn the_first_read_brings_the_tool_files_in_one_fetch_and_a_listing_fetches_nothi
         .write("packages/b/index.js", "export const b = 2;\n")
         .commit("c")
         .unwrap();
-    let cli = hub.cli();
-    if cli.is_rest() {
-        eprintln!("skipping: this test is about the git transport");
+    let Some(cli) = git_cli(&hub) else {
         return;
-    }
+    };
     let mount = TestMount::new(cli, &["--read-only"]);
     hub.hub.reset_stats();
     let root = mount.at("acme/web");

@@ -272,6 +272,12 @@ impl Namespace {
         self.git.as_ref()
     }
 
+    /// The git fetcher, if content of `owner/repo` comes over git (it serves the
+    /// repository: the endpoint has not refused it).
+    pub fn git_for(&self, owner: &str, repo: &str) -> Option<&Arc<git::GitFetcher>> {
+        self.git.as_ref().filter(|g| g.serves(owner, repo))
+    }
+
     pub fn client(&self) -> &Arc<dyn GitHubClient> {
         &self.client
     }
@@ -331,22 +337,13 @@ impl Namespace {
     /// it. A listing that fails or disagrees is dropped; the tree is asked for again later.
     pub async fn resolve_listed(&self, spec: &RepoSpec) -> Result<CommitInfo, NamespaceError> {
         let sha = self.resolve_sha(spec).await?;
-        let over_git = self
-            .git
-            .as_ref()
-            .is_some_and(|g| g.serves(&spec.owner, &spec.repo));
-        if !over_git || self.store.index().commit(sha)?.is_some() {
+        if let Some(known) = self.store.index().commit(sha)? {
+            return Ok(known);
+        }
+        if self.git_for(&spec.owner, &spec.repo).is_none() {
             return self.commit(spec, sha).await;
         }
-        let listing = async {
-            let (root, trees) = self
-                .client
-                .commit_trees(&spec.owner, &spec.repo, sha)
-                .await?;
-            verify_listing(self.git.as_deref(), &spec.owner, &spec.repo, &trees).await?;
-            Ok::<_, NamespaceError>((root, trees))
-        };
-        let (commit, listed) = tokio::join!(self.commit(spec, sha), listing);
+        let (commit, listed) = tokio::join!(self.commit(spec, sha), self.commit_listing(spec, sha));
         let commit = commit?;
         match listed {
             Ok((root, trees)) if root == commit.tree => self.store.index().put_trees(&trees)?,
@@ -378,11 +375,7 @@ impl Namespace {
         if let Some(commit) = self.store.index().commit(sha)? {
             return Ok(commit);
         }
-        if let Some(git) = self
-            .git
-            .as_ref()
-            .filter(|g| g.serves(&spec.owner, &spec.repo))
-        {
+        if let Some(git) = self.git_for(&spec.owner, &spec.repo) {
             // The commit object over git (free), verified by its id like any object.
             match git.commit(&spec.owner, &spec.repo, sha).await {
                 Ok(commit) => {
@@ -405,13 +398,24 @@ impl Namespace {
         if let Some(known) = self.store.index().commit(commit)? {
             return Ok(known.tree);
         }
+        let (root, trees) = self.commit_listing(spec, commit).await?;
+        self.store.index().put_trees(&trees)?;
+        Ok(root)
+    }
+
+    /// The REST recursive listing of `commit` (by commit id, which GitHub accepts as a
+    /// tree-ish): its root tree and every tree below, verified, not yet stored.
+    async fn commit_listing(
+        &self,
+        spec: &RepoSpec,
+        commit: Sha,
+    ) -> Result<(Sha, Vec<Tree>), NamespaceError> {
         let (root, trees) = self
             .client
             .commit_trees(&spec.owner, &spec.repo, commit)
             .await?;
         verify_listing(self.git.as_deref(), &spec.owner, &spec.repo, &trees).await?;
-        self.store.index().put_trees(&trees)?;
-        Ok(root)
+        Ok((root, trees))
     }
 
     /// Tree `sha` of `spec`'s repository: from memory, the index, or GitHub (which

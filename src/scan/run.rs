@@ -309,7 +309,7 @@ impl Scanner {
     /// recursive listing (one counted request), without the commit object (a scan needs
     /// no commit time).
     async fn listing(&self, spec: &RepoSpec, commit: Sha) -> Result<Listing, NamespaceError> {
-        if let Some(git) = self.ns.git().filter(|g| g.serves(&spec.owner, &spec.repo)) {
+        if let Some(git) = self.ns.git_for(&spec.owner, &spec.repo) {
             match git.listing(&spec.owner, &spec.repo, commit).await {
                 Ok((root, trees)) => return Ok(Listing::Git { root, trees }),
                 Err(e) if git.falls_back(&spec.owner, &spec.repo, &e) => {}

@@ -9,6 +9,7 @@
 //! - A miss brings its siblings of the same kind and the directory's small files.
 //! - The first miss of a kind (an extension) in a commit brings that kind commit-wide.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use super::base::FsCore;
@@ -16,7 +17,7 @@ use crate::fs::inode::{Node, NodeKind};
 use crate::namespace::git::GitFetcher;
 use crate::namespace::{Namespace, RepoContext};
 use crate::oid::Sha;
-use crate::remote::Mode;
+use crate::remote::{Mode, TreeEntry};
 
 /// A miss's siblings of another kind are prefetched up to this size each, and this
 /// many bytes in all; the same bounds hold for a root's tool files.
@@ -33,11 +34,7 @@ impl FsCore {
     /// The first miss in a commit also asks for its tool files (see the module note),
     /// in the same batch.
     pub(super) fn prefetch_tool_files(&self, repo: &Arc<RepoContext>) {
-        let Some(git) = self
-            .ns
-            .git()
-            .filter(|g| g.serves(&repo.spec.owner, &repo.spec.repo))
-        else {
+        let Some(git) = self.ns.git_for(&repo.spec.owner, &repo.spec.repo) else {
             return;
         };
         if git.first_of_kind(repo.commit.sha, TOOL_FILES) {
@@ -52,11 +49,7 @@ impl FsCore {
     /// they join the same batch, so a directory costs one fetch instead of one per file.
     /// Nobody waits for them.
     pub(super) fn prefetch_siblings(&self, node: &Node, repo: &Arc<RepoContext>) {
-        let Some(git) = self
-            .ns
-            .git()
-            .filter(|g| g.serves(&repo.spec.owner, &repo.spec.repo))
-        else {
+        let Some(git) = self.ns.git_for(&repo.spec.owner, &repo.spec.repo) else {
             return;
         };
         let Some((_, ext)) = node
@@ -115,31 +108,23 @@ impl FsCore {
         let (ns, git, repo) = (Arc::clone(&self.ns), Arc::clone(git), Arc::clone(repo));
         let ext = ext.to_string();
         tokio::spawn(async move {
-            let mut stack = vec![repo.commit.tree];
             let mut wants = Vec::new();
             let mut bytes = 0u64;
-            'walk: while let Some(sha) = stack.pop() {
-                let Ok(Some(tree)) = ns.cached_tree(sha) else {
-                    continue;
-                };
-                for e in &tree.entries {
-                    match e.mode {
-                        Mode::Tree => stack.push(e.sha),
-                        Mode::File | Mode::Executable
-                            if e.name
-                                .rsplit_once('.')
-                                .is_some_and(|(s, x)| !s.is_empty() && x == ext) =>
-                        {
-                            if bytes + e.size > PREFETCH_KIND_BYTES {
-                                break 'walk;
-                            }
-                            bytes += e.size;
-                            wants.push((e.sha, e.size));
-                        }
-                        _ => {}
-                    }
+            walk_files(&ns, repo.commit.tree, |_, e| {
+                if !e
+                    .name
+                    .rsplit_once('.')
+                    .is_some_and(|(s, x)| !s.is_empty() && x == ext)
+                {
+                    return ControlFlow::Continue(());
                 }
-            }
+                if bytes + e.size > PREFETCH_KIND_BYTES {
+                    return ControlFlow::Break(());
+                }
+                bytes += e.size;
+                wants.push((e.sha, e.size));
+                ControlFlow::Continue(())
+            });
             git.prefetch(&repo.spec.owner, &repo.spec.repo, &wants);
         });
     }
@@ -149,26 +134,36 @@ impl FsCore {
 /// commit whose trees are listed below `root` (ignore files within the same bound again).
 fn tool_files(ns: &Namespace, root: Sha) -> Vec<(Sha, u64)> {
     let mut wants = Vec::new();
-    let small = |e: &crate::remote::TreeEntry| {
-        matches!(e.mode, Mode::File | Mode::Executable) && e.size <= PREFETCH_OTHER_MAX
-    };
-    let Ok(Some(top)) = ns.cached_tree(root) else {
-        return wants;
-    };
-    let mut bytes = 0u64;
-    for e in top.entries.iter().filter(|e| small(e)) {
-        if bytes + e.size <= PREFETCH_OTHER_BYTES {
-            bytes += e.size;
+    let (mut bytes, mut ignore_bytes) = (0u64, 0u64);
+    walk_files(ns, root, |tree, e| {
+        if e.size > PREFETCH_OTHER_MAX {
+            return ControlFlow::Continue(());
+        }
+        let budget = if tree == root {
+            &mut bytes
+        } else if IGNORE_FILES.contains(&e.name.as_str()) {
+            &mut ignore_bytes
+        } else {
+            return ControlFlow::Continue(());
+        };
+        if *budget + e.size <= PREFETCH_OTHER_BYTES {
+            *budget += e.size;
             wants.push((e.sha, e.size));
         }
-    }
-    let mut ignore_bytes = 0u64;
-    let mut stack: Vec<Sha> = top
-        .entries
-        .iter()
-        .filter(|e| e.mode == Mode::Tree)
-        .map(|e| e.sha)
-        .collect();
+        ControlFlow::Continue(())
+    });
+    wants
+}
+
+/// Every file (regular or executable) in `root` and the trees below it that are listed
+/// locally, with the tree it is in; `root`'s own entries first, then depth first, until
+/// `visit` breaks. Trees not listed yet are skipped: a prefetch never lists.
+fn walk_files(
+    ns: &Namespace,
+    root: Sha,
+    mut visit: impl FnMut(Sha, &TreeEntry) -> ControlFlow<()>,
+) {
+    let mut stack = vec![root];
     while let Some(sha) = stack.pop() {
         let Ok(Some(tree)) = ns.cached_tree(sha) else {
             continue;
@@ -176,14 +171,9 @@ fn tool_files(ns: &Namespace, root: Sha) -> Vec<(Sha, u64)> {
         for e in &tree.entries {
             if e.mode == Mode::Tree {
                 stack.push(e.sha);
-            } else if small(e)
-                && IGNORE_FILES.contains(&e.name.as_str())
-                && ignore_bytes + e.size <= PREFETCH_OTHER_BYTES
-            {
-                ignore_bytes += e.size;
-                wants.push((e.sha, e.size));
+            } else if matches!(e.mode, Mode::File | Mode::Executable) && visit(sha, e).is_break() {
+                return;
             }
         }
     }
-    wants
 }
