@@ -16,3 +16,8 @@ pub fn epoch_secs() -> u64 {
 pub fn now() -> i64 {
     epoch_secs() as i64
 }
+
+/// Today's date in UTC, `YYYY-MM-DD` (the codex export's `scan_date`).
+pub fn today() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()[..10].to_string()
+}

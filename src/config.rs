@@ -81,6 +81,8 @@ pub enum TokenSource {
     GithubToken,
     GhToken,
     GhHostsFile,
+    /// Passed by the program embedding Heimdall (the Python SDK's `token=`).
+    Given,
 }
 
 impl fmt::Display for TokenSource {
@@ -89,6 +91,7 @@ impl fmt::Display for TokenSource {
             TokenSource::GithubToken => "GITHUB_TOKEN",
             TokenSource::GhToken => "GH_TOKEN",
             TokenSource::GhHostsFile => "gh's hosts.yml",
+            TokenSource::Given => "the token passed by the program",
         })
     }
 }

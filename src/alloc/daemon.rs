@@ -9,6 +9,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use super::client::Launcher;
+use super::kind::ErrorKind;
 use super::mounts::Mounts;
 use super::protocol::{self, DaemonStatus, MAX_LINE, Request, Response};
 use super::{AllocateRequest, Allocator};
@@ -18,11 +20,16 @@ use crate::namespace::{self, Namespace};
 /// How long the CLI waits for a daemon it started to listen.
 pub const START_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Starts the daemon unless one answers on `socket`: re-runs this binary as
-/// `heimdall daemon run` in its own session, logging to `log`, and waits until it listens.
-/// `env` is what the daemon must serve ([`Settings::daemon_env`]), whatever the
-/// environment of this command was.
-pub fn ensure_running(socket: &Path, log: &Path, env: &[(&str, String)]) -> std::io::Result<()> {
+/// Starts the daemon unless one answers on `socket`: runs `launcher` (this binary as
+/// `heimdall daemon run`, or the Python SDK's `python -m heimdall._daemon`) in its own
+/// session, logging to `log`, and waits until it listens. `env` is what the daemon must
+/// serve ([`Settings::daemon_env`]), whatever the environment of this command was.
+pub fn ensure_running(
+    socket: &Path,
+    log: &Path,
+    launcher: &Launcher,
+    env: &[(&str, String)],
+) -> std::io::Result<()> {
     use std::os::unix::process::CommandExt;
     if std::os::unix::net::UnixStream::connect(socket).is_ok() {
         return Ok(());
@@ -31,10 +38,9 @@ pub fn ensure_running(socket: &Path, log: &Path, env: &[(&str, String)]) -> std:
         .create(true)
         .append(true)
         .open(log)?;
-    let mut command = std::process::Command::new(std::env::current_exe()?);
+    let mut command = std::process::Command::new(&launcher.program);
     command
-        // Info level: the log records every allocation and release, with client and age.
-        .args(["-v", "daemon", "run"])
+        .args(&launcher.args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(std::process::Stdio::null())
         .stdout(log_file.try_clone()?)
@@ -209,6 +215,7 @@ async fn serve(stream: UnixStream, state: &State) -> std::io::Result<()> {
     let response = match serde_json::from_str::<Request>(&line) {
         Err(e) => Response::Error {
             message: format!("bad request: {e}"),
+            kind: ErrorKind::Other,
         },
         Ok(Request::Stop) => {
             state.stop.notify_one();
@@ -225,7 +232,10 @@ async fn serve(stream: UnixStream, state: &State) -> std::io::Result<()> {
                 mountpoint: request.mountpoint,
                 pid: std::process::id(),
             },
-            Err(message) => Response::Error { message },
+            Err(message) => Response::Error {
+                message,
+                kind: ErrorKind::Other,
+            },
         },
         Ok(Request::Unmount { mountpoint }) => {
             let (mounts, path) = (Arc::clone(&state.mounts), mountpoint.clone());
@@ -252,6 +262,7 @@ async fn serve(stream: UnixStream, state: &State) -> std::io::Result<()> {
             } else {
                 Response::Error {
                     message: format!("`{owner}/{repo}@{reference}` is not a valid ref"),
+                    kind: ErrorKind::InvalidPath,
                 }
             }
         }
@@ -316,5 +327,6 @@ async fn handle(allocator: &Allocator, request: Request) -> Response {
     };
     result.unwrap_or_else(|e| Response::Error {
         message: crate::logging::error_chain(&e),
+        kind: ErrorKind::of(&e),
     })
 }

@@ -4,7 +4,9 @@
 //! made (it does not move for its life), is recorded in the index, and is released by its
 //! client, by `cleanup`, or by the cleaner when its TTL runs out.
 
+pub mod client;
 pub mod daemon;
+pub mod kind;
 pub mod mounts;
 pub mod protocol;
 

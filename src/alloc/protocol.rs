@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::Allocation;
+pub use super::kind::ErrorKind;
 use crate::fs::{CHANGES_DIR, ChangesOptions, FsOptions, MountOptions, Scope};
 
 /// Longest request or response line accepted.
@@ -132,6 +133,9 @@ pub enum Response {
     },
     Error {
         message: String,
+        /// For programs (the Python SDK's exception classes); absent from older daemons.
+        #[serde(default)]
+        kind: ErrorKind,
     },
 }
 

@@ -2,19 +2,15 @@
 //! daemon protocol. Every command but `daemon status|stop` starts the daemon if needed.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 
 use crate::alloc::Allocation;
-use crate::alloc::daemon::ensure_running;
+use crate::alloc::client::{Client, Launcher};
 use crate::alloc::protocol::{self, Request, Response};
 use crate::config::Settings;
-
-/// Longest a request may take: an allocation with `--hydrate` downloads a repository.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 #[derive(Debug, clap::Args)]
 pub struct AllocateArgs {
@@ -83,79 +79,10 @@ pub enum DaemonCommand {
     Run,
 }
 
-/// The daemon for this cache, started on demand (its log: `<cache>/daemon.log`).
-pub struct Client<'a> {
-    settings: &'a Settings,
-    socket: PathBuf,
-}
-
-impl<'a> Client<'a> {
-    /// With `start`, starts the daemon if none runs; a running daemon that talks to
-    /// another API is refused.
-    pub fn connect(settings: &'a Settings, start: bool) -> Result<Client<'a>> {
-        let cache_dir = &settings.cache_dir;
-        let runtime = protocol::prepare_runtime_dir(&settings.runtime_dir)
-            .context("cannot prepare the runtime directory")?;
-        std::fs::create_dir_all(cache_dir)
-            .with_context(|| format!("cannot create `{}`", cache_dir.display()))?;
-        let client = Client {
-            settings,
-            socket: protocol::socket_path(&runtime, cache_dir),
-        };
-        if start {
-            client.start()?;
-            if let Response::Status(status) = client.call(&Request::Status)?
-                && status.api_url != settings.api_url.as_str()
-            {
-                bail!(
-                    "the daemon for this cache serves {}, not {}: run `heimdall daemon stop` first",
-                    status.api_url,
-                    settings.api_url
-                );
-            }
-        }
-        Ok(client)
-    }
-
-    fn start(&self) -> Result<()> {
-        let env = self.settings.daemon_env();
-        ensure_running(
-            &self.socket,
-            &self.settings.cache_dir.join("daemon.log"),
-            &env,
-        )
-        .context("cannot start the daemon")
-    }
-
-    /// Sends a request to the daemon if one runs (never starting one).
-    pub fn call_running(&self, request: &Request) -> std::io::Result<Response> {
-        protocol::call(&self.socket, request, CALL_TIMEOUT)
-    }
-
-    /// Sends a request; a daemon that went away in between (it exits when it has had
-    /// nothing mounted for a few seconds) is started again and asked once more.
-    pub fn call(&self, request: &Request) -> Result<Response> {
-        let gone = |e: &std::io::Error| {
-            matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound
-                    | std::io::ErrorKind::ConnectionRefused
-                    | std::io::ErrorKind::UnexpectedEof
-                    | std::io::ErrorKind::ConnectionReset
-            )
-        };
-        let answer = match protocol::call(&self.socket, request, CALL_TIMEOUT) {
-            Err(e) if gone(&e) => {
-                self.start()?;
-                protocol::call(&self.socket, request, CALL_TIMEOUT)
-            }
-            other => other,
-        };
-        match answer.context("cannot talk to the daemon")? {
-            Response::Error { message } => bail!("{message}"),
-            response => Ok(response),
-        }
-    }
+/// The daemon for this cache, started as `heimdall -v daemon run` when none runs.
+pub fn connect(settings: &Settings, start: bool) -> Result<Client> {
+    let launcher = Launcher::this_binary().context("cannot find this program")?;
+    Client::connect(settings, launcher, start)
 }
 
 fn allocations(response: Response) -> Result<Vec<Allocation>> {
@@ -198,7 +125,7 @@ fn print_table(list: &[Allocation]) -> Result<()> {
 }
 
 pub fn allocate(settings: &Settings, args: AllocateArgs) -> Result<()> {
-    let client = Client::connect(settings, true)?;
+    let client = connect(settings, true)?;
     let request = Request::Allocate {
         resource: args.resource,
         ttl_secs: args.ttl.map(|t| t.as_secs().max(1)),
@@ -223,7 +150,7 @@ pub fn allocate(settings: &Settings, args: AllocateArgs) -> Result<()> {
 
 pub fn allocated(settings: &Settings, command: AllocatedCommand) -> Result<()> {
     let AllocatedCommand::List { json } = command;
-    let client = Client::connect(settings, true)?;
+    let client = connect(settings, true)?;
     let list = allocations(client.call(&Request::List)?)?;
     if json {
         let mut out = std::io::stdout().lock();
@@ -236,7 +163,7 @@ pub fn allocated(settings: &Settings, command: AllocatedCommand) -> Result<()> {
 }
 
 pub fn release(settings: &Settings, args: ReleaseArgs) -> Result<()> {
-    let client = Client::connect(settings, true)?;
+    let client = connect(settings, true)?;
     let request = match args.path {
         Some(path) => Request::Release {
             path: std::path::absolute(&path)
@@ -254,7 +181,7 @@ pub fn release(settings: &Settings, args: ReleaseArgs) -> Result<()> {
 }
 
 pub fn cleanup(settings: &Settings, args: CleanupArgs) -> Result<()> {
-    let client = Client::connect(settings, true)?;
+    let client = connect(settings, true)?;
     let request = Request::Cleanup {
         expired: args.expired,
         older_than_secs: args.older_than.map(|d| d.as_secs()),
@@ -275,14 +202,14 @@ pub fn cleanup(settings: &Settings, args: CleanupArgs) -> Result<()> {
 
 /// `daemon status` and `daemon stop` (never start it).
 pub fn daemon(settings: &Settings, command: &DaemonCommand) -> Result<()> {
-    let client = Client::connect(settings, false)?;
+    let client = connect(settings, false)?;
     let not_running = |e: &std::io::Error| {
         matches!(
             e.kind(),
             std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
         )
     };
-    let status = match protocol::call(&client.socket, &Request::Status, Duration::from_secs(30)) {
+    let status = match protocol::call(client.socket(), &Request::Status, Duration::from_secs(30)) {
         Ok(Response::Status(status)) => status,
         Ok(other) => bail!("unexpected answer from the daemon: {other:?}"),
         Err(e) if not_running(&e) => {
@@ -306,7 +233,7 @@ pub fn daemon(settings: &Settings, command: &DaemonCommand) -> Result<()> {
             Ok(())
         }
         DaemonCommand::Stop => {
-            match protocol::call(&client.socket, &Request::Stop, Duration::from_secs(30)) {
+            match protocol::call(client.socket(), &Request::Stop, Duration::from_secs(30)) {
                 Ok(_) => {}
                 Err(e) if not_running(&e) => {}
                 Err(e) => return Err(e).context("cannot talk to the daemon"),

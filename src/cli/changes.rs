@@ -227,7 +227,7 @@ async fn diff(ns: &Namespace, settings: &Settings, path: &Path) -> Result<()> {
 fn reset(settings: &Settings, path: &Path) -> Result<()> {
     let (dir, meta) = find(settings, path)?;
     if is_locked(&dir) {
-        let client = super::alloc::Client::connect(settings, false)?;
+        let client = super::alloc::connect(settings, false)?;
         let served = matches!(
             client.call_running(&Request::ResetChanges {
                 path: meta.path.clone()

@@ -31,6 +31,19 @@ pub enum GithubCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Files matching globs across an owner's repositories, as `REPO/PATH` lines (shell
+    /// glob rules at each repository's root: `*.toml`, `**/*.py`, `.github/workflows/*`)
+    Files {
+        org: String,
+        #[arg(required = true, value_name = "GLOB")]
+        patterns: Vec<String>,
+        /// One JSON array (repository, path, sha, size) instead of lines
+        #[arg(long)]
+        json: bool,
+        /// Repositories read at once
+        #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLEL)]
+        parallel: usize,
+    },
     /// Export the latest scan's results
     ExportPatterns {
         org: String,
@@ -81,11 +94,6 @@ pub struct ScanArgs {
     /// Repositories scanned at once
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLEL)]
     parallel: usize,
-}
-
-fn today() -> String {
-    let now = std::time::SystemTime::now();
-    humantime::format_rfc3339_seconds(now).to_string()[..10].to_string()
 }
 
 fn write_output(output: Option<&Path>, text: &str) -> Result<()> {
@@ -249,7 +257,7 @@ pub async fn run(namespace: Arc<Namespace>, command: GithubCommand, quiet: bool)
             if !quiet {
                 print_summary(&status);
             }
-            let codex = scanner.export_codex(&args.org, &today())?;
+            let codex = scanner.export_codex(&args.org, &crate::clock::today())?;
             write_output(
                 args.output.as_deref(),
                 &(serde_json::to_string_pretty(&codex)? + "\n"),
@@ -316,6 +324,37 @@ pub async fn run(namespace: Arc<Namespace>, command: GithubCommand, quiet: bool)
                 Ok(())
             }
         }
+        GithubCommand::Files {
+            org,
+            patterns,
+            json,
+            parallel,
+        } => {
+            let globs = crate::scan::FileGlobs::parse(&patterns)?;
+            let found = scanner.find_files(&org, &globs, parallel).await?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            if json {
+                let rows: Vec<serde_json::Value> = found
+                    .iter()
+                    .map(|f| {
+                        serde_json::json!({
+                            "repository": f.repository,
+                            "path": f.path,
+                            "sha": f.sha.to_string(),
+                            "size": f.content.len(),
+                        })
+                    })
+                    .collect();
+                serde_json::to_writer_pretty(&mut out, &rows)?;
+                writeln!(out)?;
+            } else {
+                for f in &found {
+                    writeln!(out, "{}/{}", f.repository, f.path)?;
+                }
+            }
+            out.flush()?;
+            Ok(())
+        }
         GithubCommand::ExportPatterns {
             org,
             format,
@@ -323,20 +362,14 @@ pub async fn run(namespace: Arc<Namespace>, command: GithubCommand, quiet: bool)
         } => {
             let text = match format {
                 ExportFormat::Codex => {
-                    serde_json::to_string_pretty(&scanner.export_codex(&org, &today())?)? + "\n"
+                    serde_json::to_string_pretty(
+                        &scanner.export_codex(&org, &crate::clock::today())?,
+                    )? + "\n"
                 }
                 ExportFormat::Json => {
-                    let repos: Vec<serde_json::Value> = scanner
-                        .cached_patterns(&org)?
-                        .into_iter()
-                        .map(|(repo, patterns)| {
-                            let mut value =
-                                serde_json::to_value(patterns).expect("patterns serialize");
-                            value["repository"] = serde_json::Value::String(repo);
-                            value
-                        })
-                        .collect();
-                    serde_json::to_string_pretty(&repos)? + "\n"
+                    serde_json::to_string_pretty(&crate::codex::export_json(
+                        &scanner.cached_patterns(&org)?,
+                    ))? + "\n"
                 }
                 ExportFormat::Jsonl => crate::codex::export_jsonl(&scanner.cached_patterns(&org)?),
             };

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::config::{ProcessEnv, Settings, SettingsInput};
 use crate::namespace::{self, BLOB_HITS, BLOB_MISSES, Namespace, NamespaceError, RepoSpec};
-use crate::remote::{GitHubClient, HttpClient, Mode, ResponseCache, TreeEntry};
+use crate::remote::{Mode, TreeEntry};
 use crate::store::Store;
 
 #[derive(Debug, Parser)]
@@ -237,25 +237,7 @@ impl App {
                  unauthenticated requests are limited to 60 per hour on github.com"
             ),
         }
-        let store = Arc::new(Store::open(&settings.cache_dir)?);
-        let cache: Arc<dyn ResponseCache> = Arc::new(StoreCache(Arc::clone(&store)));
-        let client: Arc<dyn GitHubClient> = Arc::new(HttpClient::new(&settings, Some(cache))?);
-        let git = match settings.transport {
-            crate::config::Transport::Rest => None,
-            transport => {
-                let base = settings
-                    .git_url
-                    .clone()
-                    .unwrap_or_else(|| crate::remote::git::git_base_for(&settings.api_url));
-                let remote = Arc::new(crate::remote::git::GitRemote::new(&settings, base)?);
-                Some(Arc::new(namespace::git::GitFetcher::new(
-                    remote,
-                    Arc::clone(&store),
-                    transport,
-                )))
-            }
-        };
-        let namespace = Namespace::new(client, store, ref_ttl).with_git(git);
+        let namespace = Namespace::open(&settings, ref_ttl)?;
         Ok(App {
             settings,
             namespace: Arc::new(namespace),
@@ -264,18 +246,6 @@ impl App {
 
     fn store(&self) -> &Store {
         self.namespace.store()
-    }
-}
-
-/// The store's index as the client's response cache.
-struct StoreCache(Arc<Store>);
-
-impl ResponseCache for StoreCache {
-    fn get(&self, key: &str) -> Option<crate::remote::CachedResponse> {
-        self.0.index().get(key)
-    }
-    fn put(&self, key: &str, response: &crate::remote::CachedResponse) {
-        self.0.index().put(key, response)
     }
 }
 

@@ -38,7 +38,7 @@ pub fn via_daemon(settings: &Settings, args: &MountArgs) -> Result<()> {
             mountpoint.display()
         );
     }
-    let client = super::alloc::Client::connect(settings, true)?;
+    let client = super::alloc::connect(settings, true)?;
     let request = Request::Mount(request(args, &mountpoint));
     match client.call(&request)? {
         Response::Mounted { mountpoint, pid } => {
@@ -86,7 +86,7 @@ pub async fn serve(namespace: Arc<Namespace>, settings: &Settings, args: MountAr
 /// fusermount.
 pub fn unmount(settings: &Settings, mountpoint: &std::path::Path) -> Result<()> {
     let path = std::fs::canonicalize(mountpoint).unwrap_or_else(|_| mountpoint.to_path_buf());
-    if let Ok(client) = super::alloc::Client::connect(settings, false)
+    if let Ok(client) = super::alloc::connect(settings, false)
         && let Ok(Response::Unmounted { served: true }) = client.call_running(&Request::Unmount {
             mountpoint: path.to_string_lossy().into_owned(),
         })

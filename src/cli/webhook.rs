@@ -51,7 +51,7 @@ impl PushSink for Forward {
         .map_err(|e| e.to_string())?;
         match answer {
             Ok(Response::Refreshed { roots }) => Ok(roots),
-            Ok(Response::Error { message }) => Err(message),
+            Ok(Response::Error { message, .. }) => Err(message),
             Ok(other) => Err(format!("unexpected answer from the daemon: {other:?}")),
             // No daemon: nothing is mounted by it; the index already says "poll".
             Err(e)

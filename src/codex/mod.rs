@@ -366,6 +366,19 @@ fn finish(acc: EcosystemAcc) -> EcosystemPatterns {
     }
 }
 
+/// Every repository's patterns as one JSON array, each with its `repository` name
+/// (`export-patterns --format json`).
+pub fn export_json(repos: &[(String, RepoPatterns)]) -> serde_json::Value {
+    repos
+        .iter()
+        .map(|(repo, patterns)| {
+            let mut value = serde_json::to_value(patterns).expect("patterns serialize");
+            value["repository"] = serde_json::Value::String(repo.clone());
+            value
+        })
+        .collect()
+}
+
 /// One JSON line per repository: `{"repository": name, ...RepoPatterns}`, in input order,
 /// each line ending in `\n`.
 pub fn export_jsonl(repos: &[(String, RepoPatterns)]) -> String {

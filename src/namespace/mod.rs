@@ -8,6 +8,7 @@
 //! and over REST otherwise.
 
 pub mod git;
+mod open;
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;

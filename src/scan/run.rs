@@ -26,7 +26,7 @@ use crate::store::{RepoScanRow, StoreError};
 
 /// Target files larger than this are not read (no config file is this large).
 /// Where a scan's trees came from.
-enum Listing {
+pub(super) enum Listing {
     /// The REST recursive listing, in the index, from this root tree.
     Rest(Sha),
     /// Every tree of the commit over git, with the root's id.
@@ -130,7 +130,7 @@ pub struct ScanStatus {
 }
 
 pub struct Scanner {
-    ns: Arc<Namespace>,
+    pub(super) ns: Arc<Namespace>,
 }
 
 struct Outcome {
@@ -250,7 +250,9 @@ impl Scanner {
     }
 
     /// The org's repositories, or the last known listing when GitHub is unreachable.
-    async fn list(&self, org: &str) -> Result<(Vec<RepoInfo>, bool), ScanError> {
+    /// The owner's repositories, and whether they came from the cache because GitHub is
+    /// unreachable (the last listing is kept for that).
+    pub async fn list(&self, org: &str) -> Result<(Vec<RepoInfo>, bool), ScanError> {
         let index = self.ns.store().index();
         let listed = async {
             let owner = self.ns.owner(org).await?;
@@ -308,7 +310,11 @@ impl Scanner {
     /// The commit's trees: over git, all of them in one fetch (free); else the REST
     /// recursive listing (one counted request), without the commit object (a scan needs
     /// no commit time).
-    async fn listing(&self, spec: &RepoSpec, commit: Sha) -> Result<Listing, NamespaceError> {
+    pub(super) async fn listing(
+        &self,
+        spec: &RepoSpec,
+        commit: Sha,
+    ) -> Result<Listing, NamespaceError> {
         if let Some(git) = self.ns.git_for(&spec.owner, &spec.repo) {
             match git.listing(&spec.owner, &spec.repo, commit).await {
                 Ok((root, trees)) => return Ok(Listing::Git { root, trees }),
@@ -320,7 +326,7 @@ impl Scanner {
     }
 
     /// One tree of a listing, as entries with their sizes where known.
-    async fn tree_of(
+    pub(super) async fn tree_of(
         &self,
         spec: &RepoSpec,
         listing: &Listing,

@@ -1,0 +1,52 @@
+//! A namespace wired from [`Settings`]: the store, the REST client (whose conditional
+//! responses are kept in the store's index) and, unless `--transport rest`, the git
+//! fetcher. What the CLI, the daemon and the Python SDK all start from.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::git::GitFetcher;
+use super::{Namespace, NamespaceError};
+use crate::config::{Settings, Transport};
+use crate::remote::git::{GitRemote, git_base_for};
+use crate::remote::{CachedResponse, GitHubClient, HttpClient, ResponseCache};
+use crate::store::Store;
+
+impl Namespace {
+    /// Opens the cache at `settings.cache_dir` and connects to `settings.api_url` (and its
+    /// git endpoint). `ref_ttl`: how long a resolved branch is trusted
+    /// ([`super::DEFAULT_REF_TTL`]; zero for scans, which want today's commits).
+    pub fn open(settings: &Settings, ref_ttl: Duration) -> Result<Namespace, NamespaceError> {
+        let store = Arc::new(Store::open(&settings.cache_dir)?);
+        let cache: Arc<dyn ResponseCache> = Arc::new(StoreCache(Arc::clone(&store)));
+        let client: Arc<dyn GitHubClient> = Arc::new(HttpClient::new(settings, Some(cache))?);
+        let git = match settings.transport {
+            Transport::Rest => None,
+            transport => {
+                let base = settings
+                    .git_url
+                    .clone()
+                    .unwrap_or_else(|| git_base_for(&settings.api_url));
+                let remote = Arc::new(GitRemote::new(settings, base)?);
+                Some(Arc::new(GitFetcher::new(
+                    remote,
+                    Arc::clone(&store),
+                    transport,
+                )))
+            }
+        };
+        Ok(Namespace::new(client, store, ref_ttl).with_git(git))
+    }
+}
+
+/// The store's index as the client's response cache.
+struct StoreCache(Arc<Store>);
+
+impl ResponseCache for StoreCache {
+    fn get(&self, key: &str) -> Option<CachedResponse> {
+        self.0.index().get(key)
+    }
+    fn put(&self, key: &str, response: &CachedResponse) {
+        self.0.index().put(key, response)
+    }
+}
