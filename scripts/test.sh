@@ -24,3 +24,13 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     HEIMDALL_TEST_TRANSPORT=rest cargo test --no-fail-fast --test mount --test cli --test alloc
 fi
+
+# The Python SDK (python/): built from this checkout into the current interpreter (the dev
+# profile shares the test build's artifacts), then its pytest suite against fakehub, with
+# content over git and again over REST.
+echo "== Python SDK (pip install ./python, pytest)"
+cargo build --quiet -p heimdall -p fakehub
+MATURIN_PEP517_ARGS="--profile dev" python3 -m pip install --quiet ./python 2>&1 \
+    | grep -v "Running pip as the 'root' user" || true
+python3 -m pytest -q python/tests
+HEIMDALL_TEST_TRANSPORT=rest python3 -m pytest -q python/tests

@@ -72,6 +72,7 @@ impl Manager {
 
     /// The allocation (JSON).
     #[pyo3(signature = (resource, ttl_secs, client, hydrate, read_only, keep_changes))]
+    #[allow(clippy::too_many_arguments)]
     fn allocate(
         &self,
         py: Python<'_>,

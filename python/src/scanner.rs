@@ -17,6 +17,9 @@ use serde_json::{Value, json};
 
 use crate::run::{CancelToken, block, detach, settings};
 
+/// (repository, path, sha, type, content)
+type FoundRow = (String, String, String, String, Py<PyBytes>);
+
 #[pyclass(frozen)]
 pub struct Scanner {
     ns: Arc<Namespace>,
@@ -313,7 +316,7 @@ impl Scanner {
         patterns: Vec<String>,
         parallel: usize,
         cancel: Option<&CancelToken>,
-    ) -> PyResult<Vec<(String, String, String, String, Py<PyBytes>)>> {
+    ) -> PyResult<Vec<FoundRow>> {
         let scanner = Arc::clone(&self.scanner);
         let found = block(py, cancel, async move {
             let globs = FileGlobs::parse(&patterns)?;

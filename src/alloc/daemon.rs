@@ -56,6 +56,9 @@ pub fn ensure_running(
     let started = std::time::Instant::now();
     while started.elapsed() < START_TIMEOUT {
         if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+            // Reaped when it exits, so a long-lived starter (a Python program) leaves no
+            // zombie behind (one that `daemon stop` would wait for in vain).
+            std::thread::spawn(move || child.wait());
             return Ok(());
         }
         // A second starter lost the race for the socket and exited: the winner answers.

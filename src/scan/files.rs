@@ -193,12 +193,18 @@ impl Scanner {
                 }
             }
         }
-        let mut contents = self.read(&spec, &listing, &matched).await?;
-        Ok(matched
+        let contents = self.read(&spec, &listing, &matched).await?;
+        matched
             .into_iter()
-            .filter_map(|(path, entry)| {
-                let content = contents.remove(&entry.sha)?;
-                Some(FoundFile {
+            .map(|(path, entry)| {
+                // Files with the same content share one id (and one read).
+                let content = contents.get(&entry.sha).cloned().ok_or_else(|| {
+                    NamespaceError::Remote(RemoteError::Corrupt {
+                        what: format!("`{path}` in {spec}"),
+                        why: format!("blob {} was not in the answer", entry.sha),
+                    })
+                })?;
+                Ok(FoundFile {
                     repository: repo.to_string(),
                     path,
                     sha: entry.sha,
@@ -206,7 +212,7 @@ impl Scanner {
                     content,
                 })
             })
-            .collect())
+            .collect()
     }
 
     /// The files' contents by id: over git in one fetch, else one by one through the store.
