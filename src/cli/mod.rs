@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::config::{ProcessEnv, Settings, SettingsInput};
@@ -130,6 +130,13 @@ enum Command {
         #[command(subcommand)]
         command: changes::ChangesCommand,
     },
+    /// Shell completions, e.g. `heimdall completions bash > /etc/bash_completion.d/heimdall`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff), e.g. `heimdall man > ~/.local/share/man/man1/heimdall.1`
+    Man,
 }
 
 #[derive(Debug, clap::Args)]
@@ -185,7 +192,20 @@ enum CacheCommand {
 
 /// Entry point of the `heimdall` binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let subcommands: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let args = match fstab::rewrite(&args, &subcommands) {
+        None => args,
+        Some(Ok(args)) => args,
+        Some(Err(error)) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::parse_from(args);
     crate::logging::init(cli.verbose, cli.quiet);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -211,6 +231,7 @@ fn one_line(error: &anyhow::Error) -> String {
 
 mod alloc;
 mod changes;
+mod fstab;
 mod github;
 mod mount;
 mod webhook;
@@ -250,6 +271,22 @@ impl App {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Completions { shell } => {
+            // Into memory first: the generator panics on a closed stdout (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "heimdall", &mut script);
+            let mut out = io::stdout().lock();
+            out.write_all(&script)?;
+            return Ok(out.flush()?);
+        }
+        Command::Man => {
+            let mut out = io::stdout().lock();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            return Ok(out.flush()?);
+        }
+        _ => {}
+    }
     if let Command::Mount(args) = &cli.command
         && !args.foreground
     {
@@ -305,7 +342,9 @@ fn run(cli: Cli) -> Result<()> {
             | Command::Allocated { .. }
             | Command::Release(_)
             | Command::Cleanup(_)
-            | Command::Daemon { .. } => unreachable!("handled before the runtime starts"),
+            | Command::Daemon { .. }
+            | Command::Completions { .. }
+            | Command::Man => unreachable!("handled before the runtime starts"),
             Command::Cache {
                 command: CacheCommand::Stats { json },
             } => cache_stats(&app, json),
