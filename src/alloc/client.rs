@@ -4,12 +4,11 @@
 //! ([`Launcher`]).
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::daemon::ensure_running;
 use super::kind::DaemonError;
 use super::protocol::{self, Request, Response};
 use crate::config::Settings;
@@ -118,4 +117,66 @@ impl Client {
             response => Ok(response),
         }
     }
+}
+
+/// How long the CLI waits for a daemon it started to listen.
+pub const START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Starts the daemon unless one answers on `socket`: runs `launcher` (this binary as
+/// `heimdall daemon run`, or the Python SDK's `python -m heimdall._daemon`) in its own
+/// session, logging to `log`, and waits until it listens. `env` is what the daemon must
+/// serve ([`Settings::daemon_env`]), whatever the environment of this command was.
+pub fn ensure_running(
+    socket: &Path,
+    log: &Path,
+    launcher: &Launcher,
+    env: &[(&str, String)],
+) -> std::io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+        return Ok(());
+    }
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    let mut command = std::process::Command::new(&launcher.program);
+    command
+        .args(&launcher.args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file);
+    // SAFETY: between fork and exec only setsid runs (async-signal-safe).
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = command.spawn()?;
+    let started = std::time::Instant::now();
+    while started.elapsed() < START_TIMEOUT {
+        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+            // Reaped when it exits, so a long-lived starter (a Python program) leaves no
+            // zombie behind (one that `daemon stop` would wait for in vain).
+            std::thread::spawn(move || child.wait());
+            return Ok(());
+        }
+        // A second starter lost the race for the socket and exited: the winner answers.
+        if let Ok(Some(status)) = child.try_wait()
+            && !protocol::wait_for(socket, Duration::from_secs(2))
+        {
+            return Err(std::io::Error::other(format!(
+                "the daemon exited ({status}) before listening; see {}",
+                log.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(std::io::Error::other(format!(
+        "the daemon did not start listening within {}s; see {}",
+        START_TIMEOUT.as_secs(),
+        log.display()
+    )))
 }

@@ -1,6 +1,6 @@
 //! The per-user daemon: holds the allocations' FUSE sessions, runs the cleaner, and answers
-//! the CLI on a Unix socket in the runtime directory. The CLI starts it on demand
-//! ([`ensure_running`]); it logs to `<cache>/daemon.log`.
+//! the CLI on a Unix socket in the runtime directory. Its clients start it on demand
+//! ([`super::client::ensure_running`]); it logs to `<cache>/daemon.log`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,75 +9,12 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use super::client::Launcher;
 use super::kind::ErrorKind;
 use super::mounts::Mounts;
 use super::protocol::{self, DaemonStatus, MAX_LINE, Request, Response};
 use super::{AllocateRequest, Allocator};
 use crate::config::Settings;
 use crate::namespace::{self, Namespace};
-
-/// How long the CLI waits for a daemon it started to listen.
-pub const START_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Starts the daemon unless one answers on `socket`: runs `launcher` (this binary as
-/// `heimdall daemon run`, or the Python SDK's `python -m heimdall._daemon`) in its own
-/// session, logging to `log`, and waits until it listens. `env` is what the daemon must
-/// serve ([`Settings::daemon_env`]), whatever the environment of this command was.
-pub fn ensure_running(
-    socket: &Path,
-    log: &Path,
-    launcher: &Launcher,
-    env: &[(&str, String)],
-) -> std::io::Result<()> {
-    use std::os::unix::process::CommandExt;
-    if std::os::unix::net::UnixStream::connect(socket).is_ok() {
-        return Ok(());
-    }
-    let log_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)?;
-    let mut command = std::process::Command::new(&launcher.program);
-    command
-        .args(&launcher.args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(std::process::Stdio::null())
-        .stdout(log_file.try_clone()?)
-        .stderr(log_file);
-    // SAFETY: between fork and exec only setsid runs (async-signal-safe).
-    unsafe {
-        command.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    let mut child = command.spawn()?;
-    let started = std::time::Instant::now();
-    while started.elapsed() < START_TIMEOUT {
-        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
-            // Reaped when it exits, so a long-lived starter (a Python program) leaves no
-            // zombie behind (one that `daemon stop` would wait for in vain).
-            std::thread::spawn(move || child.wait());
-            return Ok(());
-        }
-        // A second starter lost the race for the socket and exited: the winner answers.
-        if let Ok(Some(status)) = child.try_wait()
-            && !protocol::wait_for(socket, Duration::from_secs(2))
-        {
-            return Err(std::io::Error::other(format!(
-                "the daemon exited ({status}) before listening; see {}",
-                log.display()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err(std::io::Error::other(format!(
-        "the daemon did not start listening within {}s; see {}",
-        START_TIMEOUT.as_secs(),
-        log.display()
-    )))
-}
 
 /// Binds the socket, or returns `None` when another daemon already answers on it.
 fn bind(socket: &Path) -> std::io::Result<Option<UnixListener>> {
