@@ -75,6 +75,91 @@ impl fmt::Debug for Token {
     }
 }
 
+/// A GitHub App's credentials (`HEIMDALL_APP_ID`, `HEIMDALL_APP_KEY_FILE`,
+/// `HEIMDALL_APP_INSTALLATION_ID`): the private key is read once into memory and never
+/// shown ([`fmt::Debug`] is redacted); installation tokens are made from it on demand.
+#[derive(Clone)]
+pub struct AppCredentials {
+    pub app_id: String,
+    /// The key file's path (what a daemon is told; never the key).
+    pub key_file: PathBuf,
+    /// The PEM private key.
+    pub key_pem: Vec<u8>,
+    /// Else found per owner (`GET /orgs/{org}/installation`, `/users/{user}/installation`).
+    pub installation_id: Option<u64>,
+}
+
+impl fmt::Debug for AppCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppCredentials")
+            .field("app_id", &self.app_id)
+            .field("key_file", &self.key_file)
+            .field("key_pem", &"<redacted>")
+            .field("installation_id", &self.installation_id)
+            .finish()
+    }
+}
+
+/// Largest private key file read (a 4096-bit RSA PEM is about 3.3 KB).
+const MAX_APP_KEY_BYTES: u64 = 64 * 1024;
+
+fn app_credentials(env: &dyn Env) -> Result<Option<AppCredentials>, ConfigError> {
+    let Some(app_id) = env.var("HEIMDALL_APP_ID") else {
+        return Ok(None);
+    };
+    let invalid = |name: &'static str, why: String| ConfigError::Invalid { name, why };
+    if !app_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(invalid(
+            "HEIMDALL_APP_ID",
+            "an app id or client id, letters and digits".into(),
+        ));
+    }
+    let key_file = env
+        .var("HEIMDALL_APP_KEY_FILE")
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            invalid(
+                "HEIMDALL_APP_KEY_FILE",
+                "the App's private key (PEM) is needed with HEIMDALL_APP_ID".into(),
+            )
+        })?;
+    let mut key_pem = Vec::new();
+    std::fs::File::open(&key_file)
+        .and_then(|f| {
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(f, MAX_APP_KEY_BYTES + 1),
+                &mut key_pem,
+            )
+        })
+        .map_err(|e| {
+            invalid(
+                "HEIMDALL_APP_KEY_FILE",
+                format!("cannot read `{}`: {e}", key_file.display()),
+            )
+        })?;
+    if key_pem.len() as u64 > MAX_APP_KEY_BYTES {
+        return Err(invalid(
+            "HEIMDALL_APP_KEY_FILE",
+            format!("`{}` is too large for a key", key_file.display()),
+        ));
+    }
+    let installation_id = match env.var("HEIMDALL_APP_INSTALLATION_ID") {
+        Some(id) => Some(id.parse::<u64>().map_err(|_| {
+            invalid(
+                "HEIMDALL_APP_INSTALLATION_ID",
+                format!("`{id}` is not an installation id"),
+            )
+        })?),
+        None => None,
+    };
+    Ok(Some(AppCredentials {
+        app_id,
+        key_file,
+        key_pem,
+        installation_id,
+    }))
+}
+
 /// Where the token came from, for messages (never the token itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenSource {
@@ -83,6 +168,8 @@ pub enum TokenSource {
     GhHostsFile,
     /// Passed by the program embedding Heimdall (the Python SDK's `token=`).
     Given,
+    /// Installation tokens of a GitHub App (`HEIMDALL_APP_ID`).
+    App,
 }
 
 impl fmt::Display for TokenSource {
@@ -92,6 +179,7 @@ impl fmt::Display for TokenSource {
             TokenSource::GhToken => "GH_TOKEN",
             TokenSource::GhHostsFile => "gh's hosts.yml",
             TokenSource::Given => "the token passed by the program",
+            TokenSource::App => "the GitHub App's installation tokens",
         })
     }
 }
@@ -145,6 +233,8 @@ pub struct Settings {
     pub api_url: Url,
     pub token: Option<Token>,
     pub token_source: Option<TokenSource>,
+    /// A GitHub App: used instead of `token` (installation tokens, refreshed).
+    pub app: Option<AppCredentials>,
     pub cache_dir: PathBuf,
     pub concurrency: usize,
     /// Zero delays between retries (tests): `HEIMDALL_NO_RETRY_DELAY=1`.
@@ -212,7 +302,9 @@ impl Settings {
             Some(dir) => dir,
             None => default_cache_dir(env).ok_or(ConfigError::NoCacheDir)?,
         };
+        let app = app_credentials(env)?;
         let (token, token_source) = match discover_token(env, &api_url) {
+            _ if app.is_some() => (None, Some(TokenSource::App)),
             Some((token, source)) => (Some(token), Some(source)),
             None => (None, None),
         };
@@ -266,6 +358,7 @@ impl Settings {
             api_url,
             token,
             token_source,
+            app,
             cache_dir,
             concurrency: input.concurrency.unwrap_or(DEFAULT_CONCURRENCY).max(1),
             no_retry_delay: env.var("HEIMDALL_NO_RETRY_DELAY").is_some_and(|v| v != "0"),
@@ -299,6 +392,17 @@ impl Settings {
         env.push((TRANSPORT_ENV, transport.to_string()));
         if let Some(url) = &self.git_url {
             env.push((GIT_URL_ENV, url.to_string()));
+        }
+        // The App's key by its path (the daemon reads it itself), never its content.
+        if let Some(app) = &self.app {
+            env.push(("HEIMDALL_APP_ID", app.app_id.clone()));
+            env.push((
+                "HEIMDALL_APP_KEY_FILE",
+                app.key_file.to_string_lossy().into_owned(),
+            ));
+            if let Some(id) = app.installation_id {
+                env.push(("HEIMDALL_APP_INSTALLATION_ID", id.to_string()));
+            }
         }
         env
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::git::GitFetcher;
 use super::{Namespace, NamespaceError};
 use crate::config::{Settings, Transport};
+use crate::remote::app::Credentials;
 use crate::remote::git::{GitRemote, git_base_for};
 use crate::remote::{CachedResponse, GitHubClient, HttpClient, ResponseCache};
 use crate::store::Store;
@@ -19,7 +20,13 @@ impl Namespace {
     pub fn open(settings: &Settings, ref_ttl: Duration) -> Result<Namespace, NamespaceError> {
         let store = Arc::new(Store::open(&settings.cache_dir)?);
         let cache: Arc<dyn ResponseCache> = Arc::new(StoreCache(Arc::clone(&store)));
-        let client: Arc<dyn GitHubClient> = Arc::new(HttpClient::new(settings, Some(cache))?);
+        // One set of credentials for both endpoints: an App's tokens are shared.
+        let credentials = Credentials::from_settings(settings)?;
+        let client: Arc<dyn GitHubClient> = Arc::new(HttpClient::with_credentials(
+            settings,
+            Some(cache),
+            credentials.clone(),
+        )?);
         let git = match settings.transport {
             Transport::Rest => None,
             transport => {
@@ -27,7 +34,7 @@ impl Namespace {
                     .git_url
                     .clone()
                     .unwrap_or_else(|| git_base_for(&settings.api_url));
-                let remote = Arc::new(GitRemote::new(settings, base)?);
+                let remote = Arc::new(GitRemote::with_credentials(settings, base, credentials)?);
                 Some(Arc::new(GitFetcher::new(
                     remote,
                     Arc::clone(&store),

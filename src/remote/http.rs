@@ -19,6 +19,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, IF_NONE_MAT
 use serde::de::DeserializeOwned;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::app::{Credentials, owner_of_path};
 use super::client::{ByteStream, CachedResponse, RequestCounts, ResponseCache};
 use super::error::RemoteError;
 use super::ratelimit::{
@@ -82,7 +83,7 @@ struct Inner {
     /// API base without a trailing slash.
     base: String,
     origin: url::Origin,
-    token: Option<Token>,
+    credentials: Credentials,
     permits: Arc<Semaphore>,
     governor: Governor,
     cache: Option<Arc<dyn ResponseCache>>,
@@ -97,6 +98,16 @@ impl HttpClient {
     pub fn new(
         settings: &Settings,
         cache: Option<Arc<dyn ResponseCache>>,
+    ) -> Result<Self, RemoteError> {
+        Self::with_credentials(settings, cache, Credentials::from_settings(settings)?)
+    }
+
+    /// With `credentials` shared with another client (the git endpoint's): one App's
+    /// installation tokens serve both.
+    pub fn with_credentials(
+        settings: &Settings,
+        cache: Option<Arc<dyn ResponseCache>>,
+        credentials: Credentials,
     ) -> Result<Self, RemoteError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("heimdall/", env!("CARGO_PKG_VERSION")))
@@ -115,7 +126,7 @@ impl HttpClient {
                 http,
                 origin: settings.api_url.origin(),
                 base,
-                token: settings.token.clone(),
+                credentials,
                 permits: Arc::new(Semaphore::new(settings.concurrency.max(1))),
                 governor: Governor::default(),
                 cache,
@@ -238,10 +249,10 @@ impl Inner {
         }
     }
 
-    fn build(&self, spec: &RequestSpec) -> reqwest::Request {
+    fn build(&self, spec: &RequestSpec, token: Option<&Token>) -> reqwest::Request {
         let mut request = self.http.get(&spec.url).header(ACCEPT, spec.accept);
         request = request.header("x-github-api-version", API_VERSION);
-        if let Some(token) = &self.token
+        if let Some(token) = token
             && let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
         {
             value.set_sensitive(true);
@@ -273,13 +284,21 @@ impl Inner {
             tokio::time::sleep(wait).await;
             self.governor.mark_reset(CORE);
         }
+        let owner = owner_of_path(spec.url.strip_prefix(&self.base).unwrap_or(""));
+        let token = match self.credentials.token(owner).await {
+            Ok(token) => token,
+            Err(e) if e.is_transient() => {
+                return Attempt::Retry(backoff_delay(attempt, self.no_delay), e);
+            }
+            Err(e) => return Attempt::Fail(e),
+        };
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .expect("the semaphore is never closed");
         self.counters.sent.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(request = %spec.what, attempt, "sending");
-        let response = match self.http.execute(self.build(spec)).await {
+        let response = match self.http.execute(self.build(spec, token.as_ref())).await {
             Ok(response) => {
                 self.counters.unreachable.store(false, Ordering::Relaxed);
                 response
@@ -300,7 +319,19 @@ impl Inner {
         drop(permit);
         let what = spec.what.clone();
         match status.as_u16() {
-            401 => Attempt::Fail(RemoteError::BadCredentials { what }),
+            401 => {
+                // An App's token rejected before its time (revoked, clock skew): forgotten,
+                // and the request tried once more with a new one.
+                let app = matches!(self.credentials, Credentials::App(_));
+                if let Some(token) = &token {
+                    self.credentials.rejected(token);
+                }
+                if app && attempt == 0 {
+                    Attempt::Retry(Duration::ZERO, RemoteError::BadCredentials { what })
+                } else {
+                    Attempt::Fail(RemoteError::BadCredentials { what })
+                }
+            }
             404 => Attempt::Fail(RemoteError::NotFound { what }),
             409 => Attempt::Fail(RemoteError::EmptyRepo { what }),
             451 => Attempt::Fail(RemoteError::Blocked { what }),

@@ -9,6 +9,7 @@
 //! revalidates with ETags wherever one is known. Blob and tarball bodies are streams, so
 //! no content is ever held whole in memory.
 
+pub mod app;
 mod client;
 mod error;
 pub mod git;

@@ -61,6 +61,7 @@ impl Hub {
             api_url: parse_api_url(&self.url()).unwrap(),
             token: token.and_then(heimdall::config::Token::new),
             token_source: None,
+            app: None,
             cache_dir: cache.path().join("cache"),
             concurrency: 8,
             no_retry_delay: true,

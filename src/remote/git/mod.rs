@@ -31,6 +31,7 @@ use super::error::RemoteError;
 use super::ratelimit::{MAX_ATTEMPTS, backoff_delay, retry_after};
 use crate::config::{Settings, Token};
 use crate::logging::error_chain;
+use crate::remote::app::Credentials;
 
 /// Fetches in flight at once, per client (git's limits are dynamic: stay modest).
 pub const MAX_CONCURRENT_FETCHES: usize = 4;
@@ -87,7 +88,7 @@ struct Counters {
 pub struct GitRemote {
     http: reqwest::Client,
     base: Url,
-    token: Option<Token>,
+    credentials: Credentials,
     permits: Arc<Semaphore>,
     counters: Arc<Counters>,
     no_delay: bool,
@@ -151,6 +152,15 @@ impl Read for CountingRead {
 impl GitRemote {
     /// A client for `base` (see [`git_base_for`]), with the settings' token and timeouts.
     pub fn new(settings: &Settings, base: Url) -> Result<GitRemote, RemoteError> {
+        Self::with_credentials(settings, base, Credentials::from_settings(settings)?)
+    }
+
+    /// With `credentials` shared with the REST client (one App's tokens serve both).
+    pub fn with_credentials(
+        settings: &Settings,
+        base: Url,
+        credentials: Credentials,
+    ) -> Result<GitRemote, RemoteError> {
         let http = reqwest::Client::builder()
             .user_agent(AGENT)
             .connect_timeout(Duration::from_secs(10))
@@ -164,7 +174,7 @@ impl GitRemote {
         Ok(GitRemote {
             http,
             base,
-            token: settings.token.clone(),
+            credentials,
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_FETCHES)),
             counters: Arc::default(),
             no_delay: settings.no_retry_delay,
@@ -197,7 +207,13 @@ impl GitRemote {
         )
     }
 
-    fn request(&self, owner: &str, repo: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
+    fn request(
+        &self,
+        owner: &str,
+        repo: &str,
+        body: Vec<u8>,
+        token: Option<&Token>,
+    ) -> reqwest::RequestBuilder {
         let mut request = self
             .http
             .post(self.url(owner, repo))
@@ -205,7 +221,7 @@ impl GitRemote {
             .header(ACCEPT, "application/x-git-upload-pack-result")
             .header("git-protocol", "version=2")
             .body(body);
-        if let Some(token) = &self.token
+        if let Some(token) = token
             && let Ok(mut value) = HeaderValue::from_str(&basic_auth(token.expose()))
         {
             value.set_sensitive(true);
@@ -292,6 +308,7 @@ impl GitRemote {
         let what = what.to_string();
         let mut attempt = 0;
         loop {
+            let token = self.credentials.token(Some(owner)).await?;
             let permit = Arc::clone(&self.permits)
                 .acquire_owned()
                 .await
@@ -301,7 +318,10 @@ impl GitRemote {
                 .wants
                 .fetch_add(wants as u64, Ordering::Relaxed);
             tracing::debug!(request = %what, attempt, "sending");
-            let sent = self.request(owner, repo, body.clone()).send().await;
+            let sent = self
+                .request(owner, repo, body.clone(), token.as_ref())
+                .send()
+                .await;
             self.counters
                 .unreachable
                 .store(sent.is_err(), Ordering::Relaxed);
@@ -328,6 +348,9 @@ impl GitRemote {
                     let wait = retry_after(response.headers());
                     match status.as_u16() {
                         401 => {
+                            if let Some(token) = &token {
+                                self.credentials.rejected(token);
+                            }
                             return Err(self.refused(RemoteError::BadCredentials { what }));
                         }
                         404 => return Err(self.refused(RemoteError::NotFound { what })),

@@ -23,6 +23,7 @@
 #![recursion_limit = "512"]
 
 mod api;
+mod app;
 pub mod git;
 mod githttp;
 pub mod org;
@@ -39,7 +40,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use state::{Config, Fault, FaultKind, Fill, ROUTES, Stats};
+pub use state::{AppConfig, Config, Fault, FaultKind, Fill, ROUTES, Stats};
 pub use store::{OwnerMeta, OwnerType, RepoMeta};
 
 /// A running fakehub server. It serves on its own tokio runtime in a

@@ -56,6 +56,15 @@ struct Args {
     /// An accepted token (repeatable).
     #[arg(long = "token")]
     tokens: Vec<String>,
+    /// A GitHub App installed on every owner: its id (with --app-public-key).
+    #[arg(long, requires = "app_public_key")]
+    app_id: Option<String>,
+    /// The App's public key (PEM): JWTs signed with its private half are accepted.
+    #[arg(long, value_name = "FILE")]
+    app_public_key: Option<PathBuf>,
+    /// How long installation tokens last.
+    #[arg(long, default_value_t = 3600)]
+    app_token_ttl_secs: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -213,6 +222,14 @@ fn main() -> std::io::Result<()> {
         jitter: Duration::from_millis(a.jitter_ms),
         truncate_threshold: a.truncate_at,
         gzip: !a.no_gzip,
+        app: match (a.app_id, a.app_public_key) {
+            (Some(id), Some(key)) => Some(fakehub::AppConfig {
+                id,
+                public_key_pem: std::fs::read_to_string(key)?,
+                token_ttl: Duration::from_secs(a.app_token_ttl_secs),
+            }),
+            _ => None,
+        },
     };
     let hub = fakehub::FakeHub::spawn_on(SocketAddr::new(a.bind, a.port), root, config)?;
     {

@@ -58,6 +58,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/_fakehub/rate-limit", post(ctl_rate_limit))
         .route("/_fakehub/tokens", post(ctl_add_token))
+        .route("/_fakehub/app", post(ctl_app))
         .route("/_fakehub/truncate-threshold", post(ctl_truncate))
         .fallback(api::fallback)
         .layer(axum::middleware::from_fn_with_state(shared.clone(), api_mw))
@@ -383,6 +384,13 @@ async fn api_mw(State(sh): State<Arc<Shared>>, mut req: Request, next: Next) -> 
         .get(header::IF_MODIFIED_SINCE)
         .and_then(|h| h.to_str().ok())
         .and_then(util::parse_http_date);
+
+    // A GitHub App's endpoints take the App's JWT, not a token.
+    if let Some(answer) = crate::app::handle(&sh, req.method(), &path, req.headers()) {
+        let mut answer = answer;
+        api_headers(answer.headers_mut(), &request_id, true);
+        return answer;
+    }
 
     // Authentication.
     let token = match parse_auth(req.headers()) {
@@ -856,6 +864,22 @@ async fn ctl_add_token(
 ) -> StatusCode {
     sh.rt().tokens.insert(b.token);
     StatusCode::NO_CONTENT
+}
+
+#[derive(serde::Deserialize)]
+struct AppBody {
+    /// How long the installation tokens issued from now on last.
+    token_ttl_secs: u64,
+}
+
+async fn ctl_app(State(sh): State<Arc<Shared>>, axum::Json(b): axum::Json<AppBody>) -> StatusCode {
+    match sh.app.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        Some(app) => {
+            app.token_ttl = Duration::from_secs(b.token_ttl_secs);
+            StatusCode::NO_CONTENT
+        }
+        None => StatusCode::CONFLICT,
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -33,6 +33,17 @@ pub struct Config {
     /// Compress responses with gzip when the request accepts it, as GitHub
     /// does (archives, already gzip, are never compressed again).
     pub gzip: bool,
+    /// A GitHub App installed on every owner (see [`crate::app`]).
+    pub app: Option<AppConfig>,
+}
+
+/// A GitHub App: JWTs signed with the key whose public half this is are accepted, and
+/// the installation tokens they are exchanged for last `token_ttl`.
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    pub id: String,
+    pub public_key_pem: String,
+    pub token_ttl: Duration,
 }
 
 impl Default for Config {
@@ -47,6 +58,7 @@ impl Default for Config {
             jitter: Duration::ZERO,
             truncate_threshold: 100_000,
             gzip: true,
+            app: None,
         }
     }
 }
@@ -69,6 +81,12 @@ pub struct Stats {
     /// (object ids alone: blobs); `wants` counts the objects wanted in all of them.
     #[serde(default)]
     pub git_fetches: BTreeMap<String, u64>,
+    /// Installation tokens a GitHub App was given (`POST .../access_tokens`).
+    #[serde(default)]
+    pub app_tokens_issued: u64,
+    /// Requests refused because their installation token had expired.
+    #[serde(default)]
+    pub expired_tokens: u64,
 }
 
 impl Stats {
@@ -343,6 +361,11 @@ pub(crate) struct Shared {
     pub codeload_tokens: Mutex<HashMap<String, String>>,
     pub request_seq: std::sync::atomic::AtomicU64,
     pub gzip: std::sync::atomic::AtomicBool,
+    pub app: Mutex<Option<AppConfig>>,
+    /// Installation tokens and when they expire.
+    pub app_tokens: Mutex<HashMap<String, SystemTime>>,
+    /// Installation ids by owner, given out as asked.
+    pub installations: Mutex<HashMap<String, u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -377,6 +400,9 @@ impl Shared {
             codeload_tokens: Mutex::new(HashMap::new()),
             request_seq: std::sync::atomic::AtomicU64::new(1),
             gzip: std::sync::atomic::AtomicBool::new(gzip),
+            app: Mutex::new(cfg.app),
+            app_tokens: Mutex::new(HashMap::new()),
+            installations: Mutex::new(HashMap::new()),
         }
     }
 
@@ -385,7 +411,17 @@ impl Shared {
     }
 
     pub fn token_accepted(&self, t: &str) -> bool {
-        self.rt().tokens.contains(t)
+        if self.rt().tokens.contains(t) {
+            return true;
+        }
+        match lock(&self.app_tokens).get(t) {
+            Some(expires) if SystemTime::now() < *expires => true,
+            Some(_) => {
+                lock(&self.counters).stats.expired_tokens += 1;
+                false
+            }
+            None => false,
+        }
     }
 
     pub fn git(&self, path: &std::path::Path) -> Arc<git::Repo> {
