@@ -155,6 +155,8 @@ class ScanProgress:
 
 @dataclass(frozen=True)
 class FailedRepo:
+    """A repository the scan could not scan, and why."""
+
     repo: str
     reason: str
 
