@@ -18,7 +18,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use super::RemoteError;
+use super::error::RemoteError;
 use crate::config::{AppCredentials, Settings, Token};
 use crate::logging::error_chain;
 
