@@ -300,8 +300,7 @@ impl Scanner {
                 }
                 .into());
             }
-            let stored = ns.blob(&spec, &entry).await?;
-            let bytes = stored.read_all().context("cannot read the stored file")?;
+            let bytes = ns.blob_bytes(&spec, &entry, &parts.join("/")).await?;
             Ok((entry.sha.to_string(), bytes))
         })?;
         Ok((sha, PyBytes::new(py, &bytes).unbind()))

@@ -507,6 +507,23 @@ impl Namespace {
         })
     }
 
+    /// [`Namespace::blob`]'s bytes, in memory (`path` names it in an error).
+    pub async fn blob_bytes(
+        &self,
+        spec: &RepoSpec,
+        entry: &TreeEntry,
+        path: &str,
+    ) -> Result<Vec<u8>, NamespaceError> {
+        let stored = self.blob(spec, entry).await?;
+        stored.read_all().map_err(|e| {
+            NamespaceError::from(StoreError::Io {
+                what: "cannot read",
+                path: path.into(),
+                source: e,
+            })
+        })
+    }
+
     /// Makes blob `entry` local (loose or in a pack), fetching it on a miss.
     pub async fn fetch_blob(
         &self,

@@ -14,7 +14,6 @@ use super::run::{Listing, ScanError, Scanner};
 use crate::namespace::{NamespaceError, RepoSpec};
 use crate::oid::Sha;
 use crate::remote::{Mode, RemoteError, TreeEntry};
-use crate::store::StoreError;
 
 /// Longest pattern accepted, and most patterns in one call.
 const MAX_PATTERN: usize = 1024;
@@ -228,14 +227,7 @@ impl Scanner {
         }
         let mut contents = std::collections::HashMap::new();
         let reads = futures_util::future::join_all(files.iter().map(|(path, entry)| async move {
-            let stored = self.ns.blob(spec, entry).await?;
-            let bytes = stored.read_all().map_err(|e| {
-                NamespaceError::from(StoreError::Io {
-                    what: "cannot read",
-                    path: path.into(),
-                    source: e,
-                })
-            })?;
+            let bytes = self.ns.blob_bytes(spec, entry, path).await?;
             Ok::<_, NamespaceError>((entry.sha, bytes))
         }))
         .await;

@@ -440,14 +440,7 @@ impl Scanner {
                     if entry.size > MAX_SCAN_FILE {
                         return Ok((path.clone(), None));
                     }
-                    let stored = self.ns.blob(spec, entry).await?;
-                    let bytes = stored.read_all().map_err(|e| {
-                        NamespaceError::from(StoreError::Io {
-                            what: "cannot read",
-                            path: path.into(),
-                            source: e,
-                        })
-                    })?;
+                    let bytes = self.ns.blob_bytes(spec, entry, path).await?;
                     Ok::<_, NamespaceError>((path.clone(), Some(bytes)))
                 }
             }))
