@@ -625,3 +625,97 @@ fn the_first_read_brings_the_tool_files_in_one_fetch_and_a_listing_fetches_nothi
     assert_eq!(hub.hub.stats().git_fetches("objects"), 2);
     mount.unmount();
 }
+
+#[test]
+fn probes_for_config_files_up_the_tree_cost_one_round_trip_and_real_repos_of_those_names_work() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("pyproject.toml", "[tool.ruff]\n")
+        .commit("c")
+        .unwrap();
+    // A repository whose name tools also probe for: it must stay visible.
+    let mut t = repo::create(hub.path(), "acme", "tox.ini").unwrap();
+    t.write("README", "a repo named tox.ini\n")
+        .commit("c")
+        .unwrap();
+    let Some(cli) = git_cli(&hub) else {
+        return;
+    };
+    let mount = TestMount::new(cli, &["--read-only"]);
+    // A tool starts in a repository, then looks for its config up the tree.
+    assert!(mount.at("acme/api/pyproject.toml").is_file());
+    let first = std::fs::metadata(mount.at("acme/ruff.toml"));
+    assert_eq!(first.unwrap_err().raw_os_error(), Some(libc::ENOENT));
+    let before = hub.hub.stats();
+    for name in [
+        ".ruff.toml",
+        "pyproject.toml",
+        ".git",
+        ".gitignore",
+        "setup.cfg",
+        "conftest.py",
+    ] {
+        let err = std::fs::metadata(mount.at(&format!("acme/{name}"))).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{name}");
+    }
+    let after = hub.hub.stats();
+    assert_eq!(
+        after.requests, before.requests,
+        "later probes were answered by the first batch: {after:?}"
+    );
+    // Every probe was asked of git, not REST: the REST requests are the owner, the
+    // repository's listing (sent by ref name beside its ls-refs).
+    assert_eq!(after.counted, 2, "{after:?}");
+    assert_eq!(after.route("tree"), 1, "{after:?}");
+    assert_eq!(
+        std::fs::read_to_string(mount.at("acme/tox.ini/README")).unwrap(),
+        "a repo named tox.ini\n"
+    );
+    mount.unmount();
+}
+
+#[test]
+fn a_branch_that_moves_while_its_listing_is_in_flight_is_listed_at_the_commit_resolved() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("a.txt", "old\n").commit("old").unwrap();
+    let Some(cli) = git_cli(&hub) else {
+        return;
+    };
+    let mount = TestMount::new(cli, &["--read-only", "--ref-ttl", "1h"]);
+    // The listing by ref name answers late, after a push: it lists the new commit.
+    hub.hub.inject(
+        Fault::stall(Duration::from_millis(1500))
+            .path_contains("/git/trees/HEAD")
+            .always(),
+    );
+    let root = mount.at("acme/api");
+    let pusher = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(600));
+        r.write("a.txt", "new\n")
+            .write("b.txt", "b\n")
+            .commit("new")
+            .unwrap();
+    });
+    let names: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pusher.join().unwrap();
+    // What ls-refs named, whole: not the new commit's tree under the old commit.
+    assert_eq!(names, ["a.txt"]);
+    assert_eq!(
+        std::fs::read_to_string(root.join("a.txt")).unwrap(),
+        "old\n"
+    );
+    assert!(
+        mount
+            .log()
+            .contains("the ref moved between ls-refs and its listing"),
+        "{}",
+        mount.log()
+    );
+    mount.unmount();
+}

@@ -26,6 +26,9 @@ pub struct Owners {
     listings: Mutex<HashMap<String, Listing>>,
     /// (login, name under it) found not to exist, and when.
     missing: Mutex<HashMap<(String, String), Instant>>,
+    /// When the probed names were last asked about together, per login.
+    probed: Mutex<HashMap<String, Instant>>,
+    probing: tokio::sync::Mutex<()>,
 }
 
 impl Owners {
@@ -35,6 +38,8 @@ impl Owners {
             known: Mutex::new(owners.iter().map(|o| o.to_ascii_lowercase()).collect()),
             listings: Mutex::new(HashMap::new()),
             missing: Mutex::new(HashMap::new()),
+            probed: Mutex::new(HashMap::new()),
+            probing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -143,6 +148,44 @@ impl Owners {
                 !names.iter().any(|n| n.eq_ignore_ascii_case(repo))
             }
             _ => false,
+        }
+    }
+
+    /// On the first lookup under `login` of a name tools probe for in parent directories
+    /// ([`namespace::probes`]), asks GitHub about all of those names at once (free
+    /// `ls-refs`, in parallel) and notes the missing ones, so a tool's dozen probes cost
+    /// one round trip instead of a dozen in a row. Again after the ref TTL. Only where a
+    /// missing repository costs no counted request (git with a token); elsewhere each
+    /// lookup asks for itself.
+    pub async fn probe_together(&self, ns: &Arc<Namespace>, login: &str) {
+        if !ns.git().is_some_and(|g| g.missing_repos_are_free()) {
+            return;
+        }
+        let _one_at_a_time = self.probing.lock().await;
+        {
+            let mut probed = self.probed.lock().expect("probed poisoned");
+            if probed
+                .get(login)
+                .is_some_and(|at| at.elapsed() < self.ref_ttl)
+            {
+                return;
+            }
+            probed.insert(login.to_string(), Instant::now());
+        }
+        let asks = namespace::probes::probed_names()
+            .iter()
+            .filter(|name| !self.known_missing(login, name, name))
+            .filter_map(|name| RepoSpec::new(login, name, None).ok())
+            .map(|spec| async move {
+                let found = ns.resolve_sha(&spec).await;
+                (spec, found)
+            });
+        for (spec, found) in futures_util::future::join_all(asks).await {
+            if let Err(e) = found
+                && super::errno::Errno::from(&e).0 == libc::ENOENT
+            {
+                self.note_missing(login, &spec.repo);
+            }
         }
     }
 

@@ -96,6 +96,16 @@ impl GitFetcher {
         }
     }
 
+    /// Whether asking about a repository that may not exist costs nothing counted: git
+    /// serves, with a token (GitHub answers a missing repository with 404 then, which
+    /// [`GitFetcher::falls_back`] does not take to REST once the endpoint has served git).
+    pub fn missing_repos_are_free(&self) -> bool {
+        self.transport != Transport::Rest
+            && !self.remote.disabled()
+            && self.remote.authenticated()
+            && (self.transport == Transport::Git || self.remote.counts().answered > 0)
+    }
+
     /// Whether `error` means "ask REST instead" (only with `auto`).
     pub fn falls_back(&self, owner: &str, repo: &str, error: &NamespaceError) -> bool {
         if self.transport != Transport::Auto {

@@ -9,6 +9,7 @@
 
 pub mod git;
 mod open;
+pub mod probes;
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -336,24 +337,72 @@ impl Namespace {
     /// where the commit object comes over git, the REST listing of its trees (by commit
     /// id, which GitHub accepts as a tree-ish) goes out at the same time instead of after
     /// it. A listing that fails or disagrees is dropped; the tree is asked for again later.
+    ///
+    /// A ref's first resolution (an `ls-refs`) goes out with the listing asked for by the
+    /// ref's name, so the listing costs no round trip of its own; it is kept only when the
+    /// commit `ls-refs` named has the same root tree (a ref that moved in between gets
+    /// the listing by commit id instead). Not for names tools probe for in parent
+    /// directories ([`probes`]), which are almost never repositories.
     pub async fn resolve_listed(&self, spec: &RepoSpec) -> Result<CommitInfo, NamespaceError> {
-        let sha = self.resolve_sha(spec).await?;
+        let name = spec.ref_name();
+        let speculate = full_sha(name).is_none()
+            && !name.contains('/')
+            && !probes::commonly_probed(&spec.repo)
+            && self.git_for(&spec.owner, &spec.repo).is_some()
+            && self
+                .store
+                .index()
+                .ref_commit(&spec.owner, &spec.repo, name)?
+                .is_none();
+        let (sha, by_name) = if speculate {
+            let (sha, listed) = tokio::join!(
+                self.resolve_sha(spec),
+                self.client.ref_trees(&spec.owner, &spec.repo, name)
+            );
+            (sha?, Some(listed))
+        } else {
+            (self.resolve_sha(spec).await?, None)
+        };
         if let Some(known) = self.store.index().commit(sha)? {
             return Ok(known);
         }
         if self.git_for(&spec.owner, &spec.repo).is_none() {
             return self.commit(spec, sha).await;
         }
+        if let Some(Ok((root, trees))) = by_name {
+            let commit = self.commit(spec, sha).await?;
+            if root == commit.tree {
+                let verified = verify_listing(self.git.as_deref(), &spec.owner, &spec.repo, &trees)
+                    .await
+                    .map(|()| (root, trees));
+                self.keep_listing(spec, &commit, verified)?;
+            } else {
+                tracing::info!(repo = %spec, commit = %sha, listed = %root, tree = %commit.tree, "the ref moved between ls-refs and its listing; listing the commit");
+                self.keep_listing(spec, &commit, self.commit_listing(spec, sha).await)?;
+            }
+            return Ok(commit);
+        }
         let (commit, listed) = tokio::join!(self.commit(spec, sha), self.commit_listing(spec, sha));
         let commit = commit?;
+        self.keep_listing(spec, &commit, listed)?;
+        Ok(commit)
+    }
+
+    /// Stores a listing of `commit` that names its root tree; logs and drops any other.
+    fn keep_listing(
+        &self,
+        spec: &RepoSpec,
+        commit: &CommitInfo,
+        listed: Result<(Sha, Vec<Tree>), NamespaceError>,
+    ) -> Result<(), NamespaceError> {
         match listed {
             Ok((root, trees)) if root == commit.tree => self.store.index().put_trees(&trees)?,
             Ok((root, _)) => {
-                tracing::warn!(repo = %spec, commit = %sha, listed = %root, tree = %commit.tree, "the listing of a commit names another root tree; dropped");
+                tracing::warn!(repo = %spec, commit = %commit.sha, listed = %root, tree = %commit.tree, "the listing of a commit names another root tree; dropped");
             }
             Err(e) => tracing::debug!(repo = %spec, error = %e, "listing with the commit failed"),
         }
-        Ok(commit)
+        Ok(())
     }
 
     /// Makes the next resolution of `reference` (and of the default branch, which it may

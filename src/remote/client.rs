@@ -58,6 +58,16 @@ pub trait GitHubClient: Send + Sync {
         repo: &str,
         commit: Sha,
     ) -> Result<(Sha, Vec<Tree>), RemoteError>;
+    /// [`GitHubClient::commit_trees`] by a ref name (`HEAD`, a branch or a tag: GitHub's
+    /// trees endpoint takes those too): the trees of whatever the ref names when GitHub
+    /// answers. Nothing ties them to a commit: the caller trusts them only once a commit
+    /// it resolved itself names the same root tree.
+    async fn ref_trees(
+        &self,
+        owner: &str,
+        repo: &str,
+        reference: &str,
+    ) -> Result<(Sha, Vec<Tree>), RemoteError>;
     /// The raw bytes of a blob, streamed.
     async fn blob(&self, owner: &str, repo: &str, sha: Sha) -> Result<ByteStream, RemoteError>;
     /// A gzipped tarball of a commit (GitHub's `{owner}-{repo}-{sha7}/` layout), streamed.

@@ -78,7 +78,9 @@ impl HttpClient {
         sha: Sha,
         recursive: bool,
     ) -> Result<(Vec<Tree>, bool), RemoteError> {
-        let (root, trees, truncated) = self.tree_listing_of(owner, repo, sha, recursive).await?;
+        let (root, trees, truncated) = self
+            .tree_listing_of(owner, repo, &sha.to_string(), recursive)
+            .await?;
         if root != sha {
             return Err(RemoteError::Corrupt {
                 what: format!("GET /repos/{owner}/{repo}/git/trees/{sha}"),
@@ -94,10 +96,15 @@ impl HttpClient {
         &self,
         owner: &str,
         repo: &str,
-        tree_ish: Sha,
+        tree_ish: &str,
         recursive: bool,
     ) -> Result<(Sha, Vec<Tree>, bool), RemoteError> {
-        let mut path = format!("/repos/{}/{}/git/trees/{}", seg(owner), seg(repo), tree_ish);
+        let mut path = format!(
+            "/repos/{}/{}/git/trees/{}",
+            seg(owner),
+            seg(repo),
+            seg(tree_ish)
+        );
         if recursive {
             path.push_str("?recursive=1");
         }
@@ -117,6 +124,22 @@ impl HttpClient {
             trees.swap(0, pos);
         }
         Ok((sha, trees, response.truncated))
+    }
+
+    /// The recursive listing of a tree-ish (a commit id or a ref name): its root tree and
+    /// every tree below; a truncated answer is completed subtree by subtree.
+    async fn listing_of(
+        &self,
+        owner: &str,
+        repo: &str,
+        tree_ish: &str,
+    ) -> Result<(Sha, Vec<Tree>), RemoteError> {
+        let (root, trees, truncated) = self.tree_listing_of(owner, repo, tree_ish, true).await?;
+        if truncated {
+            // The recursive listing was just refused whole: go straight to the subtrees.
+            return Ok((root, self.expand_truncated(owner, repo, root).await?));
+        }
+        Ok((root, trees))
     }
 
     fn complete_trees<'a>(
@@ -288,12 +311,16 @@ impl GitHubClient for HttpClient {
         repo: &str,
         commit: Sha,
     ) -> Result<(Sha, Vec<Tree>), RemoteError> {
-        let (root, trees, truncated) = self.tree_listing_of(owner, repo, commit, true).await?;
-        if truncated {
-            // The recursive listing was just refused whole: go straight to the subtrees.
-            return Ok((root, self.expand_truncated(owner, repo, root).await?));
-        }
-        Ok((root, trees))
+        self.listing_of(owner, repo, &commit.to_string()).await
+    }
+
+    async fn ref_trees(
+        &self,
+        owner: &str,
+        repo: &str,
+        reference: &str,
+    ) -> Result<(Sha, Vec<Tree>), RemoteError> {
+        self.listing_of(owner, repo, reference).await
     }
 
     async fn tree(&self, owner: &str, repo: &str, sha: Sha) -> Result<Tree, RemoteError> {

@@ -78,7 +78,7 @@ pub struct FsCore {
     pub(super) ns: Arc<Namespace>,
     pub(super) opts: FsOptions,
     pub(super) inodes: Inodes,
-    pub(super) owners: Owners,
+    pub(super) owners: Arc<Owners>,
     pub(super) roots: Roots,
     /// Working copies of the repo roots, by `owner/name` as looked up (lowercase owner).
     pub(super) worktrees: Mutex<HashMap<String, Arc<WorkingCopy>>>,
@@ -153,7 +153,7 @@ impl FsCore {
         };
         let core = FsCore {
             hydrator: Arc::new(Hydrator::new(opts.hydrate_threshold)),
-            owners: Owners::new(&opts.owners, opts.ref_ttl),
+            owners: Arc::new(Owners::new(&opts.owners, opts.ref_ttl)),
             roots: Roots::new(opts.ref_ttl),
             passthrough: Passthrough::new(opts.passthrough),
             ns,

@@ -413,6 +413,14 @@ impl FsCore {
                 let (repo, reference) = namespace::split_repo_name(name);
                 let spec =
                     RepoSpec::new(login, repo, reference).map_err(|_| Errno(libc::ENOENT))?;
+                // Tools probe parent directories for config files: all such names are
+                // asked about at once, in the background once a repository of the owner
+                // was found (the tool is about to run in it), or at the first probe; a
+                // probe waits for that answer instead of asking alone.
+                let probe = name == repo && namespace::probes::commonly_probed(repo);
+                if probe {
+                    self.owners.probe_together(&self.ns, login).await;
+                }
                 if self.owners.known_missing(login, name, repo) {
                     return Err(Errno(libc::ENOENT));
                 }
@@ -423,7 +431,17 @@ impl FsCore {
                 };
                 let node = self.inodes.lookup(key, || NodeKind::RepoRoot { spec });
                 match self.attr(&node).await {
-                    Ok(found) => Ok(found),
+                    Ok(found) => {
+                        if !probe {
+                            let (owners, ns, login) = (
+                                Arc::clone(&self.owners),
+                                Arc::clone(&self.ns),
+                                login.clone(),
+                            );
+                            tokio::spawn(async move { owners.probe_together(&ns, &login).await });
+                        }
+                        Ok(found)
+                    }
                     Err(e) => {
                         self.inodes.forget(node.ino, 1);
                         if e.0 == libc::ENOENT {

@@ -7,7 +7,9 @@
 //!   walker (ruff, rg, fd, mypy) reads as it enters each directory. One batch instead of a
 //!   round trip per directory. A listing alone (`ls -l`, `find`, `du`) fetches nothing.
 //! - A miss brings its siblings of the same kind and the directory's small files.
-//! - The first miss of a kind (an extension) in a commit brings that kind commit-wide.
+//! - The first miss of a kind (an extension, or a family of them that tools read
+//!   together: `.py` with `.pyi`, `.js` with `.ts`, ...) in a commit brings that kind
+//!   commit-wide.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -52,11 +54,7 @@ impl FsCore {
         let Some(git) = self.ns.git_for(&repo.spec.owner, &repo.spec.repo) else {
             return;
         };
-        let Some((_, ext)) = node
-            .name
-            .rsplit_once('.')
-            .filter(|(stem, _)| !stem.is_empty())
-        else {
+        let Some(ext) = kind(&node.name) else {
             return;
         };
         let dir = match self.inodes.get(node.parent).map(|p| p.kind.clone()) {
@@ -80,7 +78,7 @@ impl FsCore {
             .iter()
             .filter(|e| matches!(e.mode, Mode::File | Mode::Executable) && e.name != node.name)
             .filter(|e| {
-                if e.name.rsplit_once('.').is_some_and(|(_, x)| x == ext) {
+                if kind(&e.name) == Some(ext) {
                     return true;
                 }
                 if e.size <= PREFETCH_OTHER_MAX && other_bytes + e.size <= PREFETCH_OTHER_BYTES {
@@ -111,11 +109,7 @@ impl FsCore {
             let mut wants = Vec::new();
             let mut bytes = 0u64;
             walk_files(&ns, repo.commit.tree, |_, e| {
-                if !e
-                    .name
-                    .rsplit_once('.')
-                    .is_some_and(|(s, x)| !s.is_empty() && x == ext)
-                {
+                if kind(&e.name) != Some(ext.as_str()) {
                     return ControlFlow::Continue(());
                 }
                 if bytes + e.size > PREFETCH_KIND_BYTES {
@@ -128,6 +122,25 @@ impl FsCore {
             git.prefetch(&repo.spec.owner, &repo.spec.repo, &wants);
         });
     }
+}
+
+/// A file's kind for prefetching: its extension, with the extensions tools read
+/// together folded into one (ruff and mypy read `.pyi` stubs beside `.py`; JavaScript
+/// tools read `.ts`, `.jsx`, `.mjs` alike; C compilers read `.h` with `.c`). `None`
+/// without an extension (or for a dotfile's name alone).
+fn kind(name: &str) -> Option<&str> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    if stem.is_empty() {
+        return None;
+    }
+    Some(match ext {
+        "py" | "pyi" | "pyx" | "pxd" => "py",
+        "js" | "mjs" | "cjs" | "jsx" | "ts" | "mts" | "cts" | "tsx" => "js",
+        "c" | "h" => "c",
+        "cc" | "cpp" | "cxx" | "hh" | "hpp" | "hxx" => "cpp",
+        "yml" | "yaml" => "yaml",
+        other => other,
+    })
 }
 
 /// The root's small files (up to [`PREFETCH_OTHER_BYTES`]) and every ignore file of the
@@ -175,5 +188,21 @@ fn walk_files(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kind;
+
+    #[test]
+    fn kinds_fold_what_tools_read_together() {
+        assert_eq!(kind("a.py"), kind("_core.pyi"));
+        assert_eq!(kind("x.ts"), kind("y.mjs"));
+        assert_eq!(kind("z.h"), Some("c"));
+        assert_ne!(kind("a.py"), kind("a.rs"));
+        assert_eq!(kind("Makefile"), None);
+        assert_eq!(kind(".gitignore"), None);
+        assert_eq!(kind("archive.tar.gz"), Some("gz"));
     }
 }

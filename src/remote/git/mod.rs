@@ -35,6 +35,9 @@ use crate::remote::app::Credentials;
 
 /// Fetches in flight at once, per client (git's limits are dynamic: stay modest).
 pub const MAX_CONCURRENT_FETCHES: usize = 4;
+/// `ls-refs` in flight at once, per client: a few hundred bytes each way, so tools probing
+/// for a dozen config files up the tree are answered in one round trip, not three.
+pub const MAX_CONCURRENT_LS_REFS: usize = 48;
 /// The agent we announce; GitHub treats clients whose agent starts with `git/` as git.
 const AGENT: &str = concat!("git/heimdall-", env!("CARGO_PKG_VERSION"));
 /// Longest a 429/503 `Retry-After` we wait out before failing the fetch.
@@ -90,6 +93,7 @@ pub struct GitRemote {
     base: Url,
     credentials: Credentials,
     permits: Arc<Semaphore>,
+    ref_permits: Arc<Semaphore>,
     counters: Arc<Counters>,
     no_delay: bool,
     /// Set once the endpoint answered in a way that says it does not serve us at all
@@ -176,10 +180,17 @@ impl GitRemote {
             base,
             credentials,
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_FETCHES)),
+            ref_permits: Arc::new(Semaphore::new(MAX_CONCURRENT_LS_REFS)),
             counters: Arc::default(),
             no_delay: settings.no_retry_delay,
             disabled: AtomicBool::new(false),
         })
+    }
+
+    /// Whether requests carry a token (GitHub answers a missing repository with 404 then,
+    /// with 401 to anonymous clients).
+    pub fn authenticated(&self) -> bool {
+        !matches!(self.credentials, Credentials::Anonymous)
     }
 
     /// Whether the endpoint refused us outright (see [`GitRemote::fetch`]).
@@ -309,7 +320,13 @@ impl GitRemote {
         let mut attempt = 0;
         loop {
             let token = self.credentials.token(Some(owner)).await?;
-            let permit = Arc::clone(&self.permits)
+            // `ls-refs` (no wants) has its own, wider bound.
+            let permits = if wants == 0 {
+                &self.ref_permits
+            } else {
+                &self.permits
+            };
+            let permit = Arc::clone(permits)
                 .acquire_owned()
                 .await
                 .expect("the semaphore is never closed");
