@@ -26,8 +26,10 @@ pub struct Owners {
     listings: Mutex<HashMap<String, Listing>>,
     /// (login, name under it) found not to exist, and when.
     missing: Mutex<HashMap<(String, String), Instant>>,
-    /// When the probed names were last asked about together, per login.
+    /// When the probed names were last asked about together (the batch done), per login.
     probed: Mutex<HashMap<String, Instant>>,
+    /// Logins whose probe batch is being refreshed in the background.
+    refreshing: Mutex<std::collections::HashSet<String>>,
     probing: tokio::sync::Mutex<()>,
 }
 
@@ -39,6 +41,7 @@ impl Owners {
             listings: Mutex::new(HashMap::new()),
             missing: Mutex::new(HashMap::new()),
             probed: Mutex::new(HashMap::new()),
+            refreshing: Mutex::new(Default::default()),
             probing: tokio::sync::Mutex::new(()),
         }
     }
@@ -154,37 +157,93 @@ impl Owners {
     /// On the first lookup under `login` of a name tools probe for in parent directories
     /// ([`namespace::probes`]), asks GitHub about all of those names at once (free
     /// `ls-refs`, in parallel) and notes the missing ones, so a tool's dozen probes cost
-    /// one round trip instead of a dozen in a row. Again after the ref TTL. Only where a
-    /// missing repository costs no counted request (git with a token); elsewhere each
-    /// lookup asks for itself.
-    pub async fn probe_together(&self, ns: &Arc<Namespace>, login: &str) {
+    /// one round trip instead of a dozen in a row. After the ref TTL the answers are
+    /// served once more while a new batch asks again in the background (so a warm tool
+    /// run never waits for it); after twice the TTL they are asked for again first. Only
+    /// where a missing repository costs no counted request (git with a token); elsewhere
+    /// each lookup asks for itself.
+    pub async fn probe_together(self: &Arc<Self>, ns: &Arc<Namespace>, login: &str) {
         if !ns.git().is_some_and(|g| g.missing_repos_are_free()) {
             return;
         }
-        let _one_at_a_time = self.probing.lock().await;
-        {
-            let mut probed = self.probed.lock().expect("probed poisoned");
-            if probed
-                .get(login)
-                .is_some_and(|at| at.elapsed() < self.ref_ttl)
-            {
-                return;
+        let age = self
+            .probed
+            .lock()
+            .expect("probed poisoned")
+            .get(login)
+            .map(|at| at.elapsed());
+        match age {
+            Some(age) if age < self.ref_ttl => {}
+            Some(age) if age < self.ref_ttl * 2 => {
+                // Stale: the last answers stand until the refresh has new ones.
+                self.restamp_probes(login);
+                let first = self
+                    .refreshing
+                    .lock()
+                    .expect("refreshing poisoned")
+                    .insert(login.to_string());
+                if first {
+                    let (me, ns, login) = (Arc::clone(self), Arc::clone(ns), login.to_string());
+                    tokio::spawn(async move {
+                        me.ask_probes(&ns, &login).await;
+                        me.refreshing
+                            .lock()
+                            .expect("refreshing poisoned")
+                            .remove(&login);
+                    });
+                }
             }
-            probed.insert(login.to_string(), Instant::now());
+            _ => self.ask_probes(ns, login).await,
+        }
+    }
+
+    /// The probe batch itself, one at a time: a caller that waited for another's batch
+    /// finds it answered and returns. `probed` records when a batch completed.
+    async fn ask_probes(&self, ns: &Arc<Namespace>, login: &str) {
+        let _one_at_a_time = self.probing.lock().await;
+        let answered = self
+            .probed
+            .lock()
+            .expect("probed poisoned")
+            .get(login)
+            .is_some_and(|at| at.elapsed() < self.ref_ttl);
+        if answered {
+            return;
         }
         let asks = namespace::probes::probed_names()
             .iter()
-            .filter(|name| !self.known_missing(login, name, name))
             .filter_map(|name| RepoSpec::new(login, name, None).ok())
             .map(|spec| async move {
                 let found = ns.resolve_sha(&spec).await;
                 (spec, found)
             });
         for (spec, found) in futures_util::future::join_all(asks).await {
-            if let Err(e) = found
-                && super::errno::Errno::from(&e).0 == libc::ENOENT
-            {
-                self.note_missing(login, &spec.repo);
+            match found {
+                Err(e) if super::errno::Errno::from(&e).0 == libc::ENOENT => {
+                    self.note_missing(login, &spec.repo)
+                }
+                Ok(_) => {
+                    self.missing
+                        .lock()
+                        .expect("missing poisoned")
+                        .remove(&(login.to_string(), spec.repo.clone()));
+                }
+                Err(_) => {}
+            }
+        }
+        self.probed
+            .lock()
+            .expect("probed poisoned")
+            .insert(login.to_string(), Instant::now());
+    }
+
+    /// Probed names of `login` found missing count as missing for another ref TTL.
+    fn restamp_probes(&self, login: &str) {
+        let now = Instant::now();
+        let mut missing = self.missing.lock().expect("missing poisoned");
+        for name in namespace::probes::probed_names() {
+            if let Some(at) = missing.get_mut(&(login.to_string(), name.to_string())) {
+                *at = now;
             }
         }
     }

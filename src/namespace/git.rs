@@ -511,10 +511,21 @@ impl GitFetcher {
         repo: &str,
         spec: &FetchSpec,
     ) -> Result<PackSummary, NamespaceError> {
+        let started = std::time::Instant::now();
         let answer = self.remote.fetch(owner, repo, spec).await?;
+        let answered = started.elapsed();
         let wants = spec.wants.clone();
-        self.store_answer(owner, repo, move |store| store.put_pack(answer, &wants))
-            .await
+        let stored = self
+            .store_answer(owner, repo, move |store| store.put_pack(answer, &wants))
+            .await;
+        tracing::debug!(
+            %owner, %repo, wants = spec.wants.len(),
+            answered_ms = answered.as_millis() as u64,
+            stored_ms = (started.elapsed() - answered).as_millis() as u64,
+            ok = stored.is_ok(),
+            "fetched"
+        );
+        stored
     }
 }
 
