@@ -27,6 +27,7 @@ LAYERS = [
     ["fs"],
     ["scan", "webhook", "hydrate", "changes"],
     ["namespace"],
+    ["shared"],
     ["store"],
     ["remote", "patterns", "codex"],
     ["config", "oid", "logging", "flight", "clock"],

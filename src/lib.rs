@@ -38,5 +38,6 @@ pub mod oid;
 pub mod patterns;
 pub mod remote;
 pub mod scan;
+pub mod shared;
 pub mod store;
 pub mod webhook;

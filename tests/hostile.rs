@@ -272,9 +272,10 @@ fn hostile_tree_entries_are_refused_logged_and_never_shown() {
     // After the real entries, so the valid twin of each duplicate comes first.
     entries.extend(hostile.iter().cloned());
     let body = serde_json::to_vec(&listing).unwrap();
-    // GitHub answers the same listing whichever tree-ish names it: the tree's id or
-    // the commit's (the mount lists by commit while the commit object comes over git).
-    for tree_ish in [&tree, &commit] {
+    // GitHub answers the same listing whichever tree-ish names it: the tree's id, the
+    // commit's, or the ref's name (a mount's first listing asks by `HEAD` beside its
+    // `ls-refs`; later ones by commit while the commit object comes over git).
+    for tree_ish in [tree.as_str(), commit.as_str(), "HEAD?"] {
         hub.hub.inject(
             Fault::replace_body(body.clone())
                 .on_route("tree")

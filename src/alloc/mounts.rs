@@ -80,7 +80,8 @@ impl Mounts {
                 Arc::clone(self.ns.store()),
                 options.fs.ref_ttl,
             )
-            .with_git(self.ns.git().cloned()),
+            .with_git(self.ns.git().cloned())
+            .with_shared(self.ns.shared().cloned()),
         );
         let mount = crate::fs::mount(ns, options, path)
             .await

@@ -221,7 +221,7 @@ fn print_summary(status: &ScanStatus) {
 
 /// `quiet` (`-q`) leaves out progress and the summary; errors are still reported.
 pub async fn run(namespace: Arc<Namespace>, command: GithubCommand, quiet: bool) -> Result<()> {
-    let scanner = Scanner::new(namespace);
+    let scanner = Scanner::new(Arc::clone(&namespace));
     match command {
         GithubCommand::ScanOrg(args) => {
             let filter = RepoFilter {
@@ -314,6 +314,13 @@ pub async fn run(namespace: Arc<Namespace>, command: GithubCommand, quiet: bool)
                 }
                 if status.offline {
                     writeln!(out, "offline:      yes (results from cache)")?;
+                }
+                if let Some(shared) = namespace.shared().map(|s| s.status()) {
+                    writeln!(
+                        out,
+                        "shared cache: {} ({}): {} objects and results from it, {} uploaded by this cache",
+                        shared.url, shared.state, shared.stats.hits, shared.stats.uploads
+                    )?;
                 }
                 for failed in &status.failed {
                     writeln!(out, "failed:       {}: {}", failed.repo, failed.reason)?;

@@ -44,6 +44,14 @@ pub struct Cli {
     /// api.github.com -> github.com, HOST/api/v3 -> HOST]
     #[arg(long, global = true, value_name = "URL")]
     git_url: Option<String>,
+    /// A cache many machines share, read before GitHub and filled after it:
+    /// s3://bucket/prefix, gs://, az://, http(s)://, file:///path [env: HEIMDALL_SHARED_CACHE]
+    #[arg(long, global = true, value_name = "URL")]
+    shared_cache: Option<String>,
+    /// Upload content of private repositories to the shared cache too (anyone who can
+    /// read the bucket can read it) [env: HEIMDALL_SHARED_CACHE_PRIVATE=1]
+    #[arg(long, global = true)]
+    shared_cache_private: bool,
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -64,6 +72,8 @@ impl Cli {
             cache_max_size: self.cache_max_size,
             transport: self.transport,
             git_url: self.git_url.clone(),
+            shared_cache: self.shared_cache.clone(),
+            shared_cache_private: self.shared_cache_private,
         };
         Ok(Settings::resolve(input, &ProcessEnv)?)
     }
@@ -324,7 +334,9 @@ fn run(cli: Cli) -> Result<()> {
     runtime.block_on(async {
         let app = App::new(&cli)?;
         tracing::debug!(api = %app.settings.api_url, cache = %app.settings.cache_dir.display(), "settings");
-        match cli.command {
+        // What was fetched goes to the shared cache before the command exits.
+        let shared = app.namespace.shared().cloned();
+        let result = match cli.command {
             Command::Repos { owner, json } => repos(&app, &owner, json).await,
             Command::Tree { repo, path, recursive } => tree(&app, &repo, path.as_deref(), recursive).await,
             Command::Cat { target } => cat(&app, &target).await,
@@ -354,9 +366,16 @@ fn run(cli: Cli) -> Result<()> {
             Command::Cache {
                 command: CacheCommand::Gc { max_size, json },
             } => cache_gc(&app, max_size, json),
+        };
+        if let Some(shared) = shared {
+            shared.flush(SHARED_FLUSH).await;
         }
+        result
     })
 }
+
+/// How long a command (or a stopping daemon) waits for its shared cache uploads.
+const SHARED_FLUSH: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn repos(app: &App, login: &str, json: bool) -> Result<()> {
     let owner = app.namespace.owner(login).await?;
@@ -509,6 +528,9 @@ struct CacheStats {
     /// evicted: they are not cache).
     changes: u64,
     changes_bytes: u64,
+    /// What the shared cache served and took (when one is configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared: Option<crate::shared::SharedStats>,
 }
 
 fn cache_verify(app: &App, json: bool) -> Result<()> {
@@ -615,6 +637,11 @@ fn cache_stats(app: &App, json: bool) -> Result<()> {
         pack_bytes,
         changes: 0,
         changes_bytes: 0,
+        shared: app
+            .settings
+            .shared_cache
+            .as_ref()
+            .map(|_| crate::shared::SharedStats::from_index(index)),
     };
     let mut stats = stats;
     if let Ok(dirs) = std::fs::read_dir(app.store().root().join(crate::fs::CHANGES_DIR)) {
@@ -646,6 +673,21 @@ fn cache_stats(app: &App, json: bool) -> Result<()> {
             "changes:  {} working copies, {} bytes (not cache: never evicted)",
             stats.changes, stats.changes_bytes
         )?;
+        if let (Some(shared), Some(config)) = (&stats.shared, &app.settings.shared_cache) {
+            writeln!(out, "shared:   {}", config.url)?;
+            writeln!(
+                out,
+                "  from it: {} hits ({} bytes), {} misses; to it: {} uploads ({} bytes); {} errors, {} bad objects, {} uploads dropped",
+                shared.hits,
+                shared.download_bytes,
+                shared.misses,
+                shared.uploads,
+                shared.upload_bytes,
+                shared.errors,
+                shared.corrupt,
+                shared.dropped
+            )?;
+        }
     }
     Ok(())
 }

@@ -70,6 +70,9 @@ struct CacheStatus {
     /// Blob reads served per stored object: how much each download was reused.
     dedup_ratio: f64,
     hydrations: crate::hydrate::HydrationStats,
+    /// The shared cache, when one is configured: its state and what it served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared: Option<crate::shared::SharedStatus>,
 }
 
 #[derive(Debug, Serialize)]
@@ -225,6 +228,7 @@ impl ControlFiles {
                         reads as f64 / objects as f64
                     },
                     hydrations: mount.hydrations,
+                    shared: self.ns.shared().map(|s| s.status()),
                 }))
             }
             Control::Mount => Ok(pretty(&mount)),

@@ -297,7 +297,10 @@ impl Hydrator {
             left = missing(left);
         }
         let mut fetches = futures_util::stream::iter(left)
-            .map(|entry| async move { ns.fetch_blob(&repo.spec, &entry).await })
+            .map(|entry| async move {
+                ns.fetch_blob(&repo.spec, Some(repo.commit.sha), &entry)
+                    .await
+            })
             .buffer_unordered(BLOB_FETCHES);
         while let Some(result) = fetches.next().await {
             result?;

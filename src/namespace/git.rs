@@ -40,12 +40,17 @@ type Waiters = Vec<oneshot::Sender<Result<(), NamespaceError>>>;
 
 type RepoKey = (String, String);
 
+/// A queue of misses: a repository and the commit they are read in.
+type QueueKey = (RepoKey, Option<Sha>);
+
 /// Git fetches for one namespace (shared by the views over it).
 pub struct GitFetcher {
     remote: Arc<GitRemote>,
     store: Arc<Store>,
     transport: Transport,
-    queues: Mutex<HashMap<RepoKey, Vec<Want>>>,
+    /// Misses waiting for their batch, per repository and the commit they are read in
+    /// (which names the batch's pack in the shared cache).
+    queues: Mutex<HashMap<QueueKey, Vec<Want>>>,
     /// Every blob queued or in flight, with the readers waiting for it: a blob is asked
     /// for once however many readers (or prefetches) want it.
     waiting: Mutex<HashMap<Sha, Waiters>>,
@@ -53,6 +58,8 @@ pub struct GitFetcher {
     refused: Mutex<std::collections::HashSet<RepoKey>>,
     /// (commit, extension) pairs whose files were prefetched commit-wide already.
     kinds: Mutex<std::collections::HashSet<(Sha, String)>>,
+    /// Where fetched packs are offered for other machines.
+    shared: Option<Arc<crate::shared::SharedCache>>,
 }
 
 impl GitFetcher {
@@ -65,7 +72,14 @@ impl GitFetcher {
             waiting: Mutex::default(),
             kinds: Mutex::default(),
             refused: Mutex::default(),
+            shared: None,
         }
+    }
+
+    /// The same fetcher offering the packs it fetches for a commit to `shared`.
+    pub fn with_shared(mut self, shared: Option<Arc<crate::shared::SharedCache>>) -> GitFetcher {
+        self.shared = shared;
+        self
     }
 
     pub fn remote(&self) -> &Arc<GitRemote> {
@@ -142,12 +156,13 @@ impl GitFetcher {
         refusal
     }
 
-    /// Fetches blob `sha` (of `size` bytes) of `owner/repo` into the store, batched with
-    /// other misses of the same repository.
+    /// Fetches blob `sha` (of `size` bytes) of `owner/repo`, read in `commit` where known,
+    /// into the store, batched with other misses of the same repository and commit.
     pub async fn blob(
         self: &Arc<Self>,
         owner: &str,
         repo: &str,
+        commit: Option<Sha>,
         sha: Sha,
         size: u64,
     ) -> Result<(), NamespaceError> {
@@ -155,7 +170,7 @@ impl GitFetcher {
             return retrying(owner, repo, || self.big_blob(owner, repo, sha, size)).await;
         }
         let (done, wait) = oneshot::channel();
-        self.enqueue(owner, repo, &[(sha, size)], Some(done));
+        self.enqueue(owner, repo, commit, &[(sha, size)], Some(done));
         wait.await.unwrap_or_else(|_| {
             Err(NamespaceError::Remote(RemoteError::Local {
                 what: format!("git fetch {owner}/{repo}"),
@@ -166,7 +181,13 @@ impl GitFetcher {
 
     /// Queues blobs of `owner/repo` that a reader is likely to want next (no one waits for
     /// them): they join the batch now gathering.
-    pub fn prefetch(self: &Arc<Self>, owner: &str, repo: &str, blobs: &[(Sha, u64)]) {
+    pub fn prefetch(
+        self: &Arc<Self>,
+        owner: &str,
+        repo: &str,
+        commit: Option<Sha>,
+        blobs: &[(Sha, u64)],
+    ) {
         let blobs: Vec<(Sha, u64)> = blobs
             .iter()
             .copied()
@@ -177,7 +198,7 @@ impl GitFetcher {
             })
             .collect();
         if !blobs.is_empty() {
-            self.enqueue(owner, repo, &blobs, None);
+            self.enqueue(owner, repo, commit, &blobs, None);
         }
     }
 
@@ -196,10 +217,11 @@ impl GitFetcher {
         self: &Arc<Self>,
         owner: &str,
         repo: &str,
+        commit: Option<Sha>,
         blobs: &[(Sha, u64)],
         reader: Option<oneshot::Sender<Result<(), NamespaceError>>>,
     ) {
-        let key = Self::key(owner, repo);
+        let key = (Self::key(owner, repo), commit);
         let mut fresh = Vec::new();
         let read = reader.is_some();
         {
@@ -248,7 +270,7 @@ impl GitFetcher {
                 for batch in batches(wants) {
                     let me = Arc::clone(&me);
                     let (owner, repo) = (owner.clone(), repo.clone());
-                    tokio::spawn(async move { me.fetch_batch(&owner, &repo, batch).await });
+                    tokio::spawn(async move { me.fetch_batch(&owner, &repo, commit, batch).await });
                 }
             });
         }
@@ -465,11 +487,14 @@ impl GitFetcher {
             .map_err(NamespaceError::from)
     }
 
-    async fn fetch_batch(&self, owner: &str, repo: &str, batch: Vec<Want>) {
+    async fn fetch_batch(&self, owner: &str, repo: &str, commit: Option<Sha>, batch: Vec<Want>) {
         let mut shas: Vec<Sha> = batch.iter().map(|w| w.sha).collect();
         shas.sort_unstable();
         shas.dedup();
         let result = self.fetch(owner, repo, FetchSpec::objects(shas)).await;
+        if let (Ok(pack), Some(shared), Some(commit)) = (&result, &self.shared, commit) {
+            shared.offer_pack(owner, repo, commit, &pack.name).await;
+        }
         for want in batch {
             let waiters = self
                 .waiting
@@ -529,38 +554,7 @@ impl GitFetcher {
     }
 }
 
-/// The git id of a tree with these entries (its canonical encoding: `<mode> <name>\0<id>`
-/// per entry, in git's order, where a directory sorts as if its name ended in `/`).
-pub fn tree_id(tree: &crate::remote::Tree) -> Sha {
-    use crate::remote::Mode;
-    let mut entries: Vec<&crate::remote::TreeEntry> = tree.entries.iter().collect();
-    let key = |e: &crate::remote::TreeEntry| {
-        let mut k = e.name.as_bytes().to_vec();
-        if e.mode == Mode::Tree {
-            k.push(b'/');
-        }
-        k
-    };
-    entries.sort_by_key(|e| key(e));
-    let mut body = Vec::new();
-    for e in entries {
-        let mode = match e.mode {
-            Mode::Tree => "40000",
-            other => other.as_git(),
-        };
-        body.extend_from_slice(mode.as_bytes());
-        body.push(b' ');
-        body.extend_from_slice(e.name.as_bytes());
-        body.push(0);
-        body.extend_from_slice(e.sha.as_bytes());
-    }
-    use sha1::Digest;
-    let mut hasher = sha1::Sha1::new();
-    hasher.update(format!("tree {}\0", body.len()).as_bytes());
-    hasher.update(&body);
-    let digest: [u8; 20] = hasher.finalize().into();
-    Sha::from_bytes(digest)
-}
+pub use crate::remote::tree::tree_id;
 
 /// `attempt` again while it fails in a way the same fetch may not meet again, up to
 /// [`FETCH_ATTEMPTS`] tries in all.

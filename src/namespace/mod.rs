@@ -8,6 +8,7 @@
 //! and over REST otherwise.
 
 pub mod git;
+mod listing;
 mod open;
 pub mod probes;
 
@@ -233,6 +234,7 @@ pub struct Namespace {
     ref_flights: SingleFlight<(String, String, String), Result<Sha, NamespaceError>>,
     blob_flights: SingleFlight<Sha, Result<(), NamespaceError>>,
     git: Option<Arc<git::GitFetcher>>,
+    shared: Option<Arc<crate::shared::SharedCache>>,
 }
 
 impl Namespace {
@@ -248,7 +250,19 @@ impl Namespace {
             ref_flights: SingleFlight::default(),
             blob_flights: SingleFlight::default(),
             git: None,
+            shared: None,
         }
+    }
+
+    /// The same namespace reading `shared` before GitHub and filling it after.
+    pub fn with_shared(mut self, shared: Option<Arc<crate::shared::SharedCache>>) -> Namespace {
+        self.shared = shared;
+        self
+    }
+
+    /// The shared cache, if one is configured.
+    pub fn shared(&self) -> Option<&Arc<crate::shared::SharedCache>> {
+        self.shared.as_ref()
     }
 
     /// The same namespace with blob misses fetched over git where `fetcher` serves them.
@@ -333,78 +347,6 @@ impl Namespace {
             .await
     }
 
-    /// [`Namespace::resolve`] for a view about to list the commit (a mount's repo root):
-    /// where the commit object comes over git, the REST listing of its trees (by commit
-    /// id, which GitHub accepts as a tree-ish) goes out at the same time instead of after
-    /// it. A listing that fails or disagrees is dropped; the tree is asked for again later.
-    ///
-    /// A ref's first resolution (an `ls-refs`) goes out with the listing asked for by the
-    /// ref's name, so the listing costs no round trip of its own; it is kept only when the
-    /// commit `ls-refs` named has the same root tree (a ref that moved in between gets
-    /// the listing by commit id instead). Not for names tools probe for in parent
-    /// directories ([`probes`]), which are almost never repositories.
-    pub async fn resolve_listed(&self, spec: &RepoSpec) -> Result<CommitInfo, NamespaceError> {
-        let name = spec.ref_name();
-        let speculate = full_sha(name).is_none()
-            && !name.contains('/')
-            && !probes::commonly_probed(&spec.repo)
-            && self.git_for(&spec.owner, &spec.repo).is_some()
-            && self
-                .store
-                .index()
-                .ref_commit(&spec.owner, &spec.repo, name)?
-                .is_none();
-        let (sha, by_name) = if speculate {
-            let (sha, listed) = tokio::join!(
-                self.resolve_sha(spec),
-                self.client.ref_trees(&spec.owner, &spec.repo, name)
-            );
-            (sha?, Some(listed))
-        } else {
-            (self.resolve_sha(spec).await?, None)
-        };
-        if let Some(known) = self.store.index().commit(sha)? {
-            return Ok(known);
-        }
-        if self.git_for(&spec.owner, &spec.repo).is_none() {
-            return self.commit(spec, sha).await;
-        }
-        if let Some(Ok((root, trees))) = by_name {
-            let commit = self.commit(spec, sha).await?;
-            if root == commit.tree {
-                let verified = verify_listing(self.git.as_deref(), &spec.owner, &spec.repo, &trees)
-                    .await
-                    .map(|()| (root, trees));
-                self.keep_listing(spec, &commit, verified)?;
-            } else {
-                tracing::info!(repo = %spec, commit = %sha, listed = %root, tree = %commit.tree, "the ref moved between ls-refs and its listing; listing the commit");
-                self.keep_listing(spec, &commit, self.commit_listing(spec, sha).await)?;
-            }
-            return Ok(commit);
-        }
-        let (commit, listed) = tokio::join!(self.commit(spec, sha), self.commit_listing(spec, sha));
-        let commit = commit?;
-        self.keep_listing(spec, &commit, listed)?;
-        Ok(commit)
-    }
-
-    /// Stores a listing of `commit` that names its root tree; logs and drops any other.
-    fn keep_listing(
-        &self,
-        spec: &RepoSpec,
-        commit: &CommitInfo,
-        listed: Result<(Sha, Vec<Tree>), NamespaceError>,
-    ) -> Result<(), NamespaceError> {
-        match listed {
-            Ok((root, trees)) if root == commit.tree => self.store.index().put_trees(&trees)?,
-            Ok((root, _)) => {
-                tracing::warn!(repo = %spec, commit = %commit.sha, listed = %root, tree = %commit.tree, "the listing of a commit names another root tree; dropped");
-            }
-            Err(e) => tracing::debug!(repo = %spec, error = %e, "listing with the commit failed"),
-        }
-        Ok(())
-    }
-
     /// Makes the next resolution of `reference` (and of the default branch, which it may
     /// be) in `owner/repo` poll GitHub instead of trusting the index for `ref_ttl`: what a
     /// push webhook announces.
@@ -451,21 +393,6 @@ impl Namespace {
         let (root, trees) = self.commit_listing(spec, commit).await?;
         self.store.index().put_trees(&trees)?;
         Ok(root)
-    }
-
-    /// The REST recursive listing of `commit` (by commit id, which GitHub accepts as a
-    /// tree-ish): its root tree and every tree below, verified, not yet stored.
-    async fn commit_listing(
-        &self,
-        spec: &RepoSpec,
-        commit: Sha,
-    ) -> Result<(Sha, Vec<Tree>), NamespaceError> {
-        let (root, trees) = self
-            .client
-            .commit_trees(&spec.owner, &spec.repo, commit)
-            .await?;
-        verify_listing(self.git.as_deref(), &spec.owner, &spec.repo, &trees).await?;
-        Ok((root, trees))
     }
 
     /// Tree `sha` of `spec`'s repository: from memory, the index, or GitHub (which
@@ -547,7 +474,7 @@ impl Namespace {
         spec: &RepoSpec,
         entry: &TreeEntry,
     ) -> Result<BlobData, NamespaceError> {
-        self.fetch_blob(spec, entry).await?;
+        self.fetch_blob(spec, None, entry).await?;
         self.store.read_blob(entry.sha, entry.size).ok_or_else(|| {
             NamespaceError::Remote(RemoteError::Local {
                 what: format!("blob {} of {spec}", entry.sha),
@@ -577,6 +504,7 @@ impl Namespace {
     pub async fn fetch_blob(
         &self,
         spec: &RepoSpec,
+        commit: Option<Sha>,
         entry: &TreeEntry,
     ) -> Result<(), NamespaceError> {
         let (sha, size) = (entry.sha, entry.size);
@@ -594,6 +522,7 @@ impl Namespace {
         let client = Arc::clone(&self.client);
         let store = Arc::clone(&self.store);
         let git = self.git.clone();
+        let shared = self.shared.clone();
         let (owner, repo) = (spec.owner.clone(), spec.repo.clone());
         self.blob_flights
             .run(sha, move || async move {
@@ -602,7 +531,7 @@ impl Namespace {
                     return Ok(());
                 }
                 if let Some(git) = git.filter(|g| g.serves(&owner, &repo)) {
-                    match git.blob(&owner, &repo, sha, size).await {
+                    match git.blob(&owner, &repo, commit, sha, size).await {
                         Ok(()) => {
                             bookkeeping(store.index().bump(BLOB_MISSES, 1), "miss counter");
                             return Ok(());
@@ -611,7 +540,18 @@ impl Namespace {
                         Err(e) => return Err(e),
                     }
                 }
-                download_blob(&*client, &store, &owner, &repo, sha, size).await?;
+                // Over REST, blob by blob: the shared cache first, then GitHub (whose
+                // answer goes to the shared cache).
+                if let Some(shared) = &shared
+                    && shared.blob(sha, size).await
+                {
+                    bookkeeping(store.index().bump(BLOB_MISSES, 1), "miss counter");
+                    return Ok(());
+                }
+                let path = download_blob(&*client, &store, &owner, &repo, sha, size).await?;
+                if let Some(shared) = &shared {
+                    shared.offer_blob(&owner, &repo, sha, size, path).await;
+                }
                 bookkeeping(store.index().bump(BLOB_MISSES, 1), "miss counter");
                 Ok(())
             })

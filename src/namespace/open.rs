@@ -10,7 +10,8 @@ use super::{Namespace, NamespaceError};
 use crate::config::{Settings, Transport};
 use crate::remote::app::Credentials;
 use crate::remote::git::{GitRemote, git_base_for};
-use crate::remote::{CachedResponse, GitHubClient, HttpClient, ResponseCache};
+use crate::remote::{CachedResponse, GitHubClient, HttpClient, RemoteError, ResponseCache};
+use crate::shared::SharedCache;
 use crate::store::Store;
 
 impl Namespace {
@@ -27,22 +28,41 @@ impl Namespace {
             Some(cache),
             credentials.clone(),
         )?);
+        let base = settings
+            .git_url
+            .clone()
+            .unwrap_or_else(|| git_base_for(&settings.api_url));
+        let shared = match &settings.shared_cache {
+            Some(config) => {
+                // Asks without credentials whether a repository is public (only public
+                // content is shared unless `--shared-cache-private`).
+                let anonymous =
+                    GitRemote::with_credentials(settings, base.clone(), Credentials::Anonymous)?;
+                let shared =
+                    SharedCache::open(config, Arc::clone(&store), Some(Arc::new(anonymous)))
+                        .map_err(|e| {
+                            NamespaceError::Remote(RemoteError::Local {
+                                what: "opening the shared cache".into(),
+                                message: e.to_string(),
+                            })
+                        })?;
+                Some(Arc::new(shared))
+            }
+            None => None,
+        };
         let git = match settings.transport {
             Transport::Rest => None,
             transport => {
-                let base = settings
-                    .git_url
-                    .clone()
-                    .unwrap_or_else(|| git_base_for(&settings.api_url));
                 let remote = Arc::new(GitRemote::with_credentials(settings, base, credentials)?);
-                Some(Arc::new(GitFetcher::new(
-                    remote,
-                    Arc::clone(&store),
-                    transport,
-                )))
+                Some(Arc::new(
+                    GitFetcher::new(remote, Arc::clone(&store), transport)
+                        .with_shared(shared.clone()),
+                ))
             }
         };
-        Ok(Namespace::new(client, store, ref_ttl).with_git(git))
+        Ok(Namespace::new(client, store, ref_ttl)
+            .with_git(git)
+            .with_shared(shared))
     }
 }
 

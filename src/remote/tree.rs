@@ -143,6 +143,38 @@ pub fn split_listing(root: Sha, response: &TreeResponse, recursive: bool) -> Spl
     Split { trees, refused }
 }
 
+/// The git id of a tree with these entries (its canonical encoding: `<mode> <name>\0<id>`
+/// per entry, in git's order, where a directory sorts as if its name ended in `/`).
+pub fn tree_id(tree: &Tree) -> Sha {
+    let mut entries: Vec<&TreeEntry> = tree.entries.iter().collect();
+    let key = |e: &TreeEntry| {
+        let mut k = e.name.as_bytes().to_vec();
+        if e.mode == Mode::Tree {
+            k.push(b'/');
+        }
+        k
+    };
+    entries.sort_by_key(|e| key(e));
+    let mut body = Vec::new();
+    for e in entries {
+        let mode = match e.mode {
+            Mode::Tree => "40000",
+            other => other.as_git(),
+        };
+        body.extend_from_slice(mode.as_bytes());
+        body.push(b' ');
+        body.extend_from_slice(e.name.as_bytes());
+        body.push(0);
+        body.extend_from_slice(e.sha.as_bytes());
+    }
+    use sha1::Digest;
+    let mut hasher = sha1::Sha1::new();
+    hasher.update(format!("tree {}\0", body.len()).as_bytes());
+    hasher.update(&body);
+    let digest: [u8; 20] = hasher.finalize().into();
+    Sha::from_bytes(digest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

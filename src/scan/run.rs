@@ -297,10 +297,28 @@ impl Scanner {
                 });
             }
         }
+        // Another machine may have scanned this commit: its patterns (checksum held)
+        // cost no tree or blob request.
+        if let Some(shared) = self.ns.shared()
+            && let Some(json) = shared
+                .patterns(org, &repo.name, commit, EXTRACTOR_VERSION)
+                .await
+        {
+            index.put_repo_patterns(org, &repo.name, commit, EXTRACTOR_VERSION, &json)?;
+            return Ok(Outcome {
+                commit,
+                cached: true,
+            });
+        }
         let listing = self.listing(&spec, commit).await?;
         let patterns = self.extract(&spec, repo, listing, options).await?;
         let json = serde_json::to_string(&patterns).expect("patterns serialize");
         index.put_repo_patterns(org, &repo.name, commit, EXTRACTOR_VERSION, &json)?;
+        if let Some(shared) = self.ns.shared() {
+            shared
+                .offer_patterns(org, &repo.name, commit, EXTRACTOR_VERSION, &json)
+                .await;
+        }
         Ok(Outcome {
             commit,
             cached: false,

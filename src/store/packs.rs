@@ -105,52 +105,72 @@ impl Store {
     /// A pack that lacks any of `expect` (the objects the fetch wanted) is refused whole.
     pub fn put_pack(&self, answer: PackAnswer, expect: &[Sha]) -> Result<PackSummary, StoreError> {
         let what = answer.what().to_string();
+        let mut outcome = None;
+        let read = answer.read_pack(|pack| {
+            outcome = Some(self.put_pack_from(pack, &what, expect));
+        });
+        read.map_err(StoreError::Remote)?;
+        outcome.expect("read_pack calls its reader")
+    }
+
+    /// The pack file `name` (`pack-<sum>`) if it is stored.
+    pub fn pack_file(&self, name: &str) -> Option<std::path::PathBuf> {
+        let path = self.packs.path(name, "pack");
+        path.is_file().then_some(path)
+    }
+
+    /// [`Store::put_pack`] from a bare pack stream (a pack from the shared cache): the
+    /// same checks, nothing trusted.
+    pub fn put_pack_from(
+        &self,
+        pack: &mut dyn BufRead,
+        what: &str,
+        expect: &[Sha],
+    ) -> Result<PackSummary, StoreError> {
         let staging = self.packs.dir().join(format!(
             ".tmp-{}-{:08x}",
             std::process::id(),
             rand::random::<u32>()
         ));
         std::fs::create_dir(&staging).map_err(|e| StoreError::io("cannot create", &staging, e))?;
-        let result = self.put_pack_in(answer, &what, &staging, expect);
+        let result = self.put_pack_in(pack, what, &staging, expect);
         let _ = std::fs::remove_dir_all(&staging);
         result
     }
 
     fn put_pack_in(
         &self,
-        answer: PackAnswer,
+        pack: &mut dyn BufRead,
         what: &str,
         staging: &Path,
         expect: &[Sha],
     ) -> Result<PackSummary, StoreError> {
         let interrupt = AtomicBool::new(false);
-        let outcome = answer
-            .read_pack(|pack| {
-                let mut bounded = Bounded {
-                    inner: pack,
-                    left: MAX_PACK_BYTES,
-                };
-                let options = gix_pack::bundle::write::Options {
-                    thread_limit: Some(1),
-                    iteration_mode: gix_pack::data::input::Mode::Verify,
-                    alloc_limit_bytes: Some(MAX_OBJECT_BYTES),
-                    ..Default::default()
-                };
-                let result = gix_pack::Bundle::write_to_directory(
-                    &mut bounded,
-                    Some(staging),
-                    &mut gix_utils::progress::Discard,
-                    &interrupt,
-                    None::<gix_object::find::Never>,
-                    gix_hash::Kind::Sha1,
-                    options,
-                );
-                // Whatever follows the pack in the answer (the final flush) is drained so
-                // a truncated answer is seen as one.
-                result.map_err(|e| e.to_string())
-            })
-            .map_err(StoreError::Remote)?
-            .map_err(|why| disk_full(staging, &why).unwrap_or_else(|| bad(what, why)))?;
+        let outcome = {
+            let mut bounded = Bounded {
+                inner: pack,
+                left: MAX_PACK_BYTES,
+            };
+            let options = gix_pack::bundle::write::Options {
+                thread_limit: Some(1),
+                iteration_mode: gix_pack::data::input::Mode::Verify,
+                alloc_limit_bytes: Some(MAX_OBJECT_BYTES),
+                ..Default::default()
+            };
+            let result = gix_pack::Bundle::write_to_directory(
+                &mut bounded,
+                Some(staging),
+                &mut gix_utils::progress::Discard,
+                &interrupt,
+                None::<gix_object::find::Never>,
+                gix_hash::Kind::Sha1,
+                options,
+            );
+            // Whatever follows the pack in the answer (the final flush) is drained so
+            // a truncated answer is seen as one.
+            result.map_err(|e| e.to_string())
+        }
+        .map_err(|why| disk_full(staging, &why).unwrap_or_else(|| bad(what, why)))?;
         let (Some(data), Some(index)) = (&outcome.data_path, &outcome.index_path) else {
             return Err(bad(what, "the pack was empty"));
         };

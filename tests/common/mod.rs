@@ -74,6 +74,7 @@ impl Hub {
             client: "test".into(),
             transport: heimdall::config::Transport::Auto,
             git_url: None,
+            shared_cache: None,
         };
         (settings, cache)
     }

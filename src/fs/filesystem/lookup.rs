@@ -413,12 +413,11 @@ impl FsCore {
                 let (repo, reference) = namespace::split_repo_name(name);
                 let spec =
                     RepoSpec::new(login, repo, reference).map_err(|_| Errno(libc::ENOENT))?;
-                // Tools probe parent directories for config files: all such names are
-                // asked about at once, in the background once a repository of the owner
-                // was found (the tool is about to run in it), or at the first probe; a
-                // probe waits for that answer instead of asking alone.
-                let probe = name == repo && namespace::probes::commonly_probed(repo);
-                if probe {
+                // Tools probe parent directories for config files: the first probe asks
+                // about all such names at once, and later probes are answered by that
+                // batch instead of a round trip each. (Not before a tool probes: a mount
+                // that is only read costs none of those requests.)
+                if name == repo && namespace::probes::commonly_probed(repo) {
                     self.owners.probe_together(&self.ns, login).await;
                 }
                 if self.owners.known_missing(login, name, repo) {
@@ -431,17 +430,7 @@ impl FsCore {
                 };
                 let node = self.inodes.lookup(key, || NodeKind::RepoRoot { spec });
                 match self.attr(&node).await {
-                    Ok(found) => {
-                        if !probe {
-                            let (owners, ns, login) = (
-                                Arc::clone(&self.owners),
-                                Arc::clone(&self.ns),
-                                login.clone(),
-                            );
-                            tokio::spawn(async move { owners.probe_together(&ns, &login).await });
-                        }
-                        Ok(found)
-                    }
+                    Ok(found) => Ok(found),
                     Err(e) => {
                         self.inodes.forget(node.ino, 1);
                         if e.0 == libc::ENOENT {

@@ -41,7 +41,12 @@ impl FsCore {
         };
         if git.first_of_kind(repo.commit.sha, TOOL_FILES) {
             let wants = tool_files(&self.ns, repo.commit.tree);
-            git.prefetch(&repo.spec.owner, &repo.spec.repo, &wants);
+            git.prefetch(
+                &repo.spec.owner,
+                &repo.spec.repo,
+                Some(repo.commit.sha),
+                &wants,
+            );
         }
     }
 
@@ -89,7 +94,12 @@ impl FsCore {
             })
             .map(|e| (e.sha, e.size))
             .collect();
-        git.prefetch(&repo.spec.owner, &repo.spec.repo, &siblings);
+        git.prefetch(
+            &repo.spec.owner,
+            &repo.spec.repo,
+            Some(repo.commit.sha),
+            &siblings,
+        );
         if git.first_of_kind(repo.commit.sha, ext) {
             self.prefetch_kind(git, repo, ext);
         }
@@ -119,7 +129,12 @@ impl FsCore {
                 wants.push((e.sha, e.size));
                 ControlFlow::Continue(())
             });
-            git.prefetch(&repo.spec.owner, &repo.spec.repo, &wants);
+            git.prefetch(
+                &repo.spec.owner,
+                &repo.spec.repo,
+                Some(repo.commit.sha),
+                &wants,
+            );
         });
     }
 }

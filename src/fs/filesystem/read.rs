@@ -79,6 +79,16 @@ impl FsCore {
         if self.ns.store().has_blob(*sha, *size) {
             return Ok(());
         }
+        // Another machine may have fetched this commit's files: its packs come from the
+        // shared cache first (once per commit), then only what they lack from GitHub.
+        if let Some(shared) = self.ns.shared()
+            && self.ns.git_for(&repo.spec.owner, &repo.spec.repo).is_some()
+        {
+            shared.hydrate_commit(repo.commit.sha).await;
+            if self.ns.store().has_blob(*sha, *size) {
+                return Ok(());
+            }
+        }
         self.hydrator.before_miss(&self.ns, repo, *sha, *size).await;
         self.prefetch_tool_files(repo);
         self.prefetch_siblings(node, repo);
@@ -89,7 +99,7 @@ impl FsCore {
             size: *size,
         };
         self.ns
-            .fetch_blob(&repo.spec, &entry)
+            .fetch_blob(&repo.spec, Some(repo.commit.sha), &entry)
             .await
             .map_err(|e| fail("fetching a blob", e))
     }
