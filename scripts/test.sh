@@ -20,9 +20,9 @@ fi
 # content over REST only (`--transport rest`), the fallback path.
 echo "== tests again over REST (HEIMDALL_TEST_TRANSPORT=rest)"
 if cargo nextest --version >/dev/null 2>&1; then
-    HEIMDALL_TEST_TRANSPORT=rest cargo nextest run --no-fail-fast --test mount --test cli --test alloc
+    HEIMDALL_TEST_TRANSPORT=rest cargo nextest run --no-fail-fast --test mount --test cli --test alloc --test shared_cache
 else
-    HEIMDALL_TEST_TRANSPORT=rest cargo test --no-fail-fast --test mount --test cli --test alloc
+    HEIMDALL_TEST_TRANSPORT=rest cargo test --no-fail-fast --test mount --test cli --test alloc --test shared_cache
 fi
 
 # The Python SDK (python/): built from this checkout into the current interpreter (the dev

@@ -43,6 +43,15 @@ impl Namespace {
         if let Some(known) = self.store.index().commit(sha)? {
             return Ok(known);
         }
+        if self.shared.is_some() {
+            // The commit object first (over git, free), then its listing from the shared
+            // cache, checked against the commit's tree; GitHub only when it is not there.
+            let commit = self.commit(spec, sha).await?;
+            if !self.shared_listing(sha, commit.tree).await? {
+                self.keep_listing(spec, &commit, self.commit_listing(spec, sha).await)?;
+            }
+            return Ok(commit);
+        }
         if self.git_for(&spec.owner, &spec.repo).is_none() {
             return self.commit(spec, sha).await;
         }
@@ -55,15 +64,6 @@ impl Namespace {
                 self.keep_listing(spec, &commit, verified)?;
             } else {
                 tracing::info!(repo = %spec, commit = %sha, listed = %root, tree = %commit.tree, "the ref moved between ls-refs and its listing; listing the commit");
-                self.keep_listing(spec, &commit, self.commit_listing(spec, sha).await)?;
-            }
-            return Ok(commit);
-        }
-        if self.shared.is_some() {
-            // The commit object first (over git, free), then its listing from the shared
-            // cache, checked against the commit's tree; GitHub only when it is not there.
-            let commit = self.commit(spec, sha).await?;
-            if !self.shared_listing(sha, commit.tree).await? {
                 self.keep_listing(spec, &commit, self.commit_listing(spec, sha).await)?;
             }
             return Ok(commit);

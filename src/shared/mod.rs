@@ -345,6 +345,7 @@ impl SharedCache {
                         let what = upload.key.to_string();
                         match put(Arc::clone(&objects), upload, timeout).await {
                             Ok(bytes) => {
+                                tracing::debug!(key = what, bytes, "uploaded to the shared cache");
                                 let _ = store.index().bump(COUNTERS[2], 1);
                                 let _ = store.index().bump(COUNTERS[3], bytes);
                             }
