@@ -144,8 +144,15 @@ pub async fn run(ns: Arc<Namespace>, settings: &Settings) -> anyhow::Result<()> 
         unmounting.unmount_all();
     })
     .await?;
+    // What the mounts fetched goes to the shared cache before the daemon is gone.
+    if let Some(shared) = ns.shared() {
+        shared.flush(SHARED_FLUSH).await;
+    }
     Ok(())
 }
+
+/// How long a stopping daemon waits for its shared cache uploads.
+const SHARED_FLUSH: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn serve(stream: UnixStream, state: &State) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
