@@ -197,6 +197,11 @@ fn second_machine_needs_no_content_from_github(url: &str, moto: Option<&Moto>) {
         "the listing came from the bucket: {stats:?}"
     );
     assert_eq!(stats.git_fetches("trees"), 0, "{stats:?}");
+    assert_eq!(
+        stats.git_fetches("commit"),
+        0,
+        "the commit object came from the bucket: {stats:?}"
+    );
     let status: serde_json::Value =
         serde_json::from_slice(&std::fs::read(b.at(".status/cache.json")).unwrap()).unwrap();
     assert!(status["shared"]["hits"].as_u64().unwrap() > 0, "{status}");
@@ -276,6 +281,7 @@ fn a_corrupted_bucket_object_is_refetched_from_github_and_replaced() {
     let c = read_api(&hub, machine(&hub, &url, None), &head);
     let stats = hub.hub.stats();
     assert_eq!(content_requests(&stats), 0, "{stats:?}\n{}", c.log());
+    assert_eq!(stats.git_fetches("commit"), 0, "{stats:?}");
     c.unmount();
 }
 

@@ -438,15 +438,17 @@ impl GitFetcher {
         sha: Sha,
     ) -> Result<crate::remote::CommitInfo, NamespaceError> {
         let pack = self.fetch(owner, repo, FetchSpec::commit_only(sha)).await?;
-        pack.commits
-            .into_iter()
-            .find(|c| c.sha == sha)
-            .ok_or_else(|| {
-                NamespaceError::Remote(RemoteError::Corrupt {
-                    what: format!("git fetch {owner}/{repo}"),
-                    why: format!("the pack does not hold commit {sha}"),
-                })
+        let commit = pack.commits.iter().find(|c| c.sha == sha).cloned();
+        let raw = pack.raw_commits.into_iter().find(|(id, _)| *id == sha);
+        if let (Some(shared), Some((_, data))) = (&self.shared, raw) {
+            shared.offer_commit(owner, repo, sha, data).await;
+        }
+        commit.ok_or_else(|| {
+            NamespaceError::Remote(RemoteError::Corrupt {
+                what: format!("git fetch {owner}/{repo}"),
+                why: format!("the pack does not hold commit {sha}"),
             })
+        })
     }
 
     /// A big blob alone, streamed into a loose object (memory stays flat).

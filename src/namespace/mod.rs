@@ -367,6 +367,12 @@ impl Namespace {
         if let Some(commit) = self.store.index().commit(sha)? {
             return Ok(commit);
         }
+        if let Some(shared) = &self.shared
+            && let Some(commit) = shared.commit(sha).await
+        {
+            self.store.index().put_commit(&commit)?;
+            return Ok(commit);
+        }
         if let Some(git) = self.git_for(&spec.owner, &spec.repo) {
             // The commit object over git (free), verified by its id like any object.
             match git.commit(&spec.owner, &spec.repo, sha).await {

@@ -16,6 +16,8 @@ const MAX_PACKS_PER_COMMIT: usize = 256;
 const MAX_PACK_BYTES: u64 = 8 << 30;
 /// Listings and pattern files are refused above this size.
 const MAX_JSON_BYTES: u64 = 256 << 20;
+/// Commit objects are refused above this size (GitHub's are a few hundred bytes).
+const MAX_COMMIT_BYTES: u64 = 1 << 20;
 /// Blobs over REST are shared up to this size (bigger ones come from GitHub each time).
 const MAX_SHARED_BLOB: u64 = 512 << 20;
 
@@ -198,6 +200,32 @@ impl SharedCache {
             return;
         }
         self.offer(&keys::blob(sha), Body::File(path));
+    }
+
+    /// Commit `sha` from its object in the bucket, hashed against its id.
+    pub async fn commit(&self, sha: Sha) -> Option<crate::remote::CommitInfo> {
+        let rel = keys::commit(sha);
+        let bytes = self.get(&rel, MAX_COMMIT_BYTES).await?;
+        match crate::store::packs::verified_commit(sha, &bytes) {
+            Ok(commit) => {
+                self.bump(0, 1);
+                Some(commit)
+            }
+            Err(why) => {
+                tracing::warn!(key = rel, %why, "a bad commit in the shared cache; deleted, GitHub instead");
+                self.bump(6, 1);
+                self.delete(&rel).await;
+                None
+            }
+        }
+    }
+
+    /// Offers commit object `data` (bytes without the header, hashed to `sha` already).
+    pub async fn offer_commit(&self, owner: &str, repo: &str, sha: Sha, data: Vec<u8>) {
+        if data.len() as u64 > MAX_COMMIT_BYTES || !self.may_share(owner, repo).await {
+            return;
+        }
+        self.offer(&keys::commit(sha), Body::Bytes(Bytes::from(data)));
     }
 
     /// A listing of `commit` whose root is `root` (the commit's tree, from its verified

@@ -28,6 +28,10 @@ pub fn blob(sha: Sha) -> String {
     format!("v1/blobs/{sha}")
 }
 
+pub fn commit(sha: Sha) -> String {
+    format!("v1/commits/{sha}")
+}
+
 pub fn listing(commit: Sha) -> String {
     format!("v1/listings/{commit}.json")
 }

@@ -39,6 +39,8 @@ pub struct PackSummary {
     pub trees: Vec<PackedTree>,
     /// The commits in the pack: id, root tree, committer time.
     pub commits: Vec<crate::remote::CommitInfo>,
+    /// The same commits' objects (bytes without the header), for the shared cache.
+    pub raw_commits: Vec<(Sha, Vec<u8>)>,
 }
 
 /// A tree object from a pack.

@@ -37,6 +37,28 @@ use crate::oid::Sha;
 use crate::remote::Mode;
 use crate::remote::git::PackAnswer;
 
+/// The id, root tree and committer time of commit object `data` (its bytes without the
+/// object header), which must hash to `id`.
+pub fn verified_commit(id: Sha, data: &[u8]) -> Result<crate::remote::CommitInfo, String> {
+    let actual = gix_object::compute_hash(gix_hash::Kind::Sha1, gix_object::Kind::Commit, data)
+        .map_err(|e| e.to_string())?;
+    if sha_of(&actual) != id {
+        return Err(format!("commit {id} hashes to {}", sha_of(&actual)));
+    }
+    commit_info(id, data)
+}
+
+/// Commit object `data` (already hashed to `id`), parsed.
+fn commit_info(id: Sha, data: &[u8]) -> Result<crate::remote::CommitInfo, String> {
+    let commit = gix_object::CommitRef::from_bytes(data, gix_hash::Kind::Sha1)
+        .map_err(|e| format!("commit {id}: {e}"))?;
+    Ok(crate::remote::CommitInfo {
+        sha: id,
+        tree: sha_of(&commit.tree()),
+        time: commit.time().map(|t| t.seconds).unwrap_or(0),
+    })
+}
+
 fn bad(what: &str, why: impl std::fmt::Display) -> StoreError {
     StoreError::BadPack {
         what: what.to_string(),
@@ -244,14 +266,9 @@ impl Store {
                 }
                 gix_object::Kind::Tree => raw_trees.push((id, data.data.to_vec())),
                 gix_object::Kind::Commit => {
-                    let commit = gix_object::CommitRef::from_bytes(data.data, gix_hash::Kind::Sha1)
-                        .map_err(|e| bad(what, format!("commit {id}: {e}")))?;
-                    let time = commit.time().map(|t| t.seconds).unwrap_or(0);
-                    summary.commits.push(crate::remote::CommitInfo {
-                        sha: id,
-                        tree: sha_of(&commit.tree()),
-                        time,
-                    });
+                    let commit = commit_info(id, data.data).map_err(|e| bad(what, e))?;
+                    summary.commits.push(commit);
+                    summary.raw_commits.push((id, data.data.to_vec()));
                 }
                 gix_object::Kind::Tag => {}
             }
