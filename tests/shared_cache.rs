@@ -393,3 +393,52 @@ fn the_buckets_credentials_reach_no_log_and_no_cache_file() {
     assert!(!err.contains("hunter2secret"), "{err}");
     assert!(err.contains("credentials in the URL are refused"), "{err}");
 }
+
+#[test]
+fn an_aws_profile_in_the_home_directory_is_enough_for_s3() {
+    require_fuse!();
+    let moto = Moto::start();
+    let hub = Hub::new();
+    let head = org(&hub);
+    let mut cli = hub.cli();
+    let home = cli.cache_dir().parent().unwrap().join("home");
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    std::fs::write(
+        home.join(".aws/credentials"),
+        format!("[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n\n[team]\naws_access_key_id = heimdall-profile-key\naws_secret_access_key = {SECRET}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        home.join(".aws/config"),
+        format!(
+            "[profile team]\nregion = us-east-1\nendpoint_url = {}\n",
+            moto.endpoint
+        ),
+    )
+    .unwrap();
+    for (k, v) in [
+        ("HEIMDALL_SHARED_CACHE", "s3://team/profile"),
+        ("HEIMDALL_SHARED_CACHE_TIMEOUT_MS", "500"),
+        ("AWS_PROFILE", "team"),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("RUST_LOG", "trace"),
+    ] {
+        cli.extra_env.push((k.into(), v.into()));
+    }
+    let m = read_api(&hub, cli, &head);
+    let log = m.log();
+    let cache = m.cli.cache_dir();
+    m.unmount();
+    let keys = moto.keys();
+    assert!(
+        keys.iter().any(|k| k.starts_with("profile/v1/")),
+        "uploads went to the profile's endpoint: {keys:?}\n{log}"
+    );
+    assert!(!log.contains(SECRET), "the secret is in the log");
+    assert!(common::files_containing(&cache, SECRET.as_bytes()).is_empty());
+    // A profile that is in neither file is a clear error.
+    let mut bad = hub.cli();
+    bad.extra_env.push(("AWS_PROFILE".into(), "nope".into()));
+    let err = bad.fails(&["--shared-cache", "s3://team/x", "cache", "stats"]);
+    assert!(err.contains("AWS_PROFILE `nope`"), "{err}");
+}

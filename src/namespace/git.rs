@@ -441,7 +441,7 @@ impl GitFetcher {
         let commit = pack.commits.iter().find(|c| c.sha == sha).cloned();
         let raw = pack.raw_commits.into_iter().find(|(id, _)| *id == sha);
         if let (Some(shared), Some((_, data))) = (&self.shared, raw) {
-            shared.offer_commit(owner, repo, sha, data).await;
+            shared.offer_commit(owner, repo, sha, data);
         }
         commit.ok_or_else(|| {
             NamespaceError::Remote(RemoteError::Corrupt {
@@ -495,7 +495,7 @@ impl GitFetcher {
         shas.dedup();
         let result = self.fetch(owner, repo, FetchSpec::objects(shas)).await;
         if let (Ok(pack), Some(shared), Some(commit)) = (&result, &self.shared, commit) {
-            shared.offer_pack(owner, repo, commit, &pack.name).await;
+            shared.offer_pack(owner, repo, commit, &pack.name);
         }
         for want in batch {
             let waiters = self

@@ -104,9 +104,7 @@ impl Namespace {
             .await?;
         verify_listing(self.git.as_deref(), &spec.owner, &spec.repo, &trees).await?;
         if let Some(shared) = &self.shared {
-            shared
-                .offer_listing(&spec.owner, &spec.repo, commit, root, &trees)
-                .await;
+            shared.offer_listing(&spec.owner, &spec.repo, commit, root, &trees);
         }
         Ok((root, trees))
     }

@@ -556,7 +556,7 @@ impl Namespace {
                 }
                 let path = download_blob(&*client, &store, &owner, &repo, sha, size).await?;
                 if let Some(shared) = &shared {
-                    shared.offer_blob(&owner, &repo, sha, size, path).await;
+                    shared.offer_blob(&owner, &repo, sha, size, path);
                 }
                 bookkeeping(store.index().bump(BLOB_MISSES, 1), "miss counter");
                 Ok(())

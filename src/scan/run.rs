@@ -315,9 +315,7 @@ impl Scanner {
         let json = serde_json::to_string(&patterns).expect("patterns serialize");
         index.put_repo_patterns(org, &repo.name, commit, EXTRACTOR_VERSION, &json)?;
         if let Some(shared) = self.ns.shared() {
-            shared
-                .offer_patterns(org, &repo.name, commit, EXTRACTOR_VERSION, &json)
-                .await;
+            shared.offer_patterns(org, &repo.name, commit, EXTRACTOR_VERSION, &json);
         }
         Ok(Outcome {
             commit,

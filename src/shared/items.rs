@@ -149,12 +149,11 @@ impl SharedCache {
 
     /// Offers pack `name` (stored locally, fetched for reads in `commit` of
     /// `owner/repo`) to the shared cache.
-    pub async fn offer_pack(&self, owner: &str, repo: &str, commit: Sha, name: &str) {
-        if !self.may_share(owner, repo).await {
-            return;
-        }
+    pub fn offer_pack(&self, owner: &str, repo: &str, commit: Sha, name: &str) {
         if let Some(path) = self.store.pack_file(name) {
             self.offer(
+                owner,
+                repo,
                 &keys::pack(commit, &format!("{name}.pack")),
                 Body::File(path),
             );
@@ -188,7 +187,7 @@ impl SharedCache {
     }
 
     /// Offers a blob downloaded from GitHub (stored at `path`).
-    pub async fn offer_blob(
+    pub fn offer_blob(
         &self,
         owner: &str,
         repo: &str,
@@ -196,10 +195,10 @@ impl SharedCache {
         size: u64,
         path: std::path::PathBuf,
     ) {
-        if size == 0 || size > MAX_SHARED_BLOB || !self.may_share(owner, repo).await {
+        if size == 0 || size > MAX_SHARED_BLOB {
             return;
         }
-        self.offer(&keys::blob(sha), Body::File(path));
+        self.offer(owner, repo, &keys::blob(sha), Body::File(path));
     }
 
     /// Commit `sha` from its object in the bucket, hashed against its id.
@@ -221,11 +220,16 @@ impl SharedCache {
     }
 
     /// Offers commit object `data` (bytes without the header, hashed to `sha` already).
-    pub async fn offer_commit(&self, owner: &str, repo: &str, sha: Sha, data: Vec<u8>) {
-        if data.len() as u64 > MAX_COMMIT_BYTES || !self.may_share(owner, repo).await {
+    pub fn offer_commit(&self, owner: &str, repo: &str, sha: Sha, data: Vec<u8>) {
+        if data.len() as u64 > MAX_COMMIT_BYTES {
             return;
         }
-        self.offer(&keys::commit(sha), Body::Bytes(Bytes::from(data)));
+        self.offer(
+            owner,
+            repo,
+            &keys::commit(sha),
+            Body::Bytes(Bytes::from(data)),
+        );
     }
 
     /// A listing of `commit` whose root is `root` (the commit's tree, from its verified
@@ -259,7 +263,7 @@ impl SharedCache {
     }
 
     /// Offers a verified listing of `commit`.
-    pub async fn offer_listing(
+    pub fn offer_listing(
         &self,
         owner: &str,
         repo: &str,
@@ -272,7 +276,6 @@ impl SharedCache {
         if !trees
             .iter()
             .all(|t| crate::remote::tree::tree_id(t) == t.sha)
-            || !self.may_share(owner, repo).await
         {
             return;
         }
@@ -281,7 +284,7 @@ impl SharedCache {
             trees: trees.to_vec(),
         };
         let body = serde_json::to_string(&listing).expect("a listing serializes");
-        self.offer(&keys::listing(commit), Body::Bytes(seal(body)));
+        self.offer(owner, repo, &keys::listing(commit), Body::Bytes(seal(body)));
     }
 
     /// A scan's patterns of `owner/repo` at `commit` (extractor `version`), checksum held.
@@ -313,7 +316,7 @@ impl SharedCache {
         }
     }
 
-    pub async fn offer_patterns(
+    pub fn offer_patterns(
         &self,
         owner: &str,
         repo: &str,
@@ -321,12 +324,12 @@ impl SharedCache {
         version: u32,
         json: &str,
     ) {
-        if self.may_share(owner, repo).await {
-            self.offer(
-                &keys::patterns(version, owner, repo, commit),
-                Body::Bytes(seal(json.to_string())),
-            );
-        }
+        self.offer(
+            owner,
+            repo,
+            &keys::patterns(version, owner, repo, commit),
+            Body::Bytes(seal(json.to_string())),
+        );
     }
 }
 

@@ -93,6 +93,11 @@ pub fn open_store(url: &Url, timeout: Duration) -> Result<(Arc<dyn ObjectStore>,
             let mut builder = object_store::aws::AmazonS3Builder::new()
                 .with_client_options(client)
                 .with_retry(retry);
+            let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+            let env = |name: &str| std::env::var(name).ok();
+            for (key, value) in super::aws::profile_settings(&env, home.as_deref())? {
+                builder = builder.with_config(key, value);
+            }
             for (key, value) in env_pairs("AWS_") {
                 if let Ok(k) = key.parse() {
                     builder = builder.with_config(k, value);

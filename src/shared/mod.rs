@@ -6,28 +6,31 @@
 //! ```text
 //! v1/packs/<commit>/pack-<sum>.pack   packs fetched over git for reads in that commit
 //! v1/blobs/<sha>                      blobs downloaded over REST, raw
+//! v1/commits/<sha>                    commit objects fetched over git, raw
 //! v1/listings/<commit>.json           a commit's REST tree listing (sizes included)
 //! v1/patterns/v<N>/<owner>/<repo>/<commit>.json   a scan's extracted patterns
 //! ```
 //! Nothing read from it is trusted: packs are indexed and every object hashed like a
-//! pack from GitHub, blobs are hashed, listings' trees hashed against their ids (the
+//! pack from GitHub, blobs and commits are hashed, listings' trees hashed against their ids (the
 //! root against the commit's tree), listings and patterns carry a SHA-256 of their body.
 //! A bad object is deleted from the bucket, counted, and fetched from GitHub, whose
 //! answer is uploaded in its place.
 //!
 //! Not shared: refs and ETags (mutable), tokens, errors and negative answers; content of
-//! private repositories unless `--shared-cache-private` (a repository counts as public
-//! when the index lists it as public or its git endpoint answers an anonymous
-//! `ls-refs`; unknown counts as private).
+//! private repositories unless `--shared-cache-private` (see [`visibility`]).
 //!
 //! Faults never fail or stall a read: every request has a timeout, and a
-//! [`breaker::Breaker`] skips the bucket for a while after failures in a row. Uploads go
-//! through a bounded queue ([`UPLOAD_QUEUE`]) worked by a few tasks; when it is full an
-//! upload is dropped with a log line. Big objects go up as multipart uploads.
+//! [`breaker::Breaker`] skips the bucket for a while after failures in a row. Uploads
+//! never make a read wait: an offer only queues (a bounded queue, [`UPLOAD_QUEUE`],
+//! worked by a few tasks; when it is full an upload is dropped with a log line), and the
+//! uploader tasks decide whether the repository may be shared. Big objects go up as
+//! multipart uploads.
 
+pub mod aws;
 pub mod breaker;
 pub mod items;
 pub mod keys;
+pub mod visibility;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -114,6 +117,10 @@ enum Body {
 }
 
 struct Upload {
+    /// The repository the content came from (whether it may be shared is asked before
+    /// the upload, in the uploader task).
+    owner: String,
+    repo: String,
     key: Key,
     body: Body,
 }
@@ -131,10 +138,8 @@ pub struct SharedCache {
     dropped_logged: AtomicU64,
     /// Commits whose packs were already brought down (once per process).
     hydrated: Mutex<HashMap<crate::oid::Sha, Arc<tokio::sync::OnceCell<()>>>>,
-    /// Whether a repository's content may be uploaded, per (owner, repo), lowercase.
-    visibility: Mutex<HashMap<(String, String), bool>>,
-    /// Asks a repository's git endpoint without credentials (public or not).
-    anonymous: Option<Arc<crate::remote::git::GitRemote>>,
+    /// Whether a repository's content may be uploaded.
+    visibility: Arc<visibility::Visibility>,
 }
 
 impl std::fmt::Debug for SharedCache {
@@ -174,13 +179,16 @@ impl SharedCache {
             private: config.private,
             timeout: config.timeout,
             breaker: breaker::Breaker::default(),
-            store,
             queue: OnceLock::new(),
             pending: Arc::new(AtomicUsize::new(0)),
             dropped_logged: AtomicU64::new(0),
             hydrated: Mutex::new(HashMap::new()),
-            visibility: Mutex::new(HashMap::new()),
-            anonymous,
+            visibility: Arc::new(visibility::Visibility::new(
+                config.private,
+                Arc::clone(&store),
+                anonymous,
+            )),
+            store,
         })
     }
 
@@ -306,10 +314,17 @@ impl SharedCache {
             .await;
     }
 
-    /// Queues an upload; never waits. Dropped (and logged) when the queue is full.
-    fn offer(&self, rel: &str, body: Body) {
+    /// Queues an upload of content from `owner/repo`; never waits. Left out when the
+    /// repository is known not to be shareable; dropped (and logged) when the queue is
+    /// full.
+    fn offer(&self, owner: &str, repo: &str, rel: &str, body: Body) {
+        if self.visibility.known(owner, repo) == Some(false) {
+            return;
+        }
         let sender = self.queue.get_or_init(|| self.start_uploaders());
         let upload = Upload {
+            owner: owner.to_string(),
+            repo: repo.to_string(),
             key: self.key(rel),
             body,
         };
@@ -333,6 +348,7 @@ impl SharedCache {
         let objects = Arc::clone(&self.objects);
         let pending = Arc::clone(&self.pending);
         let store = Arc::clone(&self.store);
+        let visibility = Arc::clone(&self.visibility);
         let timeout = self.timeout;
         tokio::spawn(async move {
             let stream = tokio_stream_from(rx);
@@ -341,7 +357,12 @@ impl SharedCache {
                     let objects = Arc::clone(&objects);
                     let pending = Arc::clone(&pending);
                     let store = Arc::clone(&store);
+                    let visibility = Arc::clone(&visibility);
                     async move {
+                        if !visibility.may_share(&upload.owner, &upload.repo).await {
+                            pending.fetch_sub(1, Ordering::Relaxed);
+                            return;
+                        }
                         let what = upload.key.to_string();
                         match put(Arc::clone(&objects), upload, timeout).await {
                             Ok(bytes) => {
@@ -380,40 +401,6 @@ impl SharedCache {
                 "shared cache uploads still queued at exit; not uploaded"
             );
         }
-    }
-
-    /// Whether content of `owner/repo` may go to the shared cache (see the module note).
-    pub async fn may_share(&self, owner: &str, repo: &str) -> bool {
-        if self.private {
-            return true;
-        }
-        let key = (owner.to_ascii_lowercase(), repo.to_ascii_lowercase());
-        if let Some(&known) = self
-            .visibility
-            .lock()
-            .expect("visibility poisoned")
-            .get(&key)
-        {
-            return known;
-        }
-        let public = match self.store.index().repo(owner, repo) {
-            Ok(Some(info)) => !info.private,
-            _ => match &self.anonymous {
-                Some(git) => git
-                    .ls_refs(owner, repo, &["HEAD".to_string()])
-                    .await
-                    .is_ok(),
-                None => false,
-            },
-        };
-        if !public {
-            tracing::debug!(%owner, %repo, "not uploaded to the shared cache: not known to be public");
-        }
-        self.visibility
-            .lock()
-            .expect("visibility poisoned")
-            .insert(key, public);
-        public
     }
 }
 
