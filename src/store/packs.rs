@@ -8,10 +8,14 @@
 //! <cache>/packs-v1/.tmp-*/                fetches in progress
 //! ```
 //! A pack becomes visible only through its rows in the index (`packs`, `pack_objects`),
-//! written after the pack was indexed by gix-pack (which resolves every delta and hashes
-//! every object to compute the ids it writes: an object id in the index is always the
-//! hash of the object's bytes), each object was decoded again and its id recomputed,
-//! every tree parsed with hostile names refused, and the files renamed into place. A kill
+//! written after the pack was indexed by gix-pack (which inflates every entry, checks its
+//! size against its header, resolves every delta and hashes every object to compute the
+//! ids it writes: an object id in the index is always the hash of the object's bytes),
+//! every tree and commit decoded again and its id recomputed, every tree parsed with
+//! hostile names refused, and the files renamed into place. Blobs are not inflated a
+//! second time there: their sizes come from their entry headers (the sizes indexing
+//! checked and hashed), so a fetched blob is inflated once to index it and once when it
+//! is read, not three times. A kill
 //! at any point leaves a `.tmp-*` directory or a pack without rows, never read and swept
 //! after an hour. Sizes are bounded: no object over `MAX_OBJECT_BYTES` (512 MiB), no pack over
 //! `MAX_PACK_BYTES` (8 GiB).
@@ -33,6 +37,7 @@ use super::packdir::{
     sha_of,
 };
 use super::{STALE_TEMP_AGE, Store};
+use gix_pack::data::decode::header::ResolvedBase;
 use crate::oid::Sha;
 use crate::remote::Mode;
 use crate::remote::git::PackAnswer;
@@ -229,8 +234,9 @@ impl Store {
         Ok(summary)
     }
 
-    /// Decodes every object of a freshly written pack, recomputing each id, parsing trees
-    /// and writing big blobs loose.
+    /// Goes over every object of a freshly indexed pack: trees and commits decoded, their
+    /// ids recomputed and trees parsed; blobs sized from their headers (indexing hashed
+    /// them already), big ones decoded and written loose.
     fn check_pack(&self, bundle: &gix_pack::Bundle, what: &str) -> Result<PackSummary, StoreError> {
         let mut summary = PackSummary {
             objects: bundle.index.num_objects() as usize,
@@ -243,6 +249,24 @@ impl Store {
         let mut raw_trees = Vec::new();
         for i in 0..bundle.index.num_objects() {
             let id = sha_of(bundle.index.oid_at_index(i));
+            let entry = bundle
+                .pack
+                .entry(bundle.index.pack_offset_at_index(i))
+                .map_err(|e| bad(what, format!("object {id}: {e}")))?;
+            let header = bundle
+                .pack
+                .decode_header(entry, &mut inflate, &|base| match bundle.index.lookup(base) {
+                    Some(i) => Ok(Some(ResolvedBase::InPack(
+                        bundle.pack.entry(bundle.index.pack_offset_at_index(i))?,
+                    ))),
+                    None => Ok(None),
+                })
+                .map_err(|e| bad(what, format!("object {id}: {e}")))?;
+            if header.kind == gix_object::Kind::Blob && header.object_size <= LOOSE_ABOVE {
+                sizes.insert(id, header.object_size);
+                summary.blobs.push((id, header.object_size));
+                continue;
+            }
             let (data, _) = bundle
                 .get_object_by_index(i, &mut buf, &mut inflate, &mut cache)
                 .map_err(|e| bad(what, format!("object {id}: {e}")))?;
