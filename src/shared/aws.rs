@@ -61,16 +61,20 @@ pub fn profile_settings(
     };
     let mut out = Vec::new();
     if !set("AWS_ACCESS_KEY_ID") {
-        if let (Some(id), Some(secret)) = (get("aws_access_key_id"), get("aws_secret_access_key"))
-        {
+        if let (Some(id), Some(secret)) = (get("aws_access_key_id"), get("aws_secret_access_key")) {
             out.push((AmazonS3ConfigKey::AccessKeyId, id));
             out.push((AmazonS3ConfigKey::SecretAccessKey, secret));
             if let Some(token) = get("aws_session_token") {
                 out.push((AmazonS3ConfigKey::Token, token));
             }
-        } else if let Some(how) = ["credential_process", "sso_session", "sso_start_url", "role_arn"]
-            .into_iter()
-            .find(|k| get(k).is_some())
+        } else if let Some(how) = [
+            "credential_process",
+            "sso_session",
+            "sso_start_url",
+            "role_arn",
+        ]
+        .into_iter()
+        .find(|k| get(k).is_some())
         {
             tracing::warn!(
                 %profile,
@@ -156,7 +160,10 @@ mod tests {
         // The environment's credentials win as a set, its region over the profile's.
         let got = settings(
             home.path(),
-            &[("AWS_ACCESS_KEY_ID", "AKIDENV"), ("AWS_REGION", "us-west-2")],
+            &[
+                ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+                ("AWS_REGION", "us-west-2"),
+            ],
         )
         .unwrap();
         assert!(got.is_empty(), "{got:?}");
@@ -191,7 +198,11 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         assert_eq!(settings(home.path(), &[]).unwrap(), vec![]);
         let creds = home.path().join("elsewhere");
-        std::fs::write(&creds, "[default]\naws_access_key_id=A\naws_secret_access_key=B\n").unwrap();
+        std::fs::write(
+            &creds,
+            "[default]\naws_access_key_id=A\naws_secret_access_key=B\n",
+        )
+        .unwrap();
         let got = settings(
             home.path(),
             &[("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap())],

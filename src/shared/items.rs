@@ -263,14 +263,7 @@ impl SharedCache {
     }
 
     /// Offers a verified listing of `commit`.
-    pub fn offer_listing(
-        &self,
-        owner: &str,
-        repo: &str,
-        commit: Sha,
-        root: Sha,
-        trees: &[Tree],
-    ) {
+    pub fn offer_listing(&self, owner: &str, repo: &str, commit: Sha, root: Sha, trees: &[Tree]) {
         // Only listings every tree of which hashes to its id: others could not be
         // checked by the machines that read them.
         if !trees
@@ -316,14 +309,7 @@ impl SharedCache {
         }
     }
 
-    pub fn offer_patterns(
-        &self,
-        owner: &str,
-        repo: &str,
-        commit: Sha,
-        version: u32,
-        json: &str,
-    ) {
+    pub fn offer_patterns(&self, owner: &str, repo: &str, commit: Sha, version: u32, json: &str) {
         self.offer(
             owner,
             repo,

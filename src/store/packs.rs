@@ -37,10 +37,10 @@ use super::packdir::{
     sha_of,
 };
 use super::{STALE_TEMP_AGE, Store};
-use gix_pack::data::decode::header::ResolvedBase;
 use crate::oid::Sha;
 use crate::remote::Mode;
 use crate::remote::git::PackAnswer;
+use gix_pack::data::decode::header::ResolvedBase;
 
 /// The id, root tree and committer time of commit object `data` (its bytes without the
 /// object header), which must hash to `id`.
@@ -214,7 +214,7 @@ impl Store {
                 ));
             }
         }
-        let mut summary = self.check_pack(&bundle, what)?;
+        let mut summary = self.check_pack(&bundle, what, false)?;
         summary.name = name.clone();
         summary.bytes = file_len(data) + file_len(index);
         drop(bundle);
@@ -234,10 +234,17 @@ impl Store {
         Ok(summary)
     }
 
-    /// Goes over every object of a freshly indexed pack: trees and commits decoded, their
-    /// ids recomputed and trees parsed; blobs sized from their headers (indexing hashed
-    /// them already), big ones decoded and written loose.
-    fn check_pack(&self, bundle: &gix_pack::Bundle, what: &str) -> Result<PackSummary, StoreError> {
+    /// Goes over every object of a pack: trees and commits decoded, their ids recomputed
+    /// and trees parsed, big blobs written loose. Other blobs are decoded and hashed only
+    /// when `rehash_blobs` (a pack on disk, `cache verify`); a pack just indexed from the
+    /// wire has had every blob hashed by the indexing, so there they are sized from their
+    /// entry headers.
+    fn check_pack(
+        &self,
+        bundle: &gix_pack::Bundle,
+        what: &str,
+        rehash_blobs: bool,
+    ) -> Result<PackSummary, StoreError> {
         let mut summary = PackSummary {
             objects: bundle.index.num_objects() as usize,
             ..Default::default()
@@ -255,14 +262,21 @@ impl Store {
                 .map_err(|e| bad(what, format!("object {id}: {e}")))?;
             let header = bundle
                 .pack
-                .decode_header(entry, &mut inflate, &|base| match bundle.index.lookup(base) {
-                    Some(i) => Ok(Some(ResolvedBase::InPack(
-                        bundle.pack.entry(bundle.index.pack_offset_at_index(i))?,
-                    ))),
-                    None => Ok(None),
-                })
+                .decode_header(
+                    entry,
+                    &mut inflate,
+                    &|base| match bundle.index.lookup(base) {
+                        Some(i) => Ok(Some(ResolvedBase::InPack(
+                            bundle.pack.entry(bundle.index.pack_offset_at_index(i))?,
+                        ))),
+                        None => Ok(None),
+                    },
+                )
                 .map_err(|e| bad(what, format!("object {id}: {e}")))?;
-            if header.kind == gix_object::Kind::Blob && header.object_size <= LOOSE_ABOVE {
+            if !rehash_blobs
+                && header.kind == gix_object::Kind::Blob
+                && header.object_size <= LOOSE_ABOVE
+            {
                 sizes.insert(id, header.object_size);
                 summary.blobs.push((id, header.object_size));
                 continue;
@@ -492,7 +506,7 @@ impl Store {
             let index = self.packs.path(&row.name, "idx");
             let ok = gix_pack::Bundle::at(&index, gix_hash::Kind::Sha1)
                 .map_err(|e| bad(&row.name, e))
-                .and_then(|bundle| self.check_pack(&bundle, &row.name));
+                .and_then(|bundle| self.check_pack(&bundle, &row.name, true));
             match ok {
                 Ok(summary) => totals.1 += summary.objects as u64,
                 Err(e) => {
