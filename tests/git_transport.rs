@@ -676,6 +676,48 @@ fn probes_for_config_files_up_the_tree_cost_one_round_trip_and_real_repos_of_tho
 }
 
 #[test]
+fn with_an_org_listing_probes_up_the_tree_cost_no_request_at_all() {
+    require_fuse!();
+    let hub = Hub::new();
+    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
+    r.write("pyproject.toml", "[tool.ruff]\n")
+        .commit("c")
+        .unwrap();
+    let mut t = repo::create(hub.path(), "acme", "tox.ini").unwrap();
+    t.write("README", "a repo named tox.ini\n")
+        .commit("c")
+        .unwrap();
+    let Some(cli) = git_cli(&hub) else {
+        return;
+    };
+    // `--org` lists the owner as the mount starts; that listing answers the probes.
+    let mount = TestMount::new(cli, &["--read-only", "--org", "acme"]);
+    assert!(mount.at("acme/api/pyproject.toml").is_file());
+    let before = hub.hub.stats();
+    for name in [
+        ".ruff.toml",
+        "ruff.toml",
+        "pyproject.toml",
+        ".git",
+        "setup.cfg",
+    ] {
+        let err = std::fs::metadata(mount.at(&format!("acme/{name}"))).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{name}");
+    }
+    let after = hub.hub.stats();
+    assert_eq!(
+        after.requests, before.requests,
+        "the listing answered every probe: {after:?}"
+    );
+    // A repository of a probed name that the listing holds is still there.
+    assert_eq!(
+        std::fs::read_to_string(mount.at("acme/tox.ini/README")).unwrap(),
+        "a repo named tox.ini\n"
+    );
+    mount.unmount();
+}
+
+#[test]
 fn a_branch_that_moves_while_its_listing_is_in_flight_is_listed_at_the_commit_resolved() {
     require_fuse!();
     let hub = Hub::new();

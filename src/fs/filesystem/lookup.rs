@@ -417,6 +417,11 @@ impl FsCore {
                 // about all such names at once, and later probes are answered by that
                 // batch instead of a round trip each. (Not before a tool probes: a mount
                 // that is only read costs none of those requests.)
+                // A listing younger than the ref TTL answers first (a mount with `--org`
+                // lists its owners as it starts): then no probe goes out at all.
+                if self.owners.known_missing(login, name, repo) {
+                    return Err(Errno(libc::ENOENT));
+                }
                 if name == repo && namespace::probes::commonly_probed(repo) {
                     self.owners.probe_together(&self.ns, login).await;
                 }
