@@ -13,7 +13,8 @@ impl Namespace {
     /// it. A listing that fails or disagrees is dropped; the tree is asked for again later.
     ///
     /// A ref's first resolution (an `ls-refs`) goes out with the listing asked for by the
-    /// ref's name, so the listing costs no round trip of its own; it is kept only when the
+    /// ref's name, and the commit object is fetched as soon as `ls-refs` answered, so the
+    /// listing costs no round trip of its own; it is kept only when the
     /// commit `ls-refs` named has the same root tree (a ref that moved in between gets
     /// the listing by commit id instead). Not for names tools probe for in parent
     /// directories ([`probes`]), which are almost never repositories.
@@ -31,15 +32,40 @@ impl Namespace {
                 .index()
                 .ref_commit(&spec.owner, &spec.repo, name)?
                 .is_none();
-        let (sha, by_name) = if speculate {
-            let (sha, listed) = tokio::join!(
-                self.resolve_sha(spec),
+        if speculate {
+            // The commit object goes out as soon as `ls-refs` answered, while the listing
+            // is still on its way (a big tree's listing takes longer than both).
+            let resolved = async {
+                let sha = self.resolve_sha(spec).await?;
+                match self.store.index().commit(sha)? {
+                    Some(known) => Ok::<_, NamespaceError>((known, true)),
+                    None => Ok((self.commit(spec, sha).await?, false)),
+                }
+            };
+            let (resolved, listed) = tokio::join!(
+                resolved,
                 self.client.ref_trees(&spec.owner, &spec.repo, name)
             );
-            (sha?, Some(listed))
-        } else {
-            (self.resolve_sha(spec).await?, None)
-        };
+            let (commit, known) = resolved?;
+            if known {
+                return Ok(commit);
+            }
+            let listed = match listed {
+                Ok((root, trees)) if root == commit.tree => {
+                    verify_listing(self.git.as_deref(), &spec.owner, &spec.repo, &trees)
+                        .await
+                        .map(|()| (root, trees))
+                }
+                Ok((root, _)) => {
+                    tracing::info!(repo = %spec, commit = %commit.sha, listed = %root, tree = %commit.tree, "the ref moved between ls-refs and its listing; listing the commit");
+                    self.commit_listing(spec, commit.sha).await
+                }
+                Err(_) => self.commit_listing(spec, commit.sha).await,
+            };
+            self.keep_listing(spec, &commit, listed)?;
+            return Ok(commit);
+        }
+        let sha = self.resolve_sha(spec).await?;
         if let Some(known) = self.store.index().commit(sha)? {
             return Ok(known);
         }
@@ -54,19 +80,6 @@ impl Namespace {
         }
         if self.git_for(&spec.owner, &spec.repo).is_none() {
             return self.commit(spec, sha).await;
-        }
-        if let Some(Ok((root, trees))) = by_name {
-            let commit = self.commit(spec, sha).await?;
-            if root == commit.tree {
-                let verified = verify_listing(self.git.as_deref(), &spec.owner, &spec.repo, &trees)
-                    .await
-                    .map(|()| (root, trees));
-                self.keep_listing(spec, &commit, verified)?;
-            } else {
-                tracing::info!(repo = %spec, commit = %sha, listed = %root, tree = %commit.tree, "the ref moved between ls-refs and its listing; listing the commit");
-                self.keep_listing(spec, &commit, self.commit_listing(spec, sha).await)?;
-            }
-            return Ok(commit);
         }
         let (commit, listed) = tokio::join!(self.commit(spec, sha), self.commit_listing(spec, sha));
         let commit = commit?;

@@ -74,6 +74,22 @@ fn bad(what: &str, why: impl std::fmt::Display) -> StoreError {
 /// Delta bases kept while a stored pack's objects are decoded again (per pack being
 /// stored; up to 4 are stored at once).
 const CHECK_CACHE_BYTES: usize = 4 << 20;
+/// Delta bases each thread keeps from the pack it read last.
+const READ_CACHE_BYTES: usize = 2 << 20;
+
+/// What a thread keeps between reads out of one pack: decoded delta bases (keyed by
+/// offset in that pack, so they are dropped when the thread reads another pack), the
+/// inflate state and the output buffer.
+struct Decoder {
+    pack: String,
+    bases: gix_pack::cache::lru::StaticLinkedList<64>,
+    inflate: gix_zlib::Inflate,
+    buf: Vec<u8>,
+}
+
+thread_local! {
+    static DECODER: std::cell::RefCell<Option<Decoder>> = const { std::cell::RefCell::new(None) };
+}
 
 /// A pack write that failed because the disk (or quota) is full, as the I/O error it is
 /// (gix-pack's errors carry the cause only as text: `... (os error 28)`).
@@ -432,18 +448,39 @@ impl Store {
         }
     }
 
+    /// Blob `sha` out of `pack`, with this thread's [`Decoder`]: reads of one pack follow
+    /// each other (a tool reading a directory), and their delta chains share bases.
     fn decode(&self, pack: &str, sha: Sha) -> io::Result<Option<Vec<u8>>> {
         let bundle = self.packs.bundle(pack)?;
-        let mut buf = Vec::new();
-        let mut inflate = gix_zlib::Inflate::default();
-        let mut cache = gix_pack::cache::Never;
-        let found = bundle
-            .find(&oid_of(sha), &mut buf, &mut inflate, &mut cache)
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        match found {
-            Some((data, _)) if data.kind == gix_object::Kind::Blob => Ok(Some(data.data.to_vec())),
-            _ => Ok(None),
-        }
+        DECODER.with(|decoder| {
+            let mut decoder = decoder.borrow_mut();
+            let decoder = match &mut *decoder {
+                Some(d) if d.pack == pack => d,
+                slot => slot.insert(Decoder {
+                    pack: pack.to_string(),
+                    bases: gix_pack::cache::lru::StaticLinkedList::new(READ_CACHE_BYTES),
+                    inflate: gix_zlib::Inflate::default(),
+                    buf: Vec::new(),
+                }),
+            };
+            let found = bundle
+                .find(
+                    &oid_of(sha),
+                    &mut decoder.buf,
+                    &mut decoder.inflate,
+                    &mut decoder.bases,
+                )
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            let out = match found {
+                Some((data, _)) if data.kind == gix_object::Kind::Blob => Some(data.data.to_vec()),
+                _ => None,
+            };
+            // A big blob's buffer is not kept for the next read.
+            if decoder.buf.capacity() > READ_CACHE_BYTES {
+                decoder.buf = Vec::new();
+            }
+            Ok(out)
+        })
     }
 
     /// Removes pack `name`: its rows first (so nothing reads it), then its files.
