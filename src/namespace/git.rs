@@ -25,10 +25,10 @@ use crate::store::{PackSummary, Store, StoreError};
 /// How long a miss waits for others to join its batch.
 pub const GATHER: Duration = Duration::from_millis(3);
 /// Most objects wanted in one fetch.
-pub const MAX_BATCH_WANTS: usize = 512;
+pub const MAX_BATCH_WANTS: usize = 4096;
 /// A batch is closed once its blobs add up to this many bytes (so a read does not wait
 /// for a huge batch): smaller batches stream in parallel.
-pub const MAX_BATCH_BYTES: u64 = 4 << 20;
+pub const MAX_BATCH_BYTES: u64 = 16 << 20;
 
 /// An object queued for a batch; its readers wait in [`GitFetcher::waiting`].
 struct Want {

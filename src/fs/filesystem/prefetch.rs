@@ -108,7 +108,7 @@ impl FsCore {
     /// The first miss of a kind of file (an extension) in a commit prefetches every
     /// file of that kind in the commit, up to [`PREFETCH_KIND_BYTES`]: a tool that walked
     /// the tree and reads one `.py` file reads them all (ruff, mypy, compileall), and
-    /// batches of 4 MiB going out 4 at a time bring them far sooner than a round trip per
+    /// batches of up to 16 MiB going out 4 at a time bring them far sooner than a round trip per
     /// directory. A tool that reads one kind does not pay for the others (a JavaScript
     /// monorepo's `.js` stay on GitHub while ruff reads its few `.py`). In the background,
     /// from the trees already listed; nobody waits for it.
