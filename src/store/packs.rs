@@ -40,7 +40,6 @@ use super::{STALE_TEMP_AGE, Store};
 use crate::oid::Sha;
 use crate::remote::Mode;
 use crate::remote::git::PackAnswer;
-use gix_pack::data::decode::header::ResolvedBase;
 
 /// The id, root tree and committer time of commit object `data` (its bytes without the
 /// object header), which must hash to `id`.
@@ -73,7 +72,6 @@ fn bad(what: &str, why: impl std::fmt::Display) -> StoreError {
 
 /// Delta bases kept while a stored pack's objects are decoded again (per pack being
 /// stored; up to 4 are stored at once).
-const CHECK_CACHE_BYTES: usize = 4 << 20;
 /// Delta bases each thread keeps from the pack it read last.
 const READ_CACHE_BYTES: usize = 2 << 20;
 
@@ -250,83 +248,97 @@ impl Store {
         Ok(summary)
     }
 
-    /// Goes over every object of a pack: trees and commits decoded, their ids recomputed
-    /// and trees parsed, big blobs written loose. Other blobs are decoded and hashed only
-    /// when `rehash_blobs` (a pack on disk, `cache verify`); a pack just indexed from the
-    /// wire has had every blob hashed by the indexing, so there they are sized from their
-    /// entry headers.
+    /// Goes over every object of a pack once, in gix-pack's delta-tree order (each object
+    /// inflated once, bases before their deltas): trees parsed, commits read, big blobs
+    /// written loose, every blob sized. `rehash` (a pack on disk, `cache verify`)
+    /// recomputes every object's id against the index too; a pack just indexed from the
+    /// wire was hashed by the indexing. A fresh pack's small blobs go into the decoded
+    /// cache on the way: they were fetched because a reader wants them now, and a read
+    /// out of a deep delta chain would inflate the whole chain again.
     fn check_pack(
         &self,
         bundle: &gix_pack::Bundle,
         what: &str,
-        rehash_blobs: bool,
+        rehash: bool,
     ) -> Result<PackSummary, StoreError> {
+        #[derive(Default)]
+        struct Seen {
+            blobs: Vec<(Sha, u64)>,
+            raw_trees: Vec<(Sha, Vec<u8>)>,
+            commits: Vec<(Sha, Vec<u8>)>,
+            failed: Option<StoreError>,
+        }
+        let seen = std::sync::Mutex::new(Seen::default());
+        let warm = !rehash;
+        let processor = |kind: gix_object::Kind,
+                         data: &[u8],
+                         entry: &gix_pack::index::Entry,
+                         _: &dyn gix_utils::progress::Progress| {
+            let id = sha_of(&entry.oid);
+            let mut seen = seen.lock().expect("seen poisoned");
+            if seen.failed.is_some() {
+                return Ok(());
+            }
+            match kind {
+                gix_object::Kind::Blob => {
+                    let size = data.len() as u64;
+                    if size > LOOSE_ABOVE && self.blob_path(id, size).is_none() {
+                        let stored = self
+                            .write_blob_from_reader(id, size, &mut &data[..])
+                            .and_then(|_| self.index.put_blob(id, size));
+                        if let Err(e) = stored {
+                            seen.failed = Some(e);
+                            return Ok(());
+                        }
+                    } else if warm && size <= LOOSE_ABOVE {
+                        self.packs.remember(id, Arc::from(data));
+                    }
+                    seen.blobs.push((id, size));
+                }
+                gix_object::Kind::Tree => seen.raw_trees.push((id, data.to_vec())),
+                gix_object::Kind::Commit => seen.commits.push((id, data.to_vec())),
+                gix_object::Kind::Tag => {}
+            }
+            Ok(())
+        };
+        let interrupt = AtomicBool::new(false);
+        let options = gix_pack::index::traverse::Options {
+            traversal: gix_pack::index::traverse::Algorithm::DeltaTreeLookup,
+            thread_limit: Some(1),
+            check: if rehash {
+                gix_pack::index::traverse::SafetyCheck::All
+            } else {
+                gix_pack::index::traverse::SafetyCheck::SkipFileAndObjectChecksumVerification
+            },
+            alloc_limit_bytes: Some(MAX_OBJECT_BYTES),
+            make_pack_lookup_cache: || gix_pack::cache::Never,
+        };
+        bundle
+            .index
+            .traverse(
+                &bundle.pack,
+                &mut gix_utils::progress::Discard,
+                &interrupt,
+                processor,
+                options,
+            )
+            .map_err(|e| bad(what, e))?;
+        let seen = seen.into_inner().expect("seen poisoned");
+        if let Some(e) = seen.failed {
+            return Err(e);
+        }
         let mut summary = PackSummary {
             objects: bundle.index.num_objects() as usize,
             ..Default::default()
         };
-        let mut buf = Vec::new();
-        let mut inflate = gix_zlib::Inflate::default();
-        let mut cache = gix_pack::cache::lru::StaticLinkedList::<64>::new(CHECK_CACHE_BYTES);
-        let mut sizes = std::collections::HashMap::new();
-        let mut raw_trees = Vec::new();
-        for i in 0..bundle.index.num_objects() {
-            let id = sha_of(bundle.index.oid_at_index(i));
-            let entry = bundle
-                .pack
-                .entry(bundle.index.pack_offset_at_index(i))
-                .map_err(|e| bad(what, format!("object {id}: {e}")))?;
-            let header = bundle
-                .pack
-                .decode_header(
-                    entry,
-                    &mut inflate,
-                    &|base| match bundle.index.lookup(base) {
-                        Some(i) => Ok(Some(ResolvedBase::InPack(
-                            bundle.pack.entry(bundle.index.pack_offset_at_index(i))?,
-                        ))),
-                        None => Ok(None),
-                    },
-                )
-                .map_err(|e| bad(what, format!("object {id}: {e}")))?;
-            if !rehash_blobs
-                && header.kind == gix_object::Kind::Blob
-                && header.object_size <= LOOSE_ABOVE
-            {
-                sizes.insert(id, header.object_size);
-                summary.blobs.push((id, header.object_size));
-                continue;
-            }
-            let (data, _) = bundle
-                .get_object_by_index(i, &mut buf, &mut inflate, &mut cache)
-                .map_err(|e| bad(what, format!("object {id}: {e}")))?;
-            let actual = gix_object::compute_hash(gix_hash::Kind::Sha1, data.kind, data.data)
-                .map_err(|e| bad(what, e))?;
-            if sha_of(&actual) != id {
-                return Err(bad(
-                    what,
-                    format!("object {id} hashes to {}", sha_of(&actual)),
-                ));
-            }
-            match data.kind {
-                gix_object::Kind::Blob => {
-                    let size = data.data.len() as u64;
-                    if size > LOOSE_ABOVE && self.blob_path(id, size).is_none() {
-                        self.write_blob_from_reader(id, size, &mut &data.data[..])?;
-                        self.index.put_blob(id, size)?;
-                    }
-                    sizes.insert(id, size);
-                    summary.blobs.push((id, size));
-                }
-                gix_object::Kind::Tree => raw_trees.push((id, data.data.to_vec())),
-                gix_object::Kind::Commit => {
-                    let commit = commit_info(id, data.data).map_err(|e| bad(what, e))?;
-                    summary.commits.push(commit);
-                    summary.raw_commits.push((id, data.data.to_vec()));
-                }
-                gix_object::Kind::Tag => {}
-            }
+        let sizes: std::collections::HashMap<Sha, u64> = seen.blobs.iter().copied().collect();
+        summary.blobs = seen.blobs;
+        for (id, data) in seen.commits {
+            let commit = commit_info(id, &data).map_err(|e| bad(what, e))?;
+            summary.commits.push(commit);
+            summary.raw_commits.push((id, data));
         }
+        let raw_trees = seen.raw_trees;
         for (id, bytes) in raw_trees {
             let tree = gix_object::TreeRef::from_bytes(&bytes, gix_hash::Kind::Sha1)
                 .map_err(|e| bad(what, format!("tree {id}: {e}")))?;
