@@ -11,11 +11,11 @@
 //! written after the pack was indexed by gix-pack (which inflates every entry, checks its
 //! size against its header, resolves every delta and hashes every object to compute the
 //! ids it writes: an object id in the index is always the hash of the object's bytes),
-//! every tree and commit decoded again and its id recomputed, every tree parsed with
-//! hostile names refused, and the files renamed into place. Blobs are not inflated a
-//! second time there: their sizes come from their entry headers (the sizes indexing
-//! checked and hashed), so a fetched blob is inflated once to index it and once when it
-//! is read, not three times. A kill
+//! every object decoded once more in one delta-tree traversal (each object inflated
+//! once; ids recomputed there for `cache verify`), every tree parsed with hostile names
+//! refused, and the files renamed into place. That traversal also puts a fresh pack's
+//! small blobs into the decoded cache, so the reads that asked for them do not inflate
+//! delta chains again. A kill
 //! at any point leaves a `.tmp-*` directory or a pack without rows, never read and swept
 //! after an hour. Sizes are bounded: no object over `MAX_OBJECT_BYTES` (512 MiB), no pack over
 //! `MAX_PACK_BYTES` (8 GiB).
