@@ -196,7 +196,8 @@ for case in "${real_names[@]}"; do
         rmnt=$work/real-mnt-$name-$i
         fakehub_reset_stats
         t0=$(bench_now)
-        mount_fresh "$rmnt" "$work/real-cache-$name-$i"
+        # Mounted with the repositories' owner, as someone working on that org would.
+        mount_fresh "$rmnt" "$work/real-cache-$name-$i" --org realworld
         t1=$(bench_now)
         run_ruff "$rmnt/realworld/$name" "$work/ruff-real-$name-mount-$i.txt"
         e_ruff+=("$(bench_since "$t1")")
