@@ -626,19 +626,25 @@ fn the_first_read_brings_the_tool_files_in_one_fetch_and_a_listing_fetches_nothi
     mount.unmount();
 }
 
-#[test]
-fn probes_for_config_files_up_the_tree_cost_one_round_trip_and_real_repos_of_those_names_work() {
-    require_fuse!();
+/// `acme/api` (with a `pyproject.toml`) and `acme/tox.ini`, a repository whose name tools
+/// also probe for up the tree: it must stay visible.
+fn api_and_a_repo_named_tox_ini() -> Hub {
     let hub = Hub::new();
     let mut r = repo::create(hub.path(), "acme", "api").unwrap();
     r.write("pyproject.toml", "[tool.ruff]\n")
         .commit("c")
         .unwrap();
-    // A repository whose name tools also probe for: it must stay visible.
     let mut t = repo::create(hub.path(), "acme", "tox.ini").unwrap();
     t.write("README", "a repo named tox.ini\n")
         .commit("c")
         .unwrap();
+    hub
+}
+
+#[test]
+fn probes_for_config_files_up_the_tree_cost_one_round_trip_and_real_repos_of_those_names_work() {
+    require_fuse!();
+    let hub = api_and_a_repo_named_tox_ini();
     let Some(cli) = git_cli(&hub) else {
         return;
     };
@@ -678,15 +684,7 @@ fn probes_for_config_files_up_the_tree_cost_one_round_trip_and_real_repos_of_tho
 #[test]
 fn with_an_org_listing_probes_up_the_tree_cost_no_request_at_all() {
     require_fuse!();
-    let hub = Hub::new();
-    let mut r = repo::create(hub.path(), "acme", "api").unwrap();
-    r.write("pyproject.toml", "[tool.ruff]\n")
-        .commit("c")
-        .unwrap();
-    let mut t = repo::create(hub.path(), "acme", "tox.ini").unwrap();
-    t.write("README", "a repo named tox.ini\n")
-        .commit("c")
-        .unwrap();
+    let hub = api_and_a_repo_named_tox_ini();
     let Some(cli) = git_cli(&hub) else {
         return;
     };

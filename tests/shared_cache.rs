@@ -400,7 +400,8 @@ fn an_aws_profile_in_the_home_directory_is_enough_for_s3() {
     let moto = Moto::start();
     let hub = Hub::new();
     let head = org(&hub);
-    let mut cli = hub.cli();
+    // A machine on the bucket with no AWS variable but AWS_PROFILE (and plain HTTP).
+    let mut cli = machine(&hub, "s3://team/profile", None);
     let home = cli.cache_dir().parent().unwrap().join("home");
     std::fs::create_dir_all(home.join(".aws")).unwrap();
     std::fs::write(
@@ -417,8 +418,6 @@ fn an_aws_profile_in_the_home_directory_is_enough_for_s3() {
     )
     .unwrap();
     for (k, v) in [
-        ("HEIMDALL_SHARED_CACHE", "s3://team/profile"),
-        ("HEIMDALL_SHARED_CACHE_TIMEOUT_MS", "500"),
         ("AWS_PROFILE", "team"),
         ("AWS_ALLOW_HTTP", "true"),
         ("RUST_LOG", "trace"),

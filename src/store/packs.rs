@@ -70,8 +70,6 @@ fn bad(what: &str, why: impl std::fmt::Display) -> StoreError {
     }
 }
 
-/// Delta bases kept while a stored pack's objects are decoded again (per pack being
-/// stored; up to 4 are stored at once).
 /// Delta bases each thread keeps from the pack it read last.
 const READ_CACHE_BYTES: usize = 2 << 20;
 
