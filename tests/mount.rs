@@ -1137,3 +1137,86 @@ fn a_full_cache_disk_fails_new_reads_with_enospc_and_keeps_serving_what_is_cache
     assert_eq!(report["index"], "ok", "{report}");
     mount.unmount();
 }
+
+/// READDIRPLUS: a walk that stats every name (`find -printf %s`) is answered by the
+/// listings, not a lookup per name; listing an owner resolves none of its repositories;
+/// control files listed this way still show their real content and size.
+#[test]
+fn a_walk_gets_its_names_with_the_listings() {
+    require_fuse!();
+    let hub = Hub::new();
+    python_repo(&hub, "api", 300);
+    for name in ["web", "docs"] {
+        let mut r = repo::create(hub.path(), "acme", name).unwrap();
+        r.write("README.md", "hi\n").commit("c").unwrap();
+    }
+    let mount = TestMount::new(hub.cli(), &["--org", "acme"]);
+    let root = mount.at("acme/api");
+
+    let sizes = |dir: &Path| {
+        let out = run(Command::new("find").arg(dir).args([
+            "-not",
+            "-path",
+            "*/.git*",
+            "-printf",
+            "%y %s %P\n",
+        ]));
+        let mut lines: Vec<String> = out
+            .lines()
+            .filter(|l| !l.starts_with("d "))
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let before = status_json(&mount);
+    let walked = sizes(&root);
+    let after = status_json(&mount);
+    let checkout = tempfile::tempdir().unwrap();
+    clone(&hub, "acme", "api", "HEAD", checkout.path());
+    assert_eq!(
+        walked,
+        sizes(checkout.path()),
+        "types and sizes as a checkout's"
+    );
+    assert_eq!(walked.len(), 300 + 13 + 1 + 1);
+    let lookups = request_count(&after, "lookup") - request_count(&before, "lookup");
+    let plus = request_count(&after, "readdirplus") - request_count(&before, "readdirplus");
+    assert!(plus >= 15, "every directory listed with its names: {after}");
+    // Without READDIRPLUS this walk looks up all 330 names.
+    assert!(
+        lookups <= 40,
+        "{lookups} lookups for 315 files in 15 directories"
+    );
+
+    // An owner's listing names its repositories without resolving any of them.
+    let stats = hub.hub.stats();
+    let mut names: Vec<String> = std::fs::read_dir(mount.at("acme"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["api", "docs", "web"]);
+    assert_eq!(
+        hub.hub.stats(),
+        stats,
+        "listing an owner asks GitHub nothing"
+    );
+    // ...and they resolve when used.
+    assert_eq!(
+        std::fs::read_to_string(mount.at("acme/web/README.md")).unwrap(),
+        "hi\n"
+    );
+
+    // Control files listed with READDIRPLUS: real sizes, fresh content.
+    let listed = run(Command::new("ls").arg("-l").arg(mount.at(".status")));
+    let line = listed
+        .lines()
+        .find(|l| l.ends_with("mount.json"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    let size: u64 = line.split_whitespace().nth(4).unwrap().parse().unwrap();
+    assert!(size > 100, "{line}");
+    let status = status_json(&mount);
+    assert!(request_count(&status, "readdirplus") > plus, "{status}");
+    mount.unmount();
+}

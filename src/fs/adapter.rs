@@ -12,119 +12,22 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use fuser::{
-    AccessFlags, BackingId, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
-    Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenAccMode, OpenFlags, ReplyAttr,
-    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr, Request,
+    AccessFlags, BackingId, Errno, FileHandle, Filesystem, FopenFlags, Generation, INodeNo,
+    InitFlags, KernelConfig, LockOwner, OpenAccMode, OpenFlags, ReplyAttr, ReplyData,
+    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr,
+    Request,
 };
 
-use super::attr::{Attr, DirEntry, Kind};
-use super::errno::Errno as CoreErrno;
+use super::attr::PlusEntry;
 use super::filesystem::{FsCore, SetAttr};
+use super::replies::{
+    add_plus, errno, reply_attr, reply_dir, reply_empty, reply_entry, reply_read, reply_written,
+    reply_xattr, to_attr,
+};
 use super::status::OpCounters;
-
-fn to_file_type(kind: Kind) -> FileType {
-    match kind {
-        Kind::Directory => FileType::Directory,
-        Kind::File => FileType::RegularFile,
-        Kind::Symlink => FileType::Symlink,
-    }
-}
-
-fn to_attr(attr: &Attr) -> FileAttr {
-    FileAttr {
-        ino: INodeNo(attr.ino),
-        size: attr.size,
-        blocks: attr.blocks(),
-        atime: attr.mtime,
-        mtime: attr.mtime,
-        ctime: attr.mtime,
-        crtime: attr.mtime,
-        kind: to_file_type(attr.kind),
-        perm: attr.perm,
-        nlink: attr.nlink,
-        uid: attr.uid,
-        gid: attr.gid,
-        rdev: 0,
-        flags: 0,
-        blksize: attr.blksize,
-    }
-}
-
-fn errno(e: CoreErrno) -> Errno {
-    Errno::from_i32(e.0)
-}
-
-fn reply_entry(
-    core: &FsCore,
-    parent: INodeNo,
-    result: Result<(Attr, Duration), CoreErrno>,
-    reply: ReplyEntry,
-) {
-    match result {
-        Ok((attr, ttl)) => reply.entry(&ttl, &to_attr(&attr), Generation(0)),
-        // A negative entry (inode 0): the kernel caches the miss, so tools probing for the
-        // same config files in every directory ask once, not every time.
-        Err(e) if e.0 == libc::ENOENT => {
-            let mut attr = to_attr(&Attr {
-                ino: 0,
-                kind: Kind::File,
-                size: 0,
-                perm: 0,
-                nlink: 0,
-                mtime: std::time::UNIX_EPOCH,
-                uid: 0,
-                gid: 0,
-                blksize: 0,
-            });
-            attr.ino = INodeNo(0);
-            reply.entry(&core.negative_ttl(parent.0), &attr, Generation(0));
-        }
-        Err(e) => reply.error(errno(e)),
-    }
-}
-
-fn reply_attr(result: Result<(Attr, Duration), CoreErrno>, reply: ReplyAttr) {
-    match result {
-        Ok((attr, ttl)) => reply.attr(&ttl, &to_attr(&attr)),
-        Err(e) => reply.error(errno(e)),
-    }
-}
-
-fn reply_read(core: &FsCore, result: Result<Vec<u8>, CoreErrno>, reply: ReplyData) {
-    match result {
-        Ok(data) => {
-            core.ops()
-                .read_bytes
-                .fetch_add(data.len() as u64, Ordering::Relaxed);
-            reply.data(&data)
-        }
-        Err(e) => reply.error(errno(e)),
-    }
-}
-
-fn reply_dir(result: Result<Vec<DirEntry>, CoreErrno>, offset: u64, mut reply: ReplyDirectory) {
-    match result {
-        Ok(entries) => {
-            for (i, entry) in entries.iter().enumerate().skip(offset as usize) {
-                if reply.add(
-                    INodeNo(entry.ino),
-                    (i + 1) as u64,
-                    to_file_type(entry.kind),
-                    &entry.name,
-                ) {
-                    break;
-                }
-            }
-            reply.ok();
-        }
-        Err(e) => reply.error(errno(e)),
-    }
-}
 
 pub(super) struct Adapter {
     core: Arc<FsCore>,
@@ -185,6 +88,10 @@ impl Filesystem for Adapter {
         // Set-user-ID bits are cleared here on writes (see `write`), so the kernel need
         // not ask for security.capability before each one.
         let _ = config.add_capabilities(InitFlags::FUSE_HANDLE_KILLPRIV_V2);
+        // Listings answer their names' lookups too, on a directory's first listing and
+        // where lookups followed the last one (the kernel's own choice, AUTO).
+        let _ = config
+            .add_capabilities(InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO);
         // No writeback cache: with it a write(2) only fills the page cache, and a full
         // scratch disk would show at close (which most programs ignore) instead of at the
         // write that did not fit. Writes come through in requests of up to 1 MiB.
@@ -592,6 +499,32 @@ impl Filesystem for Adapter {
         self.spawn(async move { reply_dir(core.readdir(ino.0).await, offset, reply) });
     }
 
+    /// A listing whose entries come with their nodes (see [`FsCore::readdirplus`]).
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        OpCounters::bump(&self.core.ops().readdirplus);
+        let mut add = |entry: &PlusEntry| add_plus(&mut reply, entry);
+        match self.core.readdirplus_local(ino.0, offset, &mut add) {
+            Some(Ok(())) => return reply.ok(),
+            Some(Err(e)) => return reply.error(errno(e)),
+            None => {}
+        }
+        let core = Arc::clone(&self.core);
+        self.spawn(async move {
+            let mut add = |entry: &PlusEntry| add_plus(&mut reply, entry);
+            match core.readdirplus(ino.0, offset, &mut add).await {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(errno(e)),
+            }
+        });
+    }
+
     /// The free space of the disk the changes are written to.
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
         match self.core.statfs() {
@@ -763,29 +696,4 @@ impl Filesystem for Adapter {
 /// A name from the kernel as text; names that are not UTF-8 have no place in a tree.
 fn utf8(name: &OsStr) -> Option<String> {
     name.to_str().map(str::to_string)
-}
-
-fn reply_empty(result: Result<(), CoreErrno>, reply: ReplyEmpty) {
-    match result {
-        Ok(()) => reply.ok(),
-        Err(e) => reply.error(errno(e)),
-    }
-}
-
-fn reply_written(result: Result<u32, CoreErrno>, reply: fuser::ReplyWrite) {
-    match result {
-        Ok(n) => reply.written(n),
-        Err(e) => reply.error(errno(e)),
-    }
-}
-
-/// getxattr/listxattr protocol: size 0 asks for the length.
-fn reply_xattr(reply: ReplyXattr, value: &[u8], size: u32) {
-    if size == 0 {
-        reply.size(value.len() as u32);
-    } else if value.len() > size as usize {
-        reply.error(Errno::ERANGE);
-    } else {
-        reply.data(value);
-    }
 }

@@ -160,6 +160,19 @@ pub struct DirEntry {
     pub name: String,
 }
 
+/// One entry of a READDIRPLUS reply, its node holding one new kernel reference (except
+/// `.` and `..`, which the kernel does not link).
+#[derive(Debug)]
+pub struct PlusEntry {
+    pub name: String,
+    /// The cookie the kernel passes back to continue after this entry.
+    pub offset: u64,
+    pub attr: Attr,
+    /// How long the kernel may keep the name and the attributes (one TTL, as a lookup's
+    /// reply has).
+    pub ttl: Duration,
+}
+
 /// Something the kernel must forget: sent by the session, never from inside a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invalidation {

@@ -209,6 +209,15 @@ impl Inodes {
         node
     }
 
+    /// One more kernel reference to the live node `ino` (for an entry the caller then
+    /// sends), or `None` if it is gone.
+    pub fn add_ref(&self, ino: Ino) -> Option<Arc<Node>> {
+        let table = self.table();
+        let node = table.nodes.get(&ino)?;
+        node.lookups.fetch_add(1, Ordering::Relaxed);
+        Some(Arc::clone(node))
+    }
+
     /// The inode a key has, or would get from a lookup now, without adding a reference
     /// (for readdir: its `d_ino` is never another live node's number).
     pub fn peek(&self, key: &NodeKey) -> Ino {

@@ -1,7 +1,8 @@
 //! The FUSE mount.
 //!
 //! - `session`: mounting, serving, unmounting ([`mount`], [`Mount`]);
-//! - `adapter`: fuser's callbacks, translated into calls on the core;
+//! - `adapter`: fuser's callbacks, translated into calls on the core; `replies`: the
+//!   core's answers written into fuser's reply objects;
 //! - [`filesystem`]: the filesystem core ([`FsCore`]), every operation as an async
 //!   function with no fuser types, testable without a mount; it keeps the inode table
 //!   ([`inode`]), owners and their listings (`owners`), repo roots (`roots`), the
@@ -16,6 +17,7 @@ pub mod errno;
 pub mod filesystem;
 pub mod inode;
 mod owners;
+mod replies;
 mod roots;
 mod session;
 mod status;

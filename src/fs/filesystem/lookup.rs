@@ -16,6 +16,20 @@ use crate::fs::worktree::WorkingCopy;
 use crate::namespace::{self, RepoContext, RepoSpec};
 use crate::remote::{Mode, Tree, TreeEntry};
 
+/// How long the kernel may keep a name of `dir` whose node lives `ttl`: entries directly
+/// in a mutable root expire soon, so lookups come back and notice a moved branch (a root
+/// held by its changes does not move).
+pub(super) fn entry_ttl(dir: &Node, view: &DirView, ttl: Duration) -> Duration {
+    match &dir.kind {
+        NodeKind::RepoRoot { spec }
+            if !is_pinned(spec) && matches!(view.listing, Listing::Tree(_)) =>
+        {
+            MUTABLE_TTL
+        }
+        _ => ttl,
+    }
+}
+
 /// What a directory lists.
 pub(super) enum Listing {
     /// A tree of the commit (in a glob view, only the entries shown).
@@ -234,7 +248,7 @@ impl FsCore {
 
     /// [`FsCore::dir_view`] when it needs neither the network nor a wait: a tree whose
     /// listing is local, or a directory of a layer.
-    fn dir_view_now(&self, dir: &Node) -> Option<DirView> {
+    pub(super) fn dir_view_now(&self, dir: &Node) -> Option<DirView> {
         match &dir.kind {
             NodeKind::Content {
                 repo,
@@ -458,17 +472,7 @@ impl FsCore {
                         return Err(e);
                     }
                 };
-                // Entries directly in a mutable root expire soon, so lookups come back here
-                // and notice a moved branch (a root held by its changes does not move).
-                let ttl = match &dir.kind {
-                    NodeKind::RepoRoot { spec }
-                        if !is_pinned(spec) && matches!(view.listing, Listing::Tree(_)) =>
-                    {
-                        MUTABLE_TTL
-                    }
-                    _ => ttl,
-                };
-                Ok((attr, ttl))
+                Ok((attr, entry_ttl(&dir, &view, ttl)))
             }
             NodeKind::Snapshot { .. } => Err(Errno(libc::ENOTDIR)),
         }

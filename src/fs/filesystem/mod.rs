@@ -14,7 +14,8 @@
 //! opened. Every local change is made through the kernel, which keeps its caches right
 //! itself; discarding changes invalidates what the root showed.
 //!
-//! The operations live by kind: `lookup` (names and listings), `read`, `write` (changes
+//! The operations live by kind: `lookup` (names and listings), `plus` (listings that
+//! answer their names' lookups too, READDIRPLUS), `read`, `write` (changes
 //! to names: create, remove, rename, copy-up), `files` (a local file's bytes and
 //! attributes), `xattrs`. Owners and their listings are `owners`' concern, the control files
 //! `control`'s; blobs missing locally are fetched through the hydration policy
@@ -23,6 +24,7 @@
 mod base;
 mod files;
 mod lookup;
+mod plus;
 mod prefetch;
 mod read;
 mod write;
