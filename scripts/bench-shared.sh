@@ -9,6 +9,7 @@
 #
 #   scripts/bench-shared.sh                      # a file:// bucket
 #   BUCKET=s3 scripts/bench-shared.sh            # moto's S3 server (pip install "moto[server]")
+#   BUCKET=garage GARAGE=path/to/garage scripts/bench-shared.sh   # a three-node Garage cluster
 #   MACHINES=8 REPOS=15 LATENCY_MS=20 SKIP_BUILD=1 TMPDIR=/dev/shm scripts/bench-shared.sh
 #
 # Targets (issue 15): GitHub requests of all machines with the shared cache <= 1/8 of
@@ -18,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/bench.sh
+. scripts/lib/garage.sh
 
 MACHINES=${MACHINES:-8}
 REPOS=${REPOS:-15}
@@ -48,6 +50,7 @@ cleanup() {
         [ -d "$c" ] && HEIMDALL_CACHE_DIR=$c timeout 20 "$HEIMDALL" daemon stop >/dev/null 2>&1
     done
     [ -n "$MOTO_PID" ] && kill "$MOTO_PID" 2>/dev/null
+    garage_stop
     fakehub_stop
     grep -q " $work/" /proc/mounts || rm -rf "$work"
     [ "$rc" != 0 ] && echo "reproduce: $reproduce" >&2
@@ -78,6 +81,11 @@ if [ "$BUCKET" = s3 ]; then
     for _ in $(seq 100); do curl -sf -X PUT "http://127.0.0.1:$port/team" >/dev/null && break; sleep 0.2; done
     export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1
     export AWS_ENDPOINT_URL=http://127.0.0.1:$port AWS_ALLOW_HTTP=true
+    shared_url=s3://team/heimdall
+elif [ "$BUCKET" = garage ]; then
+    garage_start "$work/garage"
+    export AWS_ACCESS_KEY_ID=$GARAGE_KEY_ID AWS_SECRET_ACCESS_KEY=$GARAGE_SECRET AWS_REGION=us-east-1
+    export AWS_ENDPOINT_URL=$GARAGE_ENDPOINT AWS_ALLOW_HTTP=true
     shared_url=s3://team/heimdall
 else
     shared_url=file://$work/bucket

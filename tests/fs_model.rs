@@ -43,7 +43,9 @@
 //! not), truncate and extend, chmod of files and directories, unlink (EISDIR), rmdir
 //! (ENOTDIR, ENOTEMPTY), rename (over a file, NOREPLACE: EEXIST, EXCHANGE, a directory
 //! over a file: ENOTDIR, a file over a directory: EISDIR, over a non-empty directory:
-//! ENOTEMPTY), lookup, readdir, read, readlink, getattr and forget must give the model's
+//! ENOTEMPTY), lookup, readdir, READDIRPLUS (with room for all entries or a few: each
+//! entry held as its lookup, the one that did not fit not held), read, readlink, getattr
+//! and forget must give the model's
 //! answers and attributes (kind, size, mode bits, nlink, TTL); a node of the commit keeps
 //! its inode when it is first written (copy-up in place) or its directory materialized, a
 //! renamed node keeps its inode, and two nodes never share one. Every ten operations and

@@ -162,7 +162,7 @@ pub struct DirEntry {
 
 /// One entry of a READDIRPLUS reply, its node holding one new kernel reference (except
 /// `.` and `..`, which the kernel does not link).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PlusEntry {
     pub name: String,
     /// The cookie the kernel passes back to continue after this entry.

@@ -24,7 +24,7 @@ mod status;
 pub mod worktree;
 mod xattr;
 
-pub use attr::{Attr, DirEntry, IMMUTABLE_TTL, Invalidation, Kind, MUTABLE_TTL};
+pub use attr::{Attr, DirEntry, IMMUTABLE_TTL, Invalidation, Kind, MUTABLE_TTL, PlusEntry};
 pub use errno::Errno;
 pub use filesystem::{FsCore, FsOptions, SetAttr, Statfs, View};
 pub use session::{

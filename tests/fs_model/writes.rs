@@ -6,7 +6,7 @@
 
 use super::*;
 use heimdall::changes::{DISCARD_BATCH, Entry, FileBytes, Layer, LocalKind, ROOT};
-use heimdall::fs::{ChangesOptions, Scope, SetAttr};
+use heimdall::fs::{ChangesOptions, PlusEntry, Scope, SetAttr};
 
 const OWNER: &str = "acme";
 const REPO: &str = "work";
@@ -303,6 +303,13 @@ enum WOp {
         dir: usize,
         local: bool,
     },
+    /// READDIRPLUS with room for `room` entries (the next one is refused, as by a full
+    /// reply).
+    ReaddirPlus {
+        dir: usize,
+        local: bool,
+        room: usize,
+    },
     Read {
         file: usize,
         offset: Offset,
@@ -410,6 +417,8 @@ fn wop_strategy() -> impl Strategy<Value = WOp> {
         4 => (idx(), prop::bool::weighted(0.1), any::<bool>())
             .prop_map(|(path, missing, local)| WOp::Go { path, missing, local }),
         3 => (idx(), any::<bool>()).prop_map(|(dir, local)| WOp::Readdir { dir, local }),
+        3 => (idx(), any::<bool>(), prop_oneof![Just(usize::MAX), 0usize..6])
+            .prop_map(|(dir, local, room)| WOp::ReaddirPlus { dir, local, room }),
         4 => (idx(), offset(), prop_oneof![0u32..16, 1u32..8192, Just(131_072u32)], any::<bool>())
             .prop_map(|(file, offset, size, local)| WOp::Read { file, offset, size, local }),
         2 => idx().prop_map(|link| WOp::Readlink { link }),
@@ -912,6 +921,94 @@ impl WCase<'_> {
         Ok(got)
     }
 
+    /// READDIRPLUS of held directory `dir` with room for `room` entries: `.` and `..`,
+    /// then names and kinds as the model has them (all of them if they fit), each entry
+    /// held as a lookup holds it (its inode, attributes and TTL a lookup's); the entry
+    /// that did not fit is not held.
+    async fn readdirplus(&mut self, dir: u64, local: bool, room: usize) -> Result<(), String> {
+        let mut got: Vec<PlusEntry> = Vec::new();
+        let mut add = |e: &PlusEntry| {
+            if got.len() == room {
+                return true;
+            }
+            got.push(e.clone());
+            false
+        };
+        let result = match local
+            .then(|| self.core.readdirplus_local(dir, 0, &mut add))
+            .flatten()
+        {
+            Some(r) => {
+                wtally("readdirplus_local answered");
+                r
+            }
+            None => self.core.readdirplus(dir, 0, &mut add).await,
+        };
+        errno(result).map_err(|e| {
+            format!(
+                "readdirplus of {} failed: {}",
+                self.describe(dir),
+                errno_name(e)
+            )
+        })?;
+        let m = self.mid(dir);
+        self.root_known |= m == ROOT_MID;
+        let parent = self.parent_ino(m)?;
+        let dots: Vec<(&str, u64)> = got
+            .iter()
+            .take(2)
+            .map(|e| (e.name.as_str(), e.attr.ino))
+            .collect();
+        let want_dots = [(".", dir), ("..", parent)];
+        if dots[..] != want_dots[..dots.len()] {
+            return Err(format!(
+                "`.` and `..` of {} are {dots:?}, want {want_dots:?}",
+                self.describe(dir)
+            ));
+        }
+        let want_names: Vec<(String, Kind)> = self
+            .tree
+            .children(m)
+            .into_iter()
+            .map(|(name, c)| (name, self.want(c).kind))
+            .collect();
+        let mut got_names: Vec<(String, Kind)> = got
+            .iter()
+            .skip(2)
+            .map(|e| (e.name.clone(), e.attr.kind))
+            .collect();
+        got_names.sort_by(|a, b| a.0.cmp(&b.0));
+        let fits = got.len() < room;
+        let agrees = if fits {
+            got_names == want_names
+        } else {
+            got_names.iter().all(|n| want_names.contains(n))
+                && got_names.windows(2).all(|w| w[0].0 != w[1].0)
+        };
+        if !agrees {
+            return Err(format!(
+                "plus listing of {} differs: got {got_names:?}, want {want_names:?}",
+                self.describe(dir)
+            ));
+        }
+        let ttls = if m == ROOT_MID {
+            self.root_ttls()
+        } else {
+            vec![IMMUTABLE_TTL]
+        };
+        for e in got.iter().skip(2) {
+            let c = self.tree.child(m, &e.name).expect("listed");
+            self.hold(e.attr.ino, c)?;
+            self.check_attr(&e.attr, e.ttl, c, &ttls)?;
+        }
+        wtally(if fits {
+            "plus listing"
+        } else {
+            "plus listing, full"
+        });
+        Ok(())
+    }
+
     async fn read_at(
         &mut self,
         ino: u64,
@@ -1067,6 +1164,14 @@ impl WCase<'_> {
                 };
                 self.log.push(format!("readdir({})", self.describe(dir)));
                 self.readdir(dir, *local).await.map(drop)
+            }
+            WOp::ReaddirPlus { dir, local, room } => {
+                let Some(dir) = self.pick_dir(*dir) else {
+                    return Ok(());
+                };
+                self.log
+                    .push(format!("readdirplus({}, room {room})", self.describe(dir)));
+                self.readdirplus(dir, *local, *room).await
             }
             WOp::Read {
                 file,
