@@ -27,6 +27,7 @@ echo "== $("$GARAGE" --version 2>/dev/null | head -1 || echo garage)"
 work=$(mktemp -d "${TMPDIR:-/tmp}/garage-shared.XXXXXX")
 cleanup() {
     local rc=$?
+    set +e
     garage_stop
     rm -rf "$work"
     exit "$rc"
@@ -41,10 +42,11 @@ garage_start "$work/cluster"
 echo "== shared-cache tests against the cluster ($GARAGE_ENDPOINT)"
 export HEIMDALL_TEST_S3_ENDPOINT=$GARAGE_ENDPOINT HEIMDALL_TEST_S3_KEY_ID=$GARAGE_KEY_ID
 export HEIMDALL_TEST_S3_SECRET=$GARAGE_SECRET HEIMDALL_TEST_S3_PIDS=$GARAGE_PIDS
+# One test at a time: they share the cluster, and one of them freezes it.
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --test shared_cache --no-fail-fast
+    cargo nextest run --test shared_cache --no-fail-fast --test-threads 1
 else
-    cargo test --test shared_cache --no-fail-fast
+    cargo test --test shared_cache --no-fail-fast -- --test-threads 1
 fi
 unset HEIMDALL_TEST_S3_ENDPOINT HEIMDALL_TEST_S3_KEY_ID HEIMDALL_TEST_S3_SECRET HEIMDALL_TEST_S3_PIDS
 garage_stop

@@ -25,7 +25,8 @@ const MOTO_SECRET: &str = "heimdall-test-secret-3f9a2c";
 /// An S3-compatible server with bucket `team`: moto's server mode, started here, or a
 /// running one named by `HEIMDALL_TEST_S3_ENDPOINT`, `_KEY_ID`, `_SECRET` and `_PIDS`
 /// (its processes, to freeze), as scripts/garage-shared.sh does with a three-node Garage
-/// cluster. Each test then writes under its own prefix.
+/// cluster. Each test then writes under its own prefix; the tests run one at a time there
+/// (one of them freezes the server).
 struct S3 {
     child: Option<Child>,
     pids: Vec<u32>,
@@ -34,6 +35,8 @@ struct S3 {
     secret: String,
     /// Appended to every prefix: empty on a fresh moto, unique on a shared server.
     run: String,
+    /// Frozen by this test (SIGSTOP), so thawed when it ends.
+    frozen: std::sync::atomic::AtomicBool,
 }
 
 impl S3 {
@@ -56,6 +59,7 @@ impl S3 {
                 key_id: var("HEIMDALL_TEST_S3_KEY_ID"),
                 secret: var("HEIMDALL_TEST_S3_SECRET"),
                 run: format!("-{}-{nanos}", std::process::id()),
+                frozen: Default::default(),
             };
         }
         let port = TcpListener::bind("127.0.0.1:0")
@@ -83,6 +87,7 @@ impl S3 {
             key_id: "heimdall-test-key".into(),
             secret: MOTO_SECRET.into(),
             run: String::new(),
+            frozen: Default::default(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while !s3.curl(&["-X", "PUT", "/team"], None).status.success() {
@@ -105,6 +110,8 @@ impl S3 {
     }
 
     fn signal(&self, signal: &str) {
+        self.frozen
+            .store(signal == "-STOP", std::sync::atomic::Ordering::SeqCst);
         for pid in &self.pids {
             let _ = Command::new("kill")
                 .args([signal, &pid.to_string()])
@@ -172,7 +179,9 @@ impl S3 {
 
 impl Drop for S3 {
     fn drop(&mut self) {
-        self.signal("-CONT");
+        if self.frozen.load(std::sync::atomic::Ordering::SeqCst) {
+            self.signal("-CONT");
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();

@@ -64,13 +64,13 @@ TOML
     GARAGE_KEY_ID=$(awk '/Key ID:/ {print $3}' <<<"$info")
     GARAGE_SECRET=$(awk '/Secret key:/ {print $3}' <<<"$info")
     "${g1[@]}" bucket allow --read --write --owner team --key heimdall-test >/dev/null
-    [ -n "$GARAGE_KEY_ID" ] && [ -n "$GARAGE_SECRET" ] || { echo "garage: no key made: $info" >&2; return 1; }
+    [ -n "$GARAGE_KEY_ID" ] && [ -n "$GARAGE_SECRET" ] || { echo "garage: \`key create\` printed no key id and secret" >&2; return 1; }
     export GARAGE_ENDPOINT GARAGE_KEY_ID GARAGE_SECRET GARAGE_PIDS
 }
 
 garage_stop() {
     local p
-    for p in $GARAGE_PIDS; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
-    for p in $GARAGE_PIDS; do wait "$p" 2>/dev/null; done
+    for p in $GARAGE_PIDS; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
+    for p in $GARAGE_PIDS; do wait "$p" 2>/dev/null || true; done
     GARAGE_PIDS=
 }

@@ -49,6 +49,14 @@ impl Roots {
         self.states.lock().expect("roots poisoned")
     }
 
+    /// What root `ino` (showing `spec`) shows, if that is known without asking: resolved
+    /// within the ref TTL, or pinned. `Some(None)`: an empty repository.
+    pub fn fresh(&self, ino: Ino, spec: &RepoSpec) -> Option<Option<Arc<RepoContext>>> {
+        let states = self.states();
+        let state = states.get(&ino)?;
+        (is_pinned(spec) || state.checked.elapsed() < self.ref_ttl).then(|| state.repo.clone())
+    }
+
     /// The commit root `ino` (showing `spec`) shows now, re-resolved when its TTL ran out
     /// or `force` (a push was announced). Tells the kernel (`invalidate`) what to forget
     /// when the commit moved or the ref is gone.

@@ -936,37 +936,55 @@ impl WCase<'_> {
         Ok(())
     }
 
-    /// READDIRPLUS of held directory `dir` with room for `room` entries: `.` and `..`,
-    /// then names and kinds as the model has them (all of them if they fit), each entry
-    /// held as a lookup holds it (its inode, attributes and TTL a lookup's); the entry
-    /// that did not fit is not held.
+    /// READDIRPLUS of held directory `dir`, `room` entries a reply: page after page, each
+    /// going on from the last entry's cookie, as the kernel asks (a reply with room for
+    /// none: one page, empty). The pages joined must be the listing (`.` and `..`, names and
+    /// kinds, cookies 1, 2, 3, ...), each entry held as a lookup holds it (its inode,
+    /// attributes and TTL a lookup's); an entry that did not fit is not held.
     async fn readdirplus(&mut self, dir: u64, local: bool, room: usize) -> Result<(), String> {
         let mut got: Vec<PlusEntry> = Vec::new();
-        let mut add = |e: &PlusEntry| {
-            if got.len() == room {
-                return true;
+        loop {
+            let mut page: Vec<PlusEntry> = Vec::new();
+            let mut add = |e: &PlusEntry| {
+                if page.len() == room {
+                    return true;
+                }
+                page.push(e.clone());
+                false
+            };
+            let offset = got.last().map_or(0, |e| e.offset);
+            let result = match local
+                .then(|| self.core.readdirplus_local(dir, offset, &mut add))
+                .flatten()
+            {
+                Some(r) => {
+                    wtally("readdirplus_local answered");
+                    r
+                }
+                None => self.core.readdirplus(dir, offset, &mut add).await,
+            };
+            errno(result).map_err(|e| {
+                format!(
+                    "readdirplus of {} from {offset} failed: {}",
+                    self.describe(dir),
+                    errno_name(e)
+                )
+            })?;
+            let cookies: Vec<u64> = page.iter().map(|e| e.offset).collect();
+            let want: Vec<u64> = (offset + 1..).take(page.len()).collect();
+            if cookies != want {
+                return Err(format!("cookies {cookies:?} from {offset}, want {want:?}"));
             }
-            got.push(e.clone());
-            false
-        };
-        let result = match local
-            .then(|| self.core.readdirplus_local(dir, 0, &mut add))
-            .flatten()
-        {
-            Some(r) => {
-                wtally("readdirplus_local answered");
-                r
+            let last = page.len() < room;
+            got.append(&mut page);
+            if last || room == 0 {
+                break;
             }
-            None => self.core.readdirplus(dir, 0, &mut add).await,
-        };
-        errno(result).map_err(|e| {
-            format!(
-                "readdirplus of {} failed: {}",
-                self.describe(dir),
-                errno_name(e)
-            )
-        })?;
-        let fits = got.len() < room;
+        }
+        if got.len() > 2 {
+            wtally("plus listing in pages");
+        }
+        let fits = room > 0;
         let listed: Vec<DirEntry> = got
             .iter()
             .map(|e| DirEntry {
@@ -990,7 +1008,7 @@ impl WCase<'_> {
         wtally(if fits {
             "plus listing"
         } else {
-            "plus listing, full"
+            "plus listing, no room"
         });
         Ok(())
     }

@@ -307,6 +307,16 @@ impl FsCore {
             return self.attr_now(node).expect("only repo roots wait");
         };
         let repo = self.repo_root(node, spec).await?;
+        Ok(self.root_attr(node, spec, repo.as_ref()))
+    }
+
+    /// A repo root's attributes and TTL when it shows `repo` (`None`: empty).
+    pub(super) fn root_attr(
+        &self,
+        node: &Node,
+        spec: &RepoSpec,
+        repo: Option<&Arc<RepoContext>>,
+    ) -> (Attr, Duration) {
         let held = self.held_layer(node);
         let mtime = match (&held, &repo) {
             (Some((layer, _)), _) => layer
@@ -335,7 +345,19 @@ impl FsCore {
         if let Some(perm) = perm {
             attr.perm = perm as u16;
         }
-        Ok((attr, ttl))
+        (attr, ttl)
+    }
+
+    /// [`FsCore::attr`] of a repo root when it needs no wait: held by its changes,
+    /// pinned, or resolved within the ref TTL.
+    pub(super) fn root_attr_now(&self, node: &Node, spec: &RepoSpec) -> Option<(Attr, Duration)> {
+        let repo = match self.root_wc(node) {
+            Some(wc) if wc.held().is_some() => wc.held(),
+            // Changes left by an earlier mount, not loaded yet (or unreadable): ask `attr`.
+            Some(wc) if !matches!(wc.layer(), Ok(None)) => return None,
+            _ => self.roots.fresh(node.ino, spec)?,
+        };
+        Some(self.root_attr(node, spec, repo.as_ref()))
     }
 
     /// Attributes known without waiting: those of every node but a repo root (`None`),

@@ -5,11 +5,14 @@
 //! Every entry but `.` and `..` comes with a node and one kernel reference, as a lookup
 //! would: the kernel links it (fuser takes an entry's node id from its attributes, so no
 //! entry can be returned unlinked with a real `d_ino`). Names under a commit and in a
-//! layer get the node and attributes their lookup gets. Where a lookup would have to wait
-//! or take a snapshot (a repo root resolves its ref; a control file is made when it is
-//! opened), the entry links the node a lookup would find, with attributes and a name that
-//! expire at once: the kernel asks again before it uses either, as without READDIRPLUS,
-//! and listing an organization resolves none of its repositories.
+//! layer get the node and attributes their lookup gets, and so does a repo root whose
+//! commit is known without asking (resolved within the ref TTL, held, pinned). Where a
+//! lookup would have to wait or take a snapshot (a root to resolve; a control file is
+//! made when it is opened), the entry links the node a lookup would find, with attributes
+//! and a name that expire at once: the kernel asks again before it uses either, as
+//! without READDIRPLUS, and linking resolves none of an organization's repositories (the
+//! owner's listing itself, when it is refreshed, starts resolving them in the background
+//! as a plain readdir does).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,19 +126,25 @@ impl FsCore {
         match names {
             Names::Root => {
                 for login in self.owners.logins() {
-                    let node = self.inodes.lookup(owner_key(&login), || NodeKind::Owner {
-                        login: login.clone(),
-                    });
-                    if !offer(&login, &mut || self.linked(&node, MUTABLE_TTL)) {
+                    let mut link = || {
+                        let node = self.inodes.lookup(owner_key(&login), || NodeKind::Owner {
+                            login: login.clone(),
+                        });
+                        self.linked(&node, MUTABLE_TTL)
+                    };
+                    if !offer(&login, &mut link) {
                         return;
                     }
                 }
                 for name in control::DIRS {
-                    let which = Control::dir_named(name).expect("a control directory");
-                    let node = self
-                        .inodes
-                        .lookup(named(dir.ino, name), || NodeKind::Control(which));
-                    if !offer(name, &mut || self.linked(&node, MUTABLE_TTL)) {
+                    let mut link = || {
+                        let which = Control::dir_named(name).expect("a control directory");
+                        let node = self
+                            .inodes
+                            .lookup(named(dir.ino, name), || NodeKind::Control(which));
+                        self.linked(&node, MUTABLE_TTL)
+                    };
+                    if !offer(name, &mut link) {
                         return;
                     }
                 }
@@ -149,10 +158,10 @@ impl FsCore {
             }
             Names::Owner { login, repos } => {
                 for name in repos.iter() {
-                    let Ok(spec) = RepoSpec::new(&login, name, None) else {
-                        continue;
-                    };
                     let mut link = || {
+                        // A name no lookup would take is listed (as readdir lists it, so
+                        // the cookies agree) and never linked.
+                        let spec = RepoSpec::new(&login, name, None).ok()?;
                         let node = self.inodes.lookup(
                             NodeKey {
                                 parent: dir.ino,
@@ -161,8 +170,13 @@ impl FsCore {
                             },
                             || NodeKind::RepoRoot { spec: spec.clone() },
                         );
-                        let provisional = attrs.dir(node.ino, self.mounted_at, 2);
-                        Some((provisional, Duration::ZERO))
+                        // A root known without asking (resolved within the ref TTL, held,
+                        // pinned) answers as its lookup would; any other is linked with
+                        // attributes and a name that expire at once, so the kernel asks
+                        // before it uses them.
+                        Some(self.root_attr_now(&node, &spec).unwrap_or_else(|| {
+                            (attrs.dir(node.ino, self.mounted_at, 2), Duration::ZERO)
+                        }))
                     };
                     if !offer(name, &mut link) {
                         return;
@@ -208,6 +222,9 @@ impl FsCore {
 
     /// A control file's entry: the snapshot its last lookup made, or an empty one, linked
     /// with a name and attributes that expire at once (opening it takes a new snapshot).
+    /// Where that snapshot's content is not the next one's, the kernel sees another node
+    /// for the name and looks it up once more: two snapshots for the first open after a
+    /// listing, both right.
     fn control_entry(&self, dir: Ino, which: &Control, name: &str) -> Option<(Attr, Duration)> {
         let latest = self
             .snapshots
