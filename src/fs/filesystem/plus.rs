@@ -162,19 +162,21 @@ impl FsCore {
                         // A name no lookup would take is listed (as readdir lists it, so
                         // the cookies agree) and never linked.
                         let spec = RepoSpec::new(&login, name, None).ok()?;
-                        let node = self.inodes.lookup(
-                            NodeKey {
-                                parent: dir.ino,
-                                name: name.clone(),
-                                identity: Identity::Named,
-                            },
-                            || NodeKind::RepoRoot { spec: spec.clone() },
-                        );
-                        // A root known without asking (resolved within the ref TTL, held,
-                        // pinned) answers as its lookup would; any other is linked with
-                        // attributes and a name that expire at once, so the kernel asks
-                        // before it uses them.
-                        Some(self.root_attr_now(&node, &spec).unwrap_or_else(|| {
+                        let key = NodeKey {
+                            parent: dir.ino,
+                            name: name.clone(),
+                            identity: Identity::Named,
+                        };
+                        let held = self.inodes.get(self.inodes.peek(&key)).is_some();
+                        let node = self
+                            .inodes
+                            .lookup(key, || NodeKind::RepoRoot { spec: spec.clone() });
+                        // A root the kernel holds whose commit is known without asking
+                        // (resolved within the ref TTL, held by changes, pinned) answers as
+                        // its lookup would; any other is linked with attributes and a name
+                        // that expire at once, so the kernel asks before it uses them.
+                        let known = held.then(|| self.root_attr_now(&node, &spec)).flatten();
+                        Some(known.unwrap_or_else(|| {
                             (attrs.dir(node.ino, self.mounted_at, 2), Duration::ZERO)
                         }))
                     };
