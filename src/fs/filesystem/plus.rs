@@ -130,7 +130,7 @@ impl FsCore {
                         let node = self.inodes.lookup(owner_key(&login), || NodeKind::Owner {
                             login: login.clone(),
                         });
-                        self.linked(&node, MUTABLE_TTL)
+                        self.linked(&node, |_| MUTABLE_TTL)
                     };
                     if !offer(&login, &mut link) {
                         return;
@@ -142,7 +142,7 @@ impl FsCore {
                         let node = self
                             .inodes
                             .lookup(named(dir.ino, name), || NodeKind::Control(which));
-                        self.linked(&node, MUTABLE_TTL)
+                        self.linked(&node, |_| MUTABLE_TTL)
                     };
                     if !offer(name, &mut link) {
                         return;
@@ -193,14 +193,7 @@ impl FsCore {
                 for (name, child) in view.children(self) {
                     let mut link = || {
                         let node = self.child_node(dir.ino, &view, &name, &child);
-                        match self.attr_now(&node) {
-                            Some(Ok((attr, ttl))) => Some((attr, entry_ttl(dir, &view, ttl))),
-                            // Not listed rather than listed wrong (a layer that went away).
-                            _ => {
-                                self.forget(node.ino, 1);
-                                None
-                            }
-                        }
+                        self.linked(&node, |ttl| entry_ttl(dir, &view, ttl))
                     };
                     if !offer(&name, &mut link) {
                         return;
@@ -210,11 +203,16 @@ impl FsCore {
         }
     }
 
-    /// A linked node's attributes, to be kept for `ttl` (its reference is dropped if they
-    /// are not known).
-    fn linked(&self, node: &Node, ttl: Duration) -> Option<(Attr, Duration)> {
+    /// A linked node's attributes, kept for `ttl` of the node's own TTL. If they are not
+    /// known, its reference is dropped and the name is not listed (rather than listed
+    /// wrong: a layer that went away).
+    fn linked(
+        &self,
+        node: &Node,
+        ttl: impl FnOnce(Duration) -> Duration,
+    ) -> Option<(Attr, Duration)> {
         match self.attr_now(node) {
-            Some(Ok((attr, _))) => Some((attr, ttl)),
+            Some(Ok((attr, own))) => Some((attr, ttl(own))),
             _ => {
                 self.forget(node.ino, 1);
                 None
@@ -249,6 +247,6 @@ impl FsCore {
                 })
             }
         };
-        self.linked(&node, Duration::ZERO)
+        self.linked(&node, |_| Duration::ZERO)
     }
 }
