@@ -189,20 +189,36 @@ impl Drop for S3 {
     }
 }
 
-/// The objects of a bucket, on either kind.
+/// A bucket, on either kind: a directory, or this run's prefix `name` on the server.
 enum Bucket<'a> {
     Dir(&'a Path),
-    S3(&'a S3, String),
+    S3(&'a S3, &'static str),
 }
 
 impl Bucket<'_> {
+    fn url(&self) -> String {
+        match self {
+            Bucket::Dir(dir) => format!("file://{}", dir.display()),
+            Bucket::S3(s3, name) => s3.url(name),
+        }
+    }
+
+    /// A machine on this bucket (with the server's credentials for S3).
+    fn machine(&self, hub: &Hub) -> Cli {
+        let s3 = match self {
+            Bucket::Dir(_) => None,
+            Bucket::S3(s3, _) => Some(*s3),
+        };
+        machine(hub, &self.url(), s3)
+    }
+
     fn objects(&self) -> Vec<String> {
         match self {
             Bucket::Dir(dir) => files_under(dir)
                 .into_iter()
                 .map(|p| p.display().to_string())
                 .collect(),
-            Bucket::S3(s3, prefix) => s3.keys(prefix),
+            Bucket::S3(s3, name) => s3.keys(&s3.prefix(name)),
         }
     }
 
@@ -300,10 +316,10 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 /// The whole story on one bucket: machine A reads and scans from GitHub, machine B
 /// (a fresh cache) does the same with no content, tree or pack request to GitHub.
-fn second_machine_needs_no_content_from_github(url: &str, s3: Option<&S3>) {
+fn second_machine_needs_no_content_from_github(bucket: &Bucket) {
     let hub = Hub::new();
     let head = org(&hub);
-    let a = read_api(&hub, machine(&hub, url, s3), &head);
+    let a = read_api(&hub, bucket.machine(&hub), &head);
     a.unmount();
     // A's scan, in A's cache (the command waits for its uploads before it exits).
     a.cli.ok(&["-q", "github", "scan-org", "acme"]);
@@ -311,7 +327,7 @@ fn second_machine_needs_no_content_from_github(url: &str, s3: Option<&S3>) {
         .cli
         .ok(&["github", "export-patterns", "acme", "--format", "json"]);
 
-    let b_cli = machine(&hub, url, s3);
+    let b_cli = bucket.machine(&hub);
     hub.hub.reset_stats();
     let b = read_api(&hub, b_cli, &head);
     let stats = hub.hub.stats();
@@ -351,17 +367,16 @@ fn second_machine_needs_no_content_from_github(url: &str, s3: Option<&S3>) {
 #[test]
 fn a_second_machine_reads_and_scans_with_no_content_from_github_over_file() {
     require_fuse!();
-    let bucket = tempfile::tempdir().unwrap();
-    let url = format!("file://{}", bucket.path().display());
-    second_machine_needs_no_content_from_github(&url, None);
-    assert!(files_under(bucket.path()).len() > 2);
+    let dir = tempfile::tempdir().unwrap();
+    second_machine_needs_no_content_from_github(&Bucket::Dir(dir.path()));
+    assert!(files_under(dir.path()).len() > 2);
 }
 
 #[test]
 fn a_second_machine_reads_and_scans_with_no_content_from_github_over_s3() {
     require_fuse!();
     let s3 = S3::start();
-    second_machine_needs_no_content_from_github(&s3.url("heimdall"), Some(&s3));
+    second_machine_needs_no_content_from_github(&Bucket::S3(&s3, "heimdall"));
     let keys = s3.keys(&s3.prefix("heimdall"));
     let versioned = format!("{}/v1/", s3.prefix("heimdall"));
     assert!(
@@ -373,10 +388,10 @@ fn a_second_machine_reads_and_scans_with_no_content_from_github_over_s3() {
 
 /// Every object in the bucket flipped in place: machine B notices, reads from GitHub and
 /// replaces them, so machine C reads everything from the bucket again.
-fn a_corrupted_object_is_refetched_and_replaced(url: &str, bucket: Bucket, s3: Option<&S3>) {
+fn a_corrupted_object_is_refetched_and_replaced(bucket: &Bucket) {
     let hub = Hub::new();
     let head = org(&hub);
-    read_api(&hub, machine(&hub, url, s3), &head).unmount();
+    read_api(&hub, bucket.machine(&hub), &head).unmount();
     let objects = bucket.objects();
     assert!(objects.len() > 1, "{objects:?}");
     for key in &objects {
@@ -387,7 +402,7 @@ fn a_corrupted_object_is_refetched_and_replaced(url: &str, bucket: Bucket, s3: O
         bucket.write(key, &bytes);
     }
     hub.hub.reset_stats();
-    let b = read_api(&hub, machine(&hub, url, s3), &head);
+    let b = read_api(&hub, bucket.machine(&hub), &head);
     assert!(content_requests(&hub.hub.stats()) > 0, "B went to GitHub");
     let log = b.log();
     assert!(log.contains("in the shared cache; deleted"), "{log}");
@@ -400,7 +415,7 @@ fn a_corrupted_object_is_refetched_and_replaced(url: &str, bucket: Bucket, s3: O
     b.unmount();
     // B replaced them: a third machine reads everything from the bucket again.
     hub.hub.reset_stats();
-    let c = read_api(&hub, machine(&hub, url, s3), &head);
+    let c = read_api(&hub, bucket.machine(&hub), &head);
     let stats = hub.hub.stats();
     assert_eq!(content_requests(&stats), 0, "{stats:?}\n{}", c.log());
     assert_eq!(stats.git_fetches("commit"), 0, "{stats:?}");
@@ -411,16 +426,14 @@ fn a_corrupted_object_is_refetched_and_replaced(url: &str, bucket: Bucket, s3: O
 fn a_corrupted_bucket_object_is_refetched_from_github_and_replaced_over_file() {
     require_fuse!();
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("file://{}", dir.path().display());
-    a_corrupted_object_is_refetched_and_replaced(&url, Bucket::Dir(dir.path()), None);
+    a_corrupted_object_is_refetched_and_replaced(&Bucket::Dir(dir.path()));
 }
 
 #[test]
 fn a_corrupted_bucket_object_is_refetched_from_github_and_replaced_over_s3() {
     require_fuse!();
     let s3 = S3::start();
-    let bucket = Bucket::S3(&s3, s3.prefix("corrupt"));
-    a_corrupted_object_is_refetched_and_replaced(&s3.url("corrupt"), bucket, Some(&s3));
+    a_corrupted_object_is_refetched_and_replaced(&Bucket::S3(&s3, "corrupt"));
 }
 
 #[test]
@@ -471,7 +484,7 @@ fn a_bucket_that_stops_answering_mid_run_never_fails_a_read() {
 }
 
 /// A private repository's content goes to the bucket only with the flag.
-fn private_content_needs_the_flag(url: &str, bucket: Bucket, s3: Option<&S3>) {
+fn private_content_needs_the_flag(bucket: &Bucket) {
     let hub = Hub::new();
     let mut r = repo::create(hub.path(), "acme", "secret").unwrap();
     r.write("plans.txt", "private plans\n").commit("c").unwrap();
@@ -480,7 +493,7 @@ fn private_content_needs_the_flag(url: &str, bucket: Bucket, s3: Option<&S3>) {
         ..RepoMeta::default()
     })
     .unwrap();
-    let m = TestMount::new(machine(&hub, url, s3), &["--read-only"]);
+    let m = TestMount::new(bucket.machine(&hub), &["--read-only"]);
     assert_eq!(
         std::fs::read(m.at("acme/secret/plans.txt")).unwrap(),
         b"private plans\n"
@@ -488,7 +501,7 @@ fn private_content_needs_the_flag(url: &str, bucket: Bucket, s3: Option<&S3>) {
     m.unmount();
     assert_eq!(bucket.objects(), Vec::<String>::new());
     // With the flag, it is shared.
-    let mut cli = machine(&hub, url, s3);
+    let mut cli = bucket.machine(&hub);
     cli.extra_env
         .push(("HEIMDALL_SHARED_CACHE_PRIVATE".into(), "1".into()));
     let m = TestMount::new(cli, &["--read-only"]);
@@ -504,16 +517,14 @@ fn private_content_needs_the_flag(url: &str, bucket: Bucket, s3: Option<&S3>) {
 fn private_content_is_not_uploaded_without_the_flag_over_file() {
     require_fuse!();
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("file://{}", dir.path().display());
-    private_content_needs_the_flag(&url, Bucket::Dir(dir.path()), None);
+    private_content_needs_the_flag(&Bucket::Dir(dir.path()));
 }
 
 #[test]
 fn private_content_is_not_uploaded_without_the_flag_over_s3() {
     require_fuse!();
     let s3 = S3::start();
-    let bucket = Bucket::S3(&s3, s3.prefix("private"));
-    private_content_needs_the_flag(&s3.url("private"), bucket, Some(&s3));
+    private_content_needs_the_flag(&Bucket::S3(&s3, "private"));
 }
 
 #[test]
